@@ -1,0 +1,36 @@
+"""Backends behind one ``Adapter`` protocol: in-process diffusers (``LocalAdapter``) and a fake."""
+
+from .base import (
+    Adapter,
+    Artifact,
+    BackendHealth,
+    CancelEvent,
+    GenerationRequest,
+    ProgressCallback,
+    never_cancelled,
+)
+from .errors import AdapterError, Cancelled, PermanentError, TransientError
+from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
+from .local import LocalAdapter
+from .registry import adapter_types, create_adapter, register_adapter_type
+
+__all__ = [
+    "Adapter",
+    "AdapterError",
+    "Artifact",
+    "BackendHealth",
+    "CancelEvent",
+    "Cancelled",
+    "FakeAdapter",
+    "FakeBehaviour",
+    "GenerationRequest",
+    "LocalAdapter",
+    "PermanentError",
+    "ProgressCallback",
+    "TransientError",
+    "adapter_types",
+    "create_adapter",
+    "fake_model_spec",
+    "never_cancelled",
+    "register_adapter_type",
+]

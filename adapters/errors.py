@@ -1,0 +1,39 @@
+"""Errors at the adapter boundary. Every backend's own exceptions are translated into these.
+
+``TransientError`` may succeed on retry or on another backend; ``PermanentError`` never will
+(bad input, unsupported, content refused) and must fail the job at once.
+"""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    """Base of adapter errors; ``code`` is machine-readable and ends up on the failed job."""
+
+    code = "backend_error"
+    transient = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class TransientError(AdapterError):
+    """Timeouts, connection resets, 5xx, 429, out of device memory."""
+
+    code = "backend_unavailable"
+    transient = True
+
+
+class PermanentError(AdapterError):
+    """The request can never succeed on this backend."""
+
+    code = "generation_failed"
+
+
+class Cancelled(AdapterError):
+    """The job's cancel token fired; not a failure of the backend."""
+
+    code = "cancelled"

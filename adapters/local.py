@@ -1,0 +1,112 @@
+"""``LocalAdapter``: runs diffusers pipelines from ``local_models`` in this process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from local_models import (
+    Catalog,
+    CatalogEntry,
+    GenerationCancelled,
+    LoadedPipeline,
+    LocalModelError,
+    ModelSpec,
+    PipelinePool,
+    get_family,
+    load_entry,
+    run_pipeline,
+)
+from local_models.video import encode_mp4, write_posters
+
+from .base import Artifact, BackendHealth, CancelEvent, GenerationRequest, ProgressCallback
+from .errors import Cancelled, PermanentError, TransientError
+
+__all__ = ["LocalAdapter"]
+
+
+class LocalAdapter:
+    """Serves the catalog entries whose ``backend`` is this adapter's name, one job per device at a time."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        models_dir: Path,
+        *,
+        name: str = "local",
+        device: str | None = None,
+        max_loaded: int = 2,
+        on_load: Callable[[LoadedPipeline], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._entries: dict[str, CatalogEntry] = {e.id: e for e in catalog.for_backend(name)}
+        self._specs = [get_family(e.family).spec(e) for e in self._entries.values()]
+        self._models_dir = models_dir
+        self._device = device
+        self._pool = PipelinePool(max_loaded, on_load=on_load)
+        # One generation per device at a time: two jobs on one GPU only thrash its memory.
+        self._device_lock = threading.Lock()
+
+    def models(self) -> Sequence[ModelSpec]:
+        return self._specs
+
+    def health(self) -> BackendHealth:
+        return BackendHealth(ok=True, warm_models=[model for model, _ in self._pool.warm()])
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def generate(self, request: GenerationRequest, progress: ProgressCallback,
+                 cancel: CancelEvent) -> Artifact:
+        entry = self._entries.get(request.model)
+        if entry is None:
+            raise PermanentError(f"model {request.model!r} is not served by backend {self.name!r}",
+                                 code="model_not_served")
+        p = request.params
+        try:
+            with self._device_lock:
+                loaded = self._pool.get(
+                    (entry.id, p.mode),
+                    lambda: load_entry(entry, p.mode, self._models_dir, self._device),
+                )
+                image = _open_image(request.image_path)
+                frames = run_pipeline(loaded, entry.family, p, request.prompt, image,
+                                      lambda done, total: progress(done / total), cancel)
+        except GenerationCancelled as exc:
+            raise Cancelled(str(exc)) from exc
+        except LocalModelError as exc:
+            raise PermanentError(exc.message, code=exc.code) from exc
+        except Exception as exc:
+            if _is_out_of_memory(exc):
+                raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
+            raise
+        request.output_dir.mkdir(parents=True, exist_ok=True)
+        video = request.output_dir / "video.mp4"
+        encode_mp4(frames, p.fps, video)
+        thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
+        write_posters(frames, thumb, sheet)
+        height, width = frames.shape[1:3]
+        return Artifact(
+            video_path=video, width=width, height=height, frames=len(frames), fps=p.fps,
+            thumbnail_path=thumb, spritesheet_path=sheet,
+            metadata={"backend": self.name, "device": loaded.device, "family": entry.family,
+                      "load_seconds": round(loaded.load_seconds, 4)},
+        )
+
+
+def _open_image(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, torch.OutOfMemoryError)

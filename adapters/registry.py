@@ -1,0 +1,46 @@
+"""Adapter types registered by name, so that config can say ``type = "fake"``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .base import Adapter
+
+__all__ = ["AdapterFactory", "adapter_types", "create_adapter", "register_adapter_type"]
+
+AdapterFactory = Callable[..., Adapter]
+_TYPES: dict[str, AdapterFactory] = {}
+
+
+def register_adapter_type(type_name: str, factory: AdapterFactory) -> None:
+    """Make ``type_name`` available to backend config entries."""
+    _TYPES[type_name] = factory
+
+
+def adapter_types() -> list[str]:
+    return sorted(_TYPES)
+
+
+def create_adapter(type_name: str, **options: Any) -> Adapter:
+    try:
+        factory = _TYPES[type_name]
+    except KeyError:
+        raise ValueError(f"unknown adapter type {type_name!r} (known: {', '.join(adapter_types())})") from None
+    return factory(**options)
+
+
+def _fake(name: str, models: list[dict[str, Any]] | None = None, **behaviour: Any) -> Adapter:
+    from local_models import ModelSpec
+
+    from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
+
+    specs: list[ModelSpec] = []
+    for raw in models or [{}]:
+        specs.append(fake_model_spec(raw.get("id", "fake-video"),
+                                     price_per_second=float(raw.get("price_per_second", 1.0)),
+                                     modes=raw.get("modes", ("t2v", "i2v"))))
+    return FakeAdapter(name, specs, FakeBehaviour(**behaviour))
+
+
+register_adapter_type("fake", _fake)

@@ -1,0 +1,22 @@
+"""Billing errors, each with a machine-readable code."""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    code = "billing_error"
+
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+
+
+class InsufficientCredits(BillingError):
+    code = "insufficient_credits"
+
+
+class AccountNotFound(BillingError):
+    code = "account_not_found"

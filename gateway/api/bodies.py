@@ -1,0 +1,90 @@
+"""Reading ``POST /v1/videos`` bodies: JSON or multipart/urlencoded forms, as the OpenAI SDK and curl send."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+
+from ..errors import BadRequest, UnsupportedMediaType
+from .images import decode_data_url
+from .schemas import VideoCreate, parse_model
+
+__all__ = ["CreateBody", "read_create_body"]
+
+
+@dataclass
+class CreateBody:
+    fields: VideoCreate
+    image_bytes: bytes | None
+
+
+async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBody:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return _from_json(await request.body())
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return await _from_form(request, max_body_bytes)
+    raise UnsupportedMediaType(
+        f"unsupported content type {content_type or '(none)'!r}: send application/json or multipart/form-data",
+    )
+
+
+def _from_json(raw: bytes) -> CreateBody:
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the JSON body must be an object", code="invalid_json")
+    fields = parse_model(VideoCreate, data)
+    image = None
+    if fields.input_reference is not None:
+        image = _reference_bytes(fields.input_reference.image_url, fields.input_reference.file_id)
+        fields = fields.model_copy(update={"input_reference": None})
+    return CreateBody(fields, image)
+
+
+async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
+    try:
+        form = await request.form(max_files=2, max_fields=64, max_part_size=max_body_bytes)
+    except (HTTPException, MultiPartException, ValueError) as exc:
+        detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
+        raise BadRequest(f"could not parse the form body: {detail}", code="invalid_body") from None
+    data: dict[str, Any] = {}
+    image: bytes | None = None
+    image_url = file_id = None
+    for key, value in form.multi_items():
+        if key == "input_reference":
+            if isinstance(value, UploadFile):
+                image = await value.read()
+            else:
+                image_url = value
+        elif key == "input_reference[image_url]":
+            image_url = value if isinstance(value, str) else None
+        elif key == "input_reference[file_id]":
+            file_id = value if isinstance(value, str) else "?"
+        elif isinstance(value, UploadFile):
+            raise BadRequest(f"unexpected file part {key!r}", code="unknown_parameter", param=key)
+        else:
+            data[key] = value
+    await form.close()
+    fields = parse_model(VideoCreate, data)
+    if image is None and (image_url is not None or file_id is not None):
+        image = _reference_bytes(image_url, file_id)
+    return CreateBody(fields, image)
+
+
+def _reference_bytes(image_url: str | None, file_id: str | None) -> bytes:
+    if file_id is not None:
+        raise BadRequest("input_reference.file_id is not supported: upload the image or send a data URL",
+                         code="unsupported_file_id", param="input_reference")
+    if not image_url:
+        raise BadRequest("input_reference needs an image file or image_url", code="invalid_image",
+                         param="input_reference")
+    return decode_data_url(image_url)

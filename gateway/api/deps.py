@@ -1,0 +1,31 @@
+"""Request dependencies: the app state and the authenticated principal."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import Request
+
+from ..auth import Principal, bearer_secret, hash_key, lookup
+from ..errors import Unauthorized
+from ..state import AppState
+
+__all__ = ["app_state", "principal"]
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.fg
+    return state
+
+
+async def principal(request: Request) -> Principal:
+    """The caller's account and key; 401 for a missing, unknown or revoked key."""
+    state = app_state(request)
+    secret = bearer_secret(request)
+    key_hash = hash_key(secret)
+    found = state.keys.get(key_hash)
+    if found is None:
+        found = await to_thread.run_sync(lookup, state.db, secret)
+        if found is None:
+            raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+        state.keys.put(key_hash, found)
+    return found

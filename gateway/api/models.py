@@ -1,0 +1,66 @@
+"""``GET /v1/models``: every model with its modes, sizes, frame rule and price."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from local_models import ModelSpec
+
+from ..auth import Principal
+from ..errors import NotFound
+from ..state import AppState
+from .deps import app_state, principal
+
+__all__ = ["model_object", "router"]
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def model_object(spec: ModelSpec, backends: list[str]) -> dict[str, Any]:
+    return {
+        "id": spec.id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "framegate",
+        "family": spec.family,
+        "description": spec.description,
+        "modes": sorted(spec.modes),
+        "sizes": spec.sizes.as_dict(),
+        "frames": spec.frames.as_dict(),
+        "fps": spec.fps,
+        "fps_range": list(spec.fps_range) if spec.fps_range else [spec.fps, spec.fps],
+        "default_seconds": spec.default_seconds,
+        "default_steps": spec.default_steps,
+        "default_guidance": spec.default_guidance,
+        "audio": spec.audio,
+        "negative_prompt": spec.negative_prompt,
+        "price": {"credits_per_second": spec.price_per_second},
+        "backends": backends,
+    }
+
+
+def _catalog(state: AppState) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for offer in state.offers:
+        if offer.spec.id in out:
+            out[offer.spec.id]["backends"].append(offer.backend)
+        else:
+            out[offer.spec.id] = model_object(offer.spec, [offer.backend])
+    return out
+
+
+@router.get("")
+def list_models(state: Annotated[AppState, Depends(app_state)],
+                who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+    return {"object": "list", "data": sorted(_catalog(state).values(), key=lambda m: m["id"])}
+
+
+@router.get("/{model_id}")
+def retrieve_model(model_id: str, state: Annotated[AppState, Depends(app_state)],
+                   who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+    found = _catalog(state).get(model_id)
+    if found is None:
+        raise NotFound(f"model {model_id!r} does not exist", code="model_not_found", param="model_id")
+    return found

@@ -1,0 +1,108 @@
+"""Request bodies and the video object the API returns (the OpenAI Videos shape plus our extras)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from billing import credits
+
+from ..errors import BadRequest
+
+__all__ = ["ImageReference", "VideoCreate", "format_seconds", "parse_model", "video_object"]
+
+
+class ImageReference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_url: str | None = None
+    file_id: str | None = None
+
+
+class VideoCreate(BaseModel):
+    """``POST /v1/videos``. ``seconds`` may be a string or a number, as OpenAI's SDK sends strings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = None
+    model: str | None = None
+    seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
+    size: str | None = None
+    input_reference: ImageReference | None = None
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = Field(default=None, allow_inf_nan=False)
+    fps: int | None = None
+    frames: int | None = None
+    negative_prompt: str | None = None
+
+    @field_validator("model", "size", "negative_prompt")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        if value is not None:
+            value = value.strip()
+        return value or None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """Validate ``data`` into ``model``; the first problem becomes a 400 naming its parameter."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        param = ".".join(str(p) for p in first["loc"]) or None
+        code = _CODES.get(first["type"], "invalid_parameter")
+        message = f"unknown parameter {param!r}" if code == "unknown_parameter" else f"{param}: {first['msg']}"
+        raise BadRequest(message, code=code, param=param) from None
+
+
+def _ts(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def video_object(row: Any) -> dict[str, Any]:
+    """The public JSON of a job row."""
+    params = row.params or {}
+    frames, fps = params.get("frames"), params.get("fps")
+    error = None
+    if row.error_code:
+        error = {"code": row.error_code, "message": row.error_message or row.error_code}
+    return {
+        "id": row.id,
+        "object": "video",
+        "created_at": int(row.created_at),
+        "completed_at": _ts(row.completed_at),
+        "expires_at": None,
+        "model": row.model,
+        "status": row.status,
+        "progress": int(row.progress),
+        "seconds": row.seconds,
+        "size": row.size,
+        "prompt": row.prompt,
+        "remixed_from_video_id": None,
+        "error": error,
+        # Framegate extras
+        "backend": row.backend,
+        "cost": None if row.cost_mc is None else credits(row.cost_mc),
+        "quoted_cost": credits(row.quoted_mc),
+        "frames": frames,
+        "fps": fps,
+        "duration": round(frames / fps, 4) if frames and fps else None,
+        "seed": params.get("seed"),
+        "steps": params.get("steps"),
+        "guidance": params.get("guidance"),
+        "negative_prompt": params.get("negative_prompt"),
+        "mode": params.get("mode"),
+    }
+
+
+def format_seconds(value: float) -> str:
+    """``4.0`` -> ``"4"``, ``2.5`` -> ``"2.5"``."""
+    return str(int(value)) if math.isclose(value, round(value)) else f"{value:g}"

@@ -1,0 +1,134 @@
+"""``/v1/videos``: the OpenAI Videos API shape, plus cancel and Framegate's native fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from ..artifacts import VARIANTS
+from ..auth import Principal
+from ..errors import BadRequest, Conflict, NotFound
+from ..ids import is_video_id
+from ..jobs.states import COMPLETED, TERMINAL
+from ..state import AppState
+from .bodies import read_create_body
+from .deps import app_state, principal
+from .images import validate_image
+from .schemas import video_object
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/videos", tags=["videos"])
+
+StateDep = Annotated[AppState, Depends(app_state)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _video_response(state: AppState, row: Any, status_code: int = 200) -> JSONResponse:
+    headers = {}
+    if row.status not in TERMINAL:
+        headers["openai-poll-after-ms"] = str(state.settings.poll_after_ms)
+    return JSONResponse(video_object(row), status_code=status_code, headers=headers)
+
+
+def _not_found(video_id: str) -> NotFound:
+    return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
+
+
+def _load(state: AppState, who: Principal, video_id: str) -> Any:
+    # Malformed ids (including path tricks) never reach a query or the filesystem.
+    if not is_video_id(video_id):
+        raise _not_found(video_id)
+    row = state.jobs.get(who.account_id, video_id)
+    if row is None:
+        raise _not_found(video_id)
+    return row
+
+
+@router.post("")
+async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
+    """Queue a generation. JSON or multipart (``input_reference`` as a file part or data URL)."""
+    body = await read_create_body(request, max_body_bytes=state.settings.max_body_bytes)
+    image = None
+    if body.image_bytes is not None:
+        image = await to_thread.run_sync(
+            lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels))
+    row = await to_thread.run_sync(state.service.submit, who, body.fields, image)
+    return _video_response(state, row)
+
+
+@router.get("")
+def list_videos(
+    state: StateDep,
+    who: PrincipalDep,
+    after: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    """The caller's videos, newest first by default; page with ``after=<last_id>``."""
+    if after is not None and not is_video_id(after):
+        raise BadRequest(f"after must be a video id, got {after!r}", code="invalid_cursor", param="after")
+    rows, has_more = state.jobs.list(who.account_id, after=after, limit=limit, order=order)
+    data = [video_object(row) for row in rows]
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+
+
+@router.get("/{video_id}")
+def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
+    return _video_response(state, _load(state, who, video_id))
+
+
+@router.post("/{video_id}/cancel")
+def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
+    """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
+    row = _load(state, who, video_id)
+    if row.status in TERMINAL:
+        raise Conflict(f"video {video_id} is already {row.status}", code="video_not_cancellable",
+                       param="video_id")
+    row = state.jobs.request_cancel(who.account_id, video_id)
+    if row is None:
+        raise _not_found(video_id)
+    if state.workers is not None:
+        state.workers.cancel_local(video_id)
+    return _video_response(state, row)
+
+
+@router.delete("/{video_id}")
+def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Delete a video and its files; a running job is cancelled first (and refunded)."""
+    _load(state, who, video_id)
+    row = state.jobs.request_cancel(who.account_id, video_id, delete=True)
+    if row is None:
+        raise _not_found(video_id)
+    if row.status in TERMINAL:
+        state.artifacts.delete(video_id)
+    elif state.workers is not None:
+        state.workers.cancel_local(video_id)
+    return {"id": video_id, "object": "video.deleted", "deleted": True}
+
+
+@router.get("/{video_id}/content")
+def download_content(
+    video_id: str,
+    state: StateDep,
+    who: PrincipalDep,
+    variant: str = "video",
+) -> FileResponse:
+    """The MP4 (``variant=video``), a WebP ``thumbnail`` or a JPEG ``spritesheet``."""
+    if variant not in VARIANTS:
+        raise BadRequest(f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant",
+                         param="variant")
+    row = _load(state, who, video_id)
+    if row.status != COMPLETED:
+        raise Conflict(f"video {video_id} is {row.status}; content is available once it is completed",
+                       code="video_not_ready", param="video_id")
+    path = state.artifacts.local_path(video_id, variant)
+    if path is None:
+        raise NotFound(f"video {video_id} has no {variant}", code="content_not_found", param="variant")
+    name, media_type = VARIANTS[variant]
+    return FileResponse(path, media_type=media_type, filename=f"{video_id}{name[name.index('.'):]}",
+                        content_disposition_type="inline")

@@ -1,0 +1,82 @@
+"""API keys: random, shown once, stored only as SHA-256 hashes; resolved to an account per request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from sqlalchemy import Connection, insert, select, update
+
+from .db import Database, api_keys
+from .errors import Unauthorized
+
+__all__ = ["KEY_PREFIX", "NewKey", "Principal", "create_key", "hash_key", "list_keys", "revoke_key"]
+
+KEY_PREFIX = "fg-"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the account and the key used."""
+
+    account_id: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: str
+    secret: str
+    prefix: str
+
+
+def hash_key(secret: str) -> str:
+    # Keys carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(conn: Connection, account_id: str, name: str | None = None) -> NewKey:
+    """Create a key for ``account_id``; the secret is returned here and never stored."""
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    key_id = "key_" + secrets.token_hex(8)
+    prefix = secret[:10]
+    conn.execute(insert(api_keys).values(id=key_id, account_id=account_id, name=name, prefix=prefix,
+                                         key_hash=hash_key(secret), created_at=time.time()))
+    return NewKey(key_id, secret, prefix)
+
+
+def list_keys(conn: Connection, account_id: str | None = None) -> list[dict[str, object]]:
+    query = select(api_keys.c.id, api_keys.c.account_id, api_keys.c.name, api_keys.c.prefix,
+                   api_keys.c.created_at, api_keys.c.revoked_at).order_by(api_keys.c.created_at)
+    if account_id is not None:
+        query = query.where(api_keys.c.account_id == account_id)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def revoke_key(conn: Connection, key_id: str) -> bool:
+    result = conn.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                          .values(revoked_at=time.time()))
+    return result.rowcount == 1
+
+
+def lookup(db: Database, secret: str) -> Principal | None:
+    with db.read() as conn:
+        row = conn.execute(
+            select(api_keys.c.id, api_keys.c.account_id)
+            .where(api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None))
+        ).one_or_none()
+    return Principal(row.account_id, row.id) if row else None
+
+
+def bearer_secret(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="invalid_api_key")
+    return secret

@@ -1,0 +1,106 @@
+"""Admin commands that work on the database directly: keys and credits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+
+import billing
+from billing import credits, millicredits
+
+from ..auth import create_key, list_keys, revoke_key
+from ..db import Database, upgrade
+from ..settings import Settings
+
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+credits_app = typer.Typer(help="Grant credits and show balances.", no_args_is_help=True)
+
+
+def open_db() -> Database:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url(), pool_size=2)
+    upgrade(db)
+    return db
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@keys_app.command("create")
+def keys_create(
+    account: str = typer.Option(..., help="account name (created if it does not exist)"),
+    credits_: float = typer.Option(0, "--credits", min=0, help="credits to grant the account now"),
+    name: str | None = typer.Option(None, help="a label for the key"),
+) -> None:
+    """Create an API key and print it. It is shown only this once."""
+    db = open_db()
+    with db.write() as conn:
+        account_id = billing.ensure_account(conn, account)
+        if credits_ > 0:
+            billing.grant(conn, account_id, millicredits(credits_))
+        key = create_key(conn, account_id, name)
+        balance = billing.get_balance(conn, account_id)
+    typer.echo(key.secret)
+    typer.echo(f"key {key.id} for account {account!r}; balance {credits(balance.balance_mc):g} credits. "
+               "Store the key now: it cannot be shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(account: str | None = typer.Option(None, help="only this account's keys")) -> None:
+    """List keys (never their secrets)."""
+    db = open_db()
+    with db.read() as conn:
+        account_id = billing.find_account(conn, account) if account else None
+        if account and account_id is None:
+            raise typer.BadParameter(f"no account named {account!r}", param_hint="--account")
+        rows = list_keys(conn, account_id)
+    typer.echo(f"{'ID':<22} {'PREFIX':<12} {'ACCOUNT':<30} {'CREATED':<20} REVOKED")
+    for row in rows:
+        typer.echo(f"{row['id']:<22} {row['prefix'] + '...':<12} {row['account_id']:<30} "
+                   f"{_when(row['created_at']):<20} {_when(row['revoked_at'])}")  # type: ignore[arg-type]
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_...)")) -> None:
+    """Revoke a key: requests with it are refused (within seconds on every gateway process)."""
+    db = open_db()
+    with db.write() as conn:
+        if not revoke_key(conn, key_id):
+            typer.echo(f"no active key {key_id!r}", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@credits_app.command("grant")
+def credits_grant(
+    account: str = typer.Option(..., help="account name"),
+    amount: float = typer.Option(..., min=0.001, help="credits to add"),
+) -> None:
+    """Add credits to an account."""
+    db = open_db()
+    with db.write() as conn:
+        account_id = billing.find_account(conn, account)
+        if account_id is None:
+            typer.echo(f"no account named {account!r} (create one with 'framegate keys create')", err=True)
+            raise typer.Exit(1)
+        billing.grant(conn, account_id, millicredits(amount))
+        balance = billing.get_balance(conn, account_id)
+    typer.echo(f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
+               f"available {credits(balance.available_mc):g} credits")
+
+
+@credits_app.command("show")
+def credits_show(account: str = typer.Option(..., help="account name")) -> None:
+    """Show an account's balance."""
+    db = open_db()
+    with db.read() as conn:
+        account_id = billing.find_account(conn, account)
+        if account_id is None:
+            typer.echo(f"no account named {account!r}", err=True)
+            raise typer.Exit(1)
+        balance = billing.get_balance(conn, account_id)
+    typer.echo(f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
+               f"available {credits(balance.available_mc):g} credits")

@@ -1,0 +1,72 @@
+"""``framegate generate``: a client of a running gateway, with a progress bar."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+def _fail(response: httpx.Response) -> None:
+    try:
+        error = response.json()["error"]
+        message = f"{error['code']}: {error['message']}"
+    except Exception:
+        message = response.text[:300]
+    typer.echo(f"error {response.status_code}: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def generate(
+    prompt: str = typer.Argument(..., help="what the shot shows"),
+    model: str | None = typer.Option(None, help="model id (default: the cheapest that fits)"),
+    image: Path | None = typer.Option(None, exists=True, dir_okay=False, help="first frame (image-to-video)"),
+    seconds: float | None = typer.Option(None, help="clip length"),
+    size: str | None = typer.Option(None, help="WIDTHxHEIGHT"),
+    seed: int | None = typer.Option(None),
+    steps: int | None = typer.Option(None),
+    out: Path = typer.Option(Path("clip.mp4"), help="where to write the MP4"),
+    url: str = typer.Option("http://127.0.0.1:8000", envvar="FRAMEGATE_URL", help="gateway URL"),
+    api_key: str = typer.Option(..., envvar="FRAMEGATE_API_KEY", help="API key"),
+) -> None:
+    """Generate a clip on a running gateway and save it."""
+    fields: dict[str, str] = {"prompt": prompt}
+    for name, value in (("model", model), ("seconds", seconds), ("size", size), ("seed", seed),
+                        ("steps", steps)):
+        if value is not None:
+            fields[name] = str(value)
+    files = {"input_reference": (image.name, image.read_bytes())} if image else None
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
+        try:
+            response = client.post("/v1/videos", data=fields, files=files or {"": ("", b"")} if files else None)
+        except httpx.HTTPError as exc:
+            typer.echo(f"cannot reach the gateway at {url}: {exc}", err=True)
+            raise typer.Exit(1) from None
+        if response.status_code >= 400:
+            _fail(response)
+        video = response.json()
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                      TimeElapsedColumn()) as bar:
+            task = bar.add_task(f"{video['id']} on {video['model']}", total=100)
+            while video["status"] in ("queued", "in_progress"):
+                wait = int(response.headers.get("openai-poll-after-ms", "500")) / 1000
+                time.sleep(wait)
+                response = client.get(f"/v1/videos/{video['id']}")
+                if response.status_code >= 400:
+                    _fail(response)
+                video = response.json()
+                bar.update(task, completed=video["progress"])
+        if video["status"] != "completed":
+            error = video.get("error") or {}
+            typer.echo(f"{video['id']} failed: {error.get('code')}: {error.get('message')}", err=True)
+            raise typer.Exit(1)
+        content = client.get(f"/v1/videos/{video['id']}/content")
+        if content.status_code >= 400:
+            _fail(content)
+        out.write_bytes(content.content)
+    typer.echo(f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
+               f"cost {video['cost']:g} credits, seed {video['seed']})")

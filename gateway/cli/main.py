@@ -1,0 +1,56 @@
+"""The ``framegate`` command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from .admin import credits_app, keys_app
+from .client import generate
+
+app = typer.Typer(help="Framegate: one API for many open video diffusion models.", no_args_is_help=True,
+                  add_completion=False)
+app.add_typer(keys_app, name="keys")
+app.add_typer(credits_app, name="credits")
+app.command("generate")(generate)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="bind address (FRAMEGATE_HOST, default 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="port (FRAMEGATE_PORT, default 8000)"),
+    workers: int | None = typer.Option(None, help="in-process job workers (FRAMEGATE_WORKERS)"),
+) -> None:
+    """Run the gateway with its in-process workers (SQLite in ./.framegate by default)."""
+    import uvicorn
+
+    from ..app import create_app
+    from ..settings import Settings
+
+    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                access_log=False)
+
+
+@app.command("models")
+def models() -> None:
+    """List the models this gateway would serve (from the built-ins and FRAMEGATE_CONFIG)."""
+    from ..app import build_backends
+    from ..config import load_config
+    from ..settings import Settings
+
+    settings = Settings()
+    _, offers = build_backends(settings, load_config(settings.config))
+    typer.echo(f"{'MODEL':<24} {'BACKEND':<10} {'MODES':<9} {'DEFAULT SIZE':<13} {'FRAMES':<26} CREDITS/S")
+    for offer in sorted(offers, key=lambda o: o.spec.id):
+        spec = offer.spec
+        size = "{}x{}".format(*spec.sizes.default)
+        typer.echo(f"{spec.id:<24} {offer.backend:<10} {','.join(sorted(spec.modes)):<9} {size:<13} "
+                   f"{spec.frames.describe():<26} {spec.price_per_second:g}")
+
+
+def main() -> None:
+    app()

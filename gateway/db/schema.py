@@ -1,0 +1,67 @@
+"""The gateway's tables (API keys, jobs), on the same metadata as billing's."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from billing import metadata
+
+__all__ = ["api_keys", "jobs", "metadata"]
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("name", String(128), nullable=True),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("key_id", String(40), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("requested_model", String(64), nullable=True),
+    Column("model", String(64), nullable=False),
+    Column("backend", String(64), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("seconds", String(16), nullable=False),
+    Column("size", String(16), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("input_path", String(255), nullable=True),
+    Column("input_sha256", String(64), nullable=True),
+    Column("progress", Integer, nullable=False, default=0),
+    Column("quoted_mc", BigInteger, nullable=False),
+    Column("cost_mc", BigInteger, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float, nullable=True),
+    Column("completed_at", Float, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("deleted_at", Float, nullable=True),
+    Column("result", JSON, nullable=True),
+    Index("ix_jobs_account_id", "account_id", "id"),
+    Index("ix_jobs_status_id", "status", "id"),
+)

@@ -1,0 +1,181 @@
+"""Durable job rows: claim with a lease, heartbeat, progress, settle. Every settle moves credits in the
+same transaction as the status change, guarded so that a job is settled at most once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, select, update
+
+import billing
+
+from ..db import Database, jobs
+from .states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
+
+__all__ = ["JobStore", "Recovery"]
+
+
+@dataclass(frozen=True)
+class Recovery:
+    requeued: list[str]
+    failed: list[str]
+
+
+class JobStore:
+    """Queries and transitions on the ``jobs`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- reads -------------------------------------------------------------------------------
+    def get(self, account_id: str, job_id: str) -> Row[Any] | None:
+        with self.db.read() as conn:
+            return conn.execute(
+                select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id,
+                                   jobs.c.deleted_at.is_(None))
+            ).one_or_none()
+
+    def get_any(self, job_id: str) -> Row[Any] | None:
+        with self.db.read() as conn:
+            return conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
+
+    def list(self, account_id: str, *, after: str | None, limit: int, order: str) -> tuple[list[Row[Any]], bool]:
+        query = select(jobs).where(jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None))
+        if after is not None:
+            query = query.where(jobs.c.id < after if order == "desc" else jobs.c.id > after)
+        query = query.order_by(jobs.c.id.desc() if order == "desc" else jobs.c.id.asc()).limit(limit + 1)
+        with self.db.read() as conn:
+            rows = list(conn.execute(query))
+        return rows[:limit], len(rows) > limit
+
+    def queue_depth(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs)
+                                    .where(jobs.c.status == QUEUED)).scalar_one())
+
+    # -- worker side -------------------------------------------------------------------------
+    def claim(self, owner: str, backends: Sequence[str], lease_seconds: float) -> Row[Any] | None:
+        """Take the oldest queued job for one of ``backends``; None if there is none."""
+        now = time.time()
+        with self.db.write() as conn:
+            job_id = conn.execute(
+                select(jobs.c.id)
+                .where(jobs.c.status == QUEUED, jobs.c.backend.in_(list(backends)))
+                .order_by(jobs.c.id).limit(1).with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if job_id is None:
+                return None
+            result = conn.execute(
+                update(jobs).where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                .values(status=IN_PROGRESS, lease_owner=owner, lease_expires_at=now + lease_seconds,
+                        started_at=now, attempts=jobs.c.attempts + 1, progress=0)
+            )
+            if result.rowcount != 1:
+                return None
+            return conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+
+    def _owned(self, job_id: str, owner: str) -> Any:
+        return and_(jobs.c.id == job_id, jobs.c.status == IN_PROGRESS, jobs.c.lease_owner == owner)
+
+    def heartbeat(self, job_id: str, owner: str, lease_seconds: float) -> tuple[bool, bool]:
+        """Extend the lease. Returns (still ours, cancel requested)."""
+        with self.db.write() as conn:
+            result = conn.execute(update(jobs).where(self._owned(job_id, owner))
+                                  .values(lease_expires_at=time.time() + lease_seconds))
+            if result.rowcount != 1:
+                return False, True
+            cancel = conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).scalar_one()
+        return True, bool(cancel)
+
+    def set_progress(self, job_id: str, owner: str, progress: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(jobs).where(self._owned(job_id, owner), jobs.c.progress < progress)
+                         .values(progress=progress))
+
+    def complete(self, job_id: str, owner: str, *, cost_mc: int, result: dict[str, Any]) -> bool:
+        """Mark completed and capture ``cost_mc``; False if the job is no longer ours."""
+        with self.db.write() as conn:
+            done = conn.execute(
+                update(jobs).where(self._owned(job_id, owner))
+                .values(status=COMPLETED, progress=100, completed_at=time.time(), cost_mc=cost_mc,
+                        result=result, lease_owner=None, lease_expires_at=None)
+            )
+            if done.rowcount != 1:
+                return False
+            billing.capture(conn, job_id, cost_mc)
+        return True
+
+    def fail(self, job_id: str, owner: str | None, code: str, message: str) -> bool:
+        """Mark failed and release the hold; ``owner=None`` fails a job that is not running."""
+        with self.db.write() as conn:
+            return self._fail(conn, job_id, owner, code, message)
+
+    def _fail(self, conn: Connection, job_id: str, owner: str | None, code: str, message: str) -> bool:
+        cond = self._owned(job_id, owner) if owner else and_(jobs.c.id == job_id, jobs.c.status == QUEUED)
+        done = conn.execute(
+            update(jobs).where(cond)
+            .values(status=FAILED, completed_at=time.time(), error_code=code, error_message=message,
+                    cost_mc=0, lease_owner=None, lease_expires_at=None)
+        )
+        if done.rowcount != 1:
+            return False
+        billing.release(conn, job_id)
+        return True
+
+    def requeue(self, job_id: str, owner: str, *, count_attempt: bool = True) -> bool:
+        """Give a running job back to the queue (transient error, or a clean shutdown)."""
+        with self.db.write() as conn:
+            values: dict[str, Any] = {"status": QUEUED, "lease_owner": None, "lease_expires_at": None,
+                                      "progress": 0}
+            if not count_attempt:
+                values["attempts"] = jobs.c.attempts - 1
+            return conn.execute(update(jobs).where(self._owned(job_id, owner)).values(**values)).rowcount == 1
+
+    def recover_expired(self, max_attempts: int) -> Recovery:
+        """Re-queue running jobs whose lease expired (their worker died); fail those out of attempts."""
+        now = time.time()
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self.db.write() as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested)
+                .where(jobs.c.status == IN_PROGRESS, jobs.c.lease_expires_at < now)
+            ).all()
+            for row in rows:
+                if row.attempts >= max_attempts or row.cancel_requested:
+                    code, message = (("cancelled", "the job was cancelled") if row.cancel_requested else
+                                     ("worker_lost", f"the worker running this job stopped {row.attempts} "
+                                      "times; credits were refunded"))
+                    if self._fail(conn, row.id, row.lease_owner, code, message):
+                        failed.append(row.id)
+                elif conn.execute(
+                    update(jobs).where(self._owned(row.id, row.lease_owner))
+                    .values(status=QUEUED, lease_owner=None, lease_expires_at=None, progress=0)
+                ).rowcount == 1:
+                    requeued.append(row.id)
+        return Recovery(requeued, failed)
+
+    # -- caller side -------------------------------------------------------------------------
+    def request_cancel(self, account_id: str, job_id: str, *, delete: bool = False) -> Row[Any] | None:
+        """Cancel (and optionally delete) a job. Queued jobs fail at once; running ones are flagged.
+
+        Returns the row after the change, or None if there is no such job.
+        """
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute(
+                select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id,
+                                   jobs.c.deleted_at.is_(None))
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.status == QUEUED:
+                self._fail(conn, job_id, None, "cancelled", "the job was cancelled")
+            elif row.status == IN_PROGRESS:
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
+            if delete:
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(deleted_at=now))
+            return conn.execute(select(jobs).where(jobs.c.id == job_id)).one()

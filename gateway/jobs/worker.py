@@ -1,0 +1,248 @@
+"""In-process workers: claim a job (lease), run its adapter on a thread, heartbeat, settle.
+
+Generation runs on a dedicated thread pool so the event loop keeps serving requests; the
+database row stays the source of truth, so a worker that dies loses nothing (its lease expires,
+the sweeper re-queues the job or fails and refunds it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+
+from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
+from local_models import GenerationParams
+from local_models.video import read_frames, write_posters
+
+from ..artifacts import ArtifactStore
+from ..metrics import Metrics
+from .store import JobStore
+
+__all__ = ["WorkerConfig", "WorkerPool"]
+
+log = logging.getLogger("framegate.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    workers: int = 1
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    poll_seconds: float = 1.0
+    max_attempts: int = 3
+
+
+class _Progress:
+    """Throttled progress writes from the generation thread (denoising maps to 0-95%)."""
+
+    def __init__(self, store: JobStore, job_id: str, owner: str) -> None:
+        self.store, self.job_id, self.owner = store, job_id, owner
+        self.last_pct = 0
+        self.last_write = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        pct = max(0, min(95, int(fraction * 95)))
+        now = time.monotonic()
+        if pct > self.last_pct and (now - self.last_write >= 0.2 or pct == 95):
+            self.last_pct, self.last_write = pct, now
+            try:
+                self.store.set_progress(self.job_id, self.owner, pct)
+            except Exception:  # progress is advisory; never fail a generation over it
+                log.warning("could not record progress of %s", self.job_id, exc_info=True)
+
+
+class WorkerPool:
+    """``config.workers`` concurrent job loops plus a sweeper for expired leases."""
+
+    def __init__(self, store: JobStore, adapters: Mapping[str, Adapter], artifacts: ArtifactStore,
+                 config: WorkerConfig, metrics: Metrics | None = None) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.artifacts = artifacts
+        self.config = config
+        self.metrics = metrics
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._executor = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="fg-gen")
+        self._running: dict[str, threading.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        await self.sweep()
+        self._tasks = [asyncio.create_task(self._loop_jobs(i)) for i in range(self.config.workers)]
+        self._tasks.append(asyncio.create_task(self._loop_sweeper()))
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        self._stopping = True
+        for event in list(self._running.values()):
+            event.set()
+        if self._wakeup:
+            self._wakeup.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
+            for task in pending:
+                task.cancel()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def wake(self) -> None:
+        """Thread-safe: tell idle workers a job was queued."""
+        if self._loop is not None and self._wakeup is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    def cancel_local(self, job_id: str) -> None:
+        """Fast path for a cancel that arrives at this process: stop at the next step."""
+        event = self._running.get(job_id)
+        if event is not None:
+            event.set()
+
+    async def sweep(self) -> None:
+        recovery = await to_thread.run_sync(self.store.recover_expired, self.config.max_attempts)
+        for job_id in recovery.requeued:
+            log.warning("re-queued %s: its worker's lease expired", job_id)
+        for job_id in recovery.failed:
+            log.warning("failed %s after its worker's lease expired too often; credits released", job_id)
+        if recovery.requeued:
+            self.wake()
+
+    async def _loop_sweeper(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(max(0.2, self.config.lease_seconds / 3))
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("lease sweep failed")
+
+    async def _loop_jobs(self, index: int) -> None:
+        assert self._wakeup is not None
+        backends = list(self.adapters)
+        while not self._stopping:
+            try:
+                job = await to_thread.run_sync(self.store.claim, self.owner, backends,
+                                               self.config.lease_seconds)
+            except Exception:
+                log.exception("claiming a job failed")
+                job = None
+            if job is None:
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self.config.poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wakeup.clear()
+                continue
+            await self._run(job)
+
+    async def _heartbeat(self, job_id: str, cancel: threading.Event, lost: list[bool]) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            try:
+                ours, cancelled = await to_thread.run_sync(
+                    self.store.heartbeat, job_id, self.owner, self.config.lease_seconds)
+            except Exception:
+                log.warning("heartbeat of %s failed", job_id, exc_info=True)
+                continue
+            if not ours:
+                lost.append(True)
+            if cancelled or not ours:
+                cancel.set()
+
+    async def _run(self, job: Any) -> None:
+        assert self._loop is not None
+        cancel = threading.Event()
+        if job.cancel_requested:
+            cancel.set()
+        self._running[job.id] = cancel
+        lost: list[bool] = []
+        heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
+        started = time.perf_counter()
+        outcome = "failed"
+        try:
+            adapter = self.adapters[job.backend]
+            request = GenerationRequest(
+                job_id=job.id, model=job.model, prompt=job.prompt,
+                params=GenerationParams.from_dict(job.params),
+                output_dir=self.artifacts.scratch_dir(job.id),
+                image_path=Path(job.input_path) if job.input_path else None,
+            )
+            progress = _Progress(self.store, job.id, self.owner)
+            artifact = await self._loop.run_in_executor(self._executor, adapter.generate, request, progress,
+                                                        cancel)
+            run_seconds = time.perf_counter() - started
+            if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
+                outcome = "completed"
+                if self.metrics:
+                    self.metrics.job_run_seconds.labels(model=job.model).observe(run_seconds)
+        except Cancelled:
+            if self._stopping and not lost:
+                await to_thread.run_sync(lambda: self.store.requeue(job.id, self.owner, count_attempt=False))
+                outcome = "requeued"
+            else:
+                await to_thread.run_sync(self.store.fail, job.id, self.owner, "cancelled", "the job was cancelled")
+                outcome = "cancelled"
+        except TransientError as exc:
+            if job.attempts < self.config.max_attempts:
+                await to_thread.run_sync(self.store.requeue, job.id, self.owner)
+                outcome = "retried"
+                log.warning("%s hit a transient error (%s); re-queued", job.id, exc.message)
+            else:
+                await to_thread.run_sync(self.store.fail, job.id, self.owner, exc.code, exc.message)
+        except AdapterError as exc:
+            await to_thread.run_sync(self.store.fail, job.id, self.owner, exc.code, exc.message)
+        except Exception:
+            log.exception("job %s crashed", job.id)
+            await to_thread.run_sync(self.store.fail, job.id, self.owner, "internal_error",
+                                     "the generation crashed; credits were refunded")
+        finally:
+            heartbeat.cancel()
+            self._running.pop(job.id, None)
+            if self.metrics:
+                self.metrics.jobs_finished.labels(model=job.model, outcome=outcome).inc()
+            if outcome != "completed":
+                self.artifacts.delete_scratch(job.id)
+
+    def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
+        files: dict[str, Path] = {"video": artifact.video_path}
+        if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
+            frames, _ = read_frames(artifact.video_path)
+            thumb = artifact.video_path.with_name("thumbnail.webp")
+            sheet = artifact.video_path.with_name("spritesheet.jpg")
+            write_posters(frames, thumb, sheet)
+            files.update(thumbnail=thumb, spritesheet=sheet)
+        else:
+            files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
+        result = {
+            "width": artifact.width, "height": artifact.height, "frames": artifact.frames,
+            "fps": artifact.fps, "has_audio": artifact.has_audio,
+            "run_seconds": round(run_seconds, 4),
+            "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
+            "backend_metadata": artifact.metadata,
+        }
+        metadata = {"id": job.id, "prompt": job.prompt, "model": job.model, "backend": job.backend,
+                    "params": job.params, "input_sha256": job.input_sha256, **result}
+        meta_path = artifact.video_path.with_name("metadata.json")
+        meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
+        files["metadata"] = meta_path
+        self.artifacts.put(job.id, files)
+        if not self.store.complete(job.id, self.owner, cost_mc=job.quoted_mc, result=result):
+            log.warning("%s finished after its lease was lost; result discarded", job.id)
+            return False
+        row = self.store.get_any(job.id)
+        if row is not None and row.deleted_at is not None:
+            self.artifacts.delete(job.id)
+        return True

@@ -1,0 +1,65 @@
+"""Prometheus metrics on a per-app registry (no import-time globals), plus the timing middleware."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Metrics", "MetricsMiddleware"]
+
+_RUN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1200)
+_HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """All of the gateway's metrics. Labels never carry per-user values."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.http_duration = Histogram("framegate_http_request_duration_seconds", "HTTP request duration",
+                                       ["method", "route", "status"], buckets=_HTTP_BUCKETS, registry=r)
+        self.jobs_submitted = Counter("framegate_jobs_submitted_total", "jobs accepted", ["model"], registry=r)
+        self.jobs_finished = Counter("framegate_jobs_finished_total", "jobs that left the worker",
+                                     ["model", "outcome"], registry=r)
+        self.job_run_seconds = Histogram("framegate_job_run_seconds", "generation time of completed jobs",
+                                         ["model"], buckets=_RUN_BUCKETS, registry=r)
+        self.queue_depth = Gauge("framegate_queue_depth", "jobs waiting for a worker", registry=r)
+        self.model_load_seconds = Histogram("framegate_model_load_seconds", "time to load a pipeline",
+                                            ["model"], buckets=_RUN_BUCKETS, registry=r)
+        self.models_loaded = Counter("framegate_model_loads_total", "pipelines loaded", ["model"], registry=r)
+
+    def track_queue_depth(self, read: Callable[[], int]) -> None:
+        self.queue_depth.set_function(read)
+
+
+class MetricsMiddleware:
+    """Records request duration by route template (``/v1/videos/{video_id}``), never by raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.http_duration.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - started)

@@ -1,0 +1,48 @@
+"""All of the gateway's settings in one object, read from ``FRAMEGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Passed into :func:`gateway.create_app`; nothing reads the environment anywhere else."""
+
+    model_config = SettingsConfigDict(env_prefix="FRAMEGATE_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".framegate"), description="SQLite file, artifacts, model cache")
+    database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
+    config: Path | None = Field(default=None, description="optional TOML file: models, prices, backends")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    workers: int = Field(default=1, ge=0, description="in-process job workers (0: API only)")
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, description="runs of one job before it fails for good")
+    poll_seconds: float = Field(default=1.0, gt=0, description="how often idle workers look for new jobs")
+    poll_after_ms: int = Field(default=500, ge=50, description="the openai-poll-after-ms hint")
+    max_loaded_models: int = Field(default=2, ge=1)
+    device: str | None = None
+
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_prompt_chars: int = Field(default=4000, ge=1)
+    max_image_pixels: int = Field(default=4096 * 4096, ge=1)
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'framegate.db').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"

@@ -1,0 +1,60 @@
+"""Everything the app builds at start-up, held on ``app.state.fg`` for the request handlers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from adapters import Adapter
+from router import Offer
+
+from .artifacts import ArtifactStore
+from .auth import Principal
+from .db import Database
+from .metrics import Metrics
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .jobs.service import JobService
+    from .jobs.store import JobStore
+    from .jobs.worker import WorkerPool
+
+
+@dataclass
+class KeyCache:
+    """Recently seen keys (by hash) for ``ttl`` seconds, so polling does not hit the key table each time.
+
+    A key revoked by another process stops working within ``ttl`` seconds; in this process at once.
+    """
+
+    ttl: float = 2.0
+    _entries: dict[str, tuple[Principal, float]] = field(default_factory=dict)
+
+    def get(self, key_hash: str) -> Principal | None:
+        hit = self._entries.get(key_hash)
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    metrics: Metrics
+    artifacts: ArtifactStore
+    adapters: dict[str, Adapter]
+    offers: list[Offer]
+    jobs: JobStore
+    service: JobService
+    workers: WorkerPool | None
+    keys: KeyCache

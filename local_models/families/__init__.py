@@ -1,0 +1,24 @@
+"""Model families by name. Each family is one self-contained module."""
+
+from __future__ import annotations
+
+from ..errors import UnknownFamily
+from .base import Family
+from .wan import WanFamily
+
+__all__ = ["Family", "get_family", "family_names"]
+
+_FAMILIES: dict[str, Family] = {family.name: family for family in (WanFamily(),)}
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; raises :class:`UnknownFamily` with the known names."""
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        known = ", ".join(sorted(_FAMILIES))
+        raise UnknownFamily(f"unknown model family {name!r} (known: {known})", param="family") from None
+
+
+def family_names() -> list[str]:
+    return sorted(_FAMILIES)

@@ -1,0 +1,43 @@
+"""The contract every model family module fulfils."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..catalog import CatalogEntry
+    from ..spec import GenerationParams, Mode, ModelSpec
+
+
+@runtime_checkable
+class Family(Protocol):
+    """One family of video diffusion models (Wan, LTX, ...), self-contained in one module.
+
+    A family states its input rules and defaults once (:meth:`spec`), knows which diffusers
+    pipeline serves each mode (:meth:`load`) and turns resolved parameters into that
+    pipeline's call arguments (:meth:`call_kwargs`), reading checkpoint-dependent values from
+    the loaded pipeline rather than hard-coding one release's numbers.
+    """
+
+    name: str
+
+    def spec(self, entry: CatalogEntry) -> ModelSpec:
+        """Rules and defaults of the model ``entry`` describes (catalog overrides applied)."""
+        ...
+
+    def load(self, path: Path, mode: Mode, *, device: str, dtype: Any) -> Any:
+        """Load the pipeline for ``mode`` from a local directory, never from the network."""
+        ...
+
+    def call_kwargs(
+        self, pipe: Any, params: GenerationParams, prompt: str, image: Image.Image | None
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``pipe(...)`` that run exactly ``params``."""
+        ...
+
+    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
+        """Save a tiny random-weight pipeline of this family to ``path`` (offline)."""
+        ...

@@ -1,0 +1,88 @@
+"""Loading pipelines from local disk only, materializing shipped tiny models on first use."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .catalog import CatalogEntry, weights_path
+from .errors import WeightsNotFound
+from .families import get_family
+from .spec import Mode
+
+__all__ = ["LoadedPipeline", "default_device", "load_entry", "materialize"]
+
+
+@dataclass
+class LoadedPipeline:
+    """A pipeline in memory, with what loading it cost."""
+
+    model_id: str
+    mode: Mode
+    pipe: Any
+    device: str
+    load_seconds: float
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _dtype(name: str, device: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return getattr(torch, name)
+
+
+def materialize(entry: CatalogEntry, models_dir: Path) -> Path:
+    """Return the local weights directory of ``entry``, building a shipped tiny model if needed."""
+    path = weights_path(entry, models_dir)
+    if (path / "model_index.json").is_file():
+        return path
+    if not entry.weights.startswith("builtin:"):
+        raise WeightsNotFound(
+            f"weights for {entry.id!r} not found: {path} has no model_index.json "
+            "(Framegate never downloads weights; put a diffusers folder there)",
+            param="model",
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Build beside the target and rename, so a concurrent loader never sees half a model.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        get_family(entry.family).build_tiny(tmp, seed=0)
+        try:
+            os.replace(tmp, path)
+        except OSError:
+            if not (path / "model_index.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _quiet() -> None:
+    # Loading bars belong in a terminal session, not in a server's log.
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
+def load_entry(entry: CatalogEntry, mode: Mode, models_dir: Path, device: str | None = None) -> LoadedPipeline:
+    """Load ``entry``'s pipeline for ``mode`` with ``local_files_only`` semantics."""
+    _quiet()
+    device = device or default_device()
+    started = time.perf_counter()
+    path = materialize(entry, models_dir)
+    pipe = get_family(entry.family).load(path, mode, device=device, dtype=_dtype(entry.dtype, device))
+    return LoadedPipeline(entry.id, mode, pipe, device, time.perf_counter() - started)

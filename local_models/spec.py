@@ -1,0 +1,257 @@
+"""What a model accepts (its rules) and what a job actually runs (resolved parameters).
+
+A :class:`ModelSpec` is the capability description the router filters on and the
+family's input rules in one immutable value. :func:`resolve` turns loose request
+fields (``seconds``, ``size``...) into exact :class:`GenerationParams`, raising a precise
+:class:`~local_models.errors.InvalidInput` when a rule is broken. Nothing is silently
+changed except ``seconds``, which maps to the nearest frame count the rule allows.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .errors import InvalidInput
+
+Mode = Literal["t2v", "i2v"]
+MODES: tuple[Mode, ...] = ("t2v", "i2v")
+MAX_SEED = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """Frame counts of the form ``multiple * k + offset`` within ``[min_frames, max_frames]``."""
+
+    multiple: int = 1
+    offset: int = 0
+    min_frames: int = 1
+    max_frames: int = 1024
+
+    def allows(self, frames: int) -> bool:
+        return (
+            self.min_frames <= frames <= self.max_frames
+            and (frames - self.offset) % self.multiple == 0
+        )
+
+    def nearest(self, frames: float) -> int:
+        """The allowed frame count nearest to ``frames`` (ties go to the longer clip)."""
+        k = (frames - self.offset) / self.multiple
+        candidates = {math.floor(k), math.ceil(k)}
+        values = [c * self.multiple + self.offset for c in candidates]
+        values = [min(max(v, self.lowest()), self.highest()) for v in values]
+        return min(values, key=lambda v: (abs(v - frames), -v))
+
+    def lowest(self) -> int:
+        k = math.ceil((self.min_frames - self.offset) / self.multiple)
+        return k * self.multiple + self.offset
+
+    def highest(self) -> int:
+        k = math.floor((self.max_frames - self.offset) / self.multiple)
+        return k * self.multiple + self.offset
+
+    def describe(self) -> str:
+        if self.multiple == 1:
+            form = "any count"
+        elif self.offset:
+            form = f"{self.multiple}k+{self.offset}"
+        else:
+            form = f"a multiple of {self.multiple}"
+        return f"{form} from {self.lowest()} to {self.highest()}"
+
+    def as_dict(self) -> dict[str, int | str]:
+        return {
+            "multiple": self.multiple,
+            "offset": self.offset,
+            "min": self.lowest(),
+            "max": self.highest(),
+            "rule": self.describe(),
+        }
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Spatial sizes: a grid (``multiple`` between ``min_side`` and ``max_side``) or an allow-list."""
+
+    default: tuple[int, int]
+    multiple: int = 8
+    min_side: int = 64
+    max_side: int = 1280
+    allowed: tuple[tuple[int, int], ...] | None = None
+
+    def allows(self, width: int, height: int) -> bool:
+        if self.allowed is not None:
+            return (width, height) in self.allowed
+        return all(
+            self.min_side <= side <= self.max_side and side % self.multiple == 0 for side in (width, height)
+        )
+
+    def describe(self) -> str:
+        if self.allowed is not None:
+            return "one of " + ", ".join(f"{w}x{h}" for w, h in self.allowed)
+        return (
+            f"width and height multiples of {self.multiple} "
+            f"between {self.min_side} and {self.max_side}"
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"default": f"{self.default[0]}x{self.default[1]}", "rule": self.describe()}
+        if self.allowed is not None:
+            out["allowed"] = [f"{w}x{h}" for w, h in self.allowed]
+        else:
+            out.update(multiple=self.multiple, min=self.min_side, max=self.max_side)
+        return out
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model's capabilities, input rules, defaults and price: what routing and pricing need."""
+
+    id: str
+    family: str
+    modes: frozenset[Mode]
+    frames: FrameRule
+    sizes: SizeRule
+    fps: int
+    default_seconds: float
+    default_steps: int
+    default_guidance: float
+    price_per_second: float
+    max_steps: int = 200
+    fps_range: tuple[int, int] | None = None
+    audio: bool = False
+    negative_prompt: bool = True
+    description: str = ""
+    extras: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+    def with_overrides(self, **changes: object) -> ModelSpec:
+        """A copy with some fields replaced (catalog overrides of a family's defaults)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Exactly what a job runs. Recorded on the job so that a take can be reproduced."""
+
+    mode: Mode
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    guidance: float
+    seed: int
+    negative_prompt: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.fps
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "fps": self.fps,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "negative_prompt": self.negative_prompt,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> GenerationParams:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """Parse ``"WxH"``; raises ``InvalidInput(code="invalid_size")``."""
+    parts = size.lower().strip().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and 0 < len(p) <= 5 for p in parts):
+        raise InvalidInput(f"size must look like 'WIDTHxHEIGHT' (e.g. '64x64'), got {size!r}",
+                           code="invalid_size", param="size")
+    width, height = int(parts[0]), int(parts[1])
+    if width <= 0 or height <= 0:
+        raise InvalidInput("size must be positive", code="invalid_size", param="size")
+    return width, height
+
+
+def resolve(
+    spec: ModelSpec,
+    *,
+    mode: Mode,
+    size: tuple[int, int] | None = None,
+    seconds: float | None = None,
+    frames: int | None = None,
+    fps: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int | None = None,
+    negative_prompt: str | None = None,
+    rng: random.Random | None = None,
+) -> GenerationParams:
+    """Apply ``spec``'s rules to a request. Raises :class:`InvalidInput` naming the broken rule."""
+    if mode not in spec.modes:
+        supported = ", ".join(sorted(spec.modes))
+        raise InvalidInput(
+            f"model {spec.id!r} does not support {mode} (supported: {supported})",
+            code="unsupported_mode", param="input_reference" if mode == "i2v" else "model",
+        )
+    width, height = size if size is not None else spec.sizes.default
+    if not spec.sizes.allows(width, height):
+        raise InvalidInput(
+            f"size {width}x{height} is not supported by {spec.id!r}: {spec.sizes.describe()}",
+            code="unsupported_size", param="size",
+        )
+    if fps is None:
+        fps = spec.fps
+    else:
+        lo, hi = spec.fps_range or (spec.fps, spec.fps)
+        if not lo <= fps <= hi:
+            allowed = f"{lo}" if lo == hi else f"{lo} to {hi}"
+            raise InvalidInput(f"fps {fps} is not supported by {spec.id!r} (supported: {allowed})",
+                               code="unsupported_fps", param="fps")
+    if frames is not None:
+        if not spec.frames.allows(frames):
+            raise InvalidInput(
+                f"frames={frames} breaks {spec.id!r}'s frame rule: {spec.frames.describe()}",
+                code="unsupported_frames", param="frames",
+            )
+    else:
+        wanted = spec.default_seconds if seconds is None else seconds
+        max_seconds = spec.frames.highest() / fps
+        min_seconds = spec.frames.lowest() / fps
+        # Half a frame of slack either side: the nearest allowed count must be a real neighbour.
+        if not (min_seconds - 0.5 / fps) <= wanted <= (max_seconds + 0.5 / fps) and seconds is not None:
+            raise InvalidInput(
+                f"seconds={wanted:g} is not supported by {spec.id!r} at {fps} fps "
+                f"(supported: {min_seconds:.3g} to {max_seconds:.3g} seconds)",
+                code="unsupported_seconds", param="seconds",
+            )
+        frames = spec.frames.nearest(wanted * fps)
+    if steps is None:
+        steps = spec.default_steps
+    elif not 1 <= steps <= spec.max_steps:
+        raise InvalidInput(f"steps must be between 1 and {spec.max_steps}", code="invalid_steps", param="steps")
+    if guidance is None:
+        guidance = spec.default_guidance
+    elif not (0.0 <= guidance <= 50.0 and math.isfinite(guidance)):
+        raise InvalidInput("guidance must be between 0 and 50", code="invalid_guidance", param="guidance")
+    if negative_prompt and not spec.negative_prompt:
+        raise InvalidInput(f"model {spec.id!r} does not accept a negative prompt",
+                           code="unsupported_negative_prompt", param="negative_prompt")
+    if seed is None:
+        seed = (rng or random.SystemRandom()).randint(0, MAX_SEED)
+    elif not 0 <= seed <= MAX_SEED:
+        raise InvalidInput(f"seed must be between 0 and {MAX_SEED}", code="invalid_seed", param="seed")
+    return GenerationParams(
+        mode=mode, width=width, height=height, frames=frames, fps=fps, steps=steps,
+        guidance=float(guidance), seed=seed, negative_prompt=negative_prompt or None,
+    )
