@@ -44,7 +44,7 @@ def build_backends(settings: Settings, config: FileConfig, metrics: Metrics | No
 
     local_backends = {entry.backend for entry in catalog} - set(config.backends)
     for name in sorted(local_backends):
-        adapters[name] = LocalAdapter(catalog, settings.models_dir, name=name, device=settings.device,
+        adapters[name] = LocalAdapter(catalog, settings.resolved_models_dir, name=name, device=settings.device,
                                       max_loaded=settings.max_loaded_models, on_load=on_load)
     for name, backend in config.backends.items():
         options: dict[str, Any] = backend.model_dump(exclude={"type"})

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path(".framegate"), description="SQLite file, artifacts, model cache")
     database_url: str | None = Field(default=None, description="default: SQLite in data_dir")
+    models_dir: Path | None = Field(default=None, description="model cache; default: data_dir/models")
     config: Path | None = Field(default=None, description="optional TOML file: models, prices, backends")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -44,5 +45,5 @@ class Settings(BaseSettings):
         return self.data_dir / "artifacts"
 
     @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or self.data_dir / "models"

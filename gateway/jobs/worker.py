@@ -78,6 +78,7 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="fg-gen")
         self._running: dict[str, threading.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._sweeper: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -87,10 +88,13 @@ class WorkerPool:
         self._wakeup = asyncio.Event()
         await self.sweep()
         self._tasks = [asyncio.create_task(self._loop_jobs(i)) for i in range(self.config.workers)]
-        self._tasks.append(asyncio.create_task(self._loop_sweeper()))
+        self._sweeper = asyncio.create_task(self._loop_sweeper())
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming; running jobs stop at their next step and go back to the queue."""
         self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for event in list(self._running.values()):
             event.set()
         if self._wakeup:

@@ -1,0 +1,165 @@
+"""Test helpers: databases, a gateway over ASGI, a gateway on a real loopback port, images."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import secrets
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from PIL import Image
+
+import billing
+from gateway import Settings, create_app
+from gateway.auth import create_key
+from gateway.state import AppState
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+FAKE_CONFIG = """
+[backends.fake]
+type = "fake"
+models = [{ id = "fake-video", price_per_second = 1.0 }]
+"""
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A throwaway PostgreSQL database, dropped afterwards."""
+    import psycopg
+
+    name = f"framegate_test_{secrets.token_hex(6)}"
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_settings(tmp_path: Path, database_url: str, models_dir: Path, *, config: str = FAKE_CONFIG,
+                  **overrides: Any) -> Settings:
+    config_path = tmp_path / "framegate.toml"
+    config_path.write_text(config)
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data", "database_url": database_url, "config": config_path,
+        "models_dir": models_dir, "lease_seconds": 5.0, "heartbeat_seconds": 0.5, "poll_seconds": 0.1,
+        "poll_after_ms": 100,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Gateway:
+    """A running app (lifespan entered) and an httpx client over ASGI."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def state(self) -> AppState:
+        return self.app.state.fg  # type: ignore[no-any-return]
+
+    def new_key(self, credits: float = 100.0, account: str | None = None) -> str:
+        with self.state.db.write() as conn:
+            account_id = billing.ensure_account(conn, account or f"acct-{secrets.token_hex(4)}")
+            if credits:
+                billing.grant(conn, account_id, billing.millicredits(credits))
+            return create_key(conn, account_id).secret
+
+    def balance(self, key: str) -> billing.Balance:
+        from gateway.auth import lookup
+
+        principal = lookup(self.state.db, key)
+        assert principal is not None
+        with self.state.db.read() as conn:
+            return billing.get_balance(conn, principal.account_id)
+
+    async def create(self, key: str, **fields: Any) -> httpx.Response:
+        return await self.client.post("/v1/videos", json=fields, headers=auth(key))
+
+    async def wait(self, key: str, video_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.client.get(f"/v1/videos/{video_id}", headers=auth(key))
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            if body["status"] in ("completed", "failed"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{video_id} still {body['status']} after {timeout}s")
+            await asyncio.sleep(0.02)
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(settings: Settings) -> AsyncIterator[Gateway]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Gateway(app, client)
+
+
+@contextlib.contextmanager
+def live_server(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
+    """The app served by uvicorn on a free loopback port, in a background thread."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the gateway did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def png_bytes(width: int = 64, height: int = 64, colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG that claims enormous dimensions: a decompression bomb's header."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
