@@ -22,8 +22,9 @@ from .errors import Cancelled, PermanentError, TransientError
 __all__ = ["FakeAdapter", "FakeBehaviour", "fake_model_spec"]
 
 
-def fake_model_spec(model_id: str = "fake-video", *, price_per_second: float = 1.0,
-                    modes: Sequence[str] = ("t2v", "i2v")) -> ModelSpec:
+def fake_model_spec(
+    model_id: str = "fake-video", *, price_per_second: float = 1.0, modes: Sequence[str] = ("t2v", "i2v")
+) -> ModelSpec:
     """A small model spec with generous rules, served by :class:`FakeAdapter`."""
     return ModelSpec(
         id=model_id,
@@ -61,8 +62,12 @@ class FakeBehaviour:
 class FakeAdapter:
     """A backend that draws a coloured square moving across the frame (colour from the prompt)."""
 
-    def __init__(self, name: str = "fake", models: Sequence[ModelSpec] | None = None,
-                 behaviour: FakeBehaviour | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "fake",
+        models: Sequence[ModelSpec] | None = None,
+        behaviour: FakeBehaviour | None = None,
+    ) -> None:
         self.name = name
         self._models = list(models) if models is not None else [fake_model_spec()]
         self.behaviour = behaviour or FakeBehaviour()
@@ -90,8 +95,9 @@ class FakeAdapter:
         if b.fail_rate and roll < b.fail_rate:
             raise TransientError(f"injected random failure (call {call})")
 
-    def generate(self, request: GenerationRequest, progress: ProgressCallback,
-                 cancel: CancelEvent) -> Artifact:
+    def generate(
+        self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelEvent
+    ) -> Artifact:
         self._maybe_fail()
         p = request.params
         for step in range(p.steps):
@@ -110,9 +116,16 @@ class FakeAdapter:
         encode_mp4(frames, p.fps, video)
         thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
         write_posters(frames, thumb, sheet)
-        return Artifact(video_path=video, width=p.width, height=p.height, frames=p.frames, fps=p.fps,
-                        thumbnail_path=thumb, spritesheet_path=sheet,
-                        metadata={"backend": self.name, "renderer": "fake"})
+        return Artifact(
+            video_path=video,
+            width=p.width,
+            height=p.height,
+            frames=p.frames,
+            fps=p.fps,
+            thumbnail_path=thumb,
+            spritesheet_path=sheet,
+            metadata={"backend": self.name, "renderer": "fake"},
+        )
 
 
 def render_fake_frames(request: GenerationRequest) -> np.ndarray:
@@ -134,5 +147,5 @@ def render_fake_frames(request: GenerationRequest) -> np.ndarray:
     for t in range(p.frames):
         x = int((p.width - side) * (t / max(1, p.frames - 1)))
         y = (p.height - side) // 2
-        frames[t, y:y + side, x:x + side] = colour
+        frames[t, y : y + side, x : x + side] = colour
     return frames

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from PIL import Image
+
 from local_models import (
     Catalog,
     CatalogEntry,
@@ -57,12 +59,14 @@ class LocalAdapter:
     def close(self) -> None:
         self._pool.clear()
 
-    def generate(self, request: GenerationRequest, progress: ProgressCallback,
-                 cancel: CancelEvent) -> Artifact:
+    def generate(
+        self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelEvent
+    ) -> Artifact:
         entry = self._entries.get(request.model)
         if entry is None:
-            raise PermanentError(f"model {request.model!r} is not served by backend {self.name!r}",
-                                 code="model_not_served")
+            raise PermanentError(
+                f"model {request.model!r} is not served by backend {self.name!r}", code="model_not_served"
+            )
         p = request.params
         try:
             with self._device_lock:
@@ -71,8 +75,15 @@ class LocalAdapter:
                     lambda: load_entry(entry, p.mode, self._models_dir, self._device),
                 )
                 image = _open_image(request.image_path)
-                frames = run_pipeline(loaded, entry.family, p, request.prompt, image,
-                                      lambda done, total: progress(done / total), cancel)
+                frames = run_pipeline(
+                    loaded,
+                    entry.family,
+                    p,
+                    request.prompt,
+                    image,
+                    lambda done, total: progress(done / total),
+                    cancel,
+                )
         except GenerationCancelled as exc:
             raise Cancelled(str(exc)) from exc
         except LocalModelError as exc:
@@ -88,18 +99,25 @@ class LocalAdapter:
         write_posters(frames, thumb, sheet)
         height, width = frames.shape[1:3]
         return Artifact(
-            video_path=video, width=width, height=height, frames=len(frames), fps=p.fps,
-            thumbnail_path=thumb, spritesheet_path=sheet,
-            metadata={"backend": self.name, "device": loaded.device, "family": entry.family,
-                      "load_seconds": round(loaded.load_seconds, 4)},
+            video_path=video,
+            width=width,
+            height=height,
+            frames=len(frames),
+            fps=p.fps,
+            thumbnail_path=thumb,
+            spritesheet_path=sheet,
+            metadata={
+                "backend": self.name,
+                "device": loaded.device,
+                "family": entry.family,
+                "load_seconds": round(loaded.load_seconds, 4),
+            },
         )
 
 
-def _open_image(path: Path | None):  # type: ignore[no-untyped-def]
+def _open_image(path: Path | None) -> Image.Image | None:
     if path is None:
         return None
-    from PIL import Image
-
     with Image.open(path) as img:
         return img.convert("RGB")
 

@@ -26,7 +26,9 @@ def create_adapter(type_name: str, **options: Any) -> Adapter:
     try:
         factory = _TYPES[type_name]
     except KeyError:
-        raise ValueError(f"unknown adapter type {type_name!r} (known: {', '.join(adapter_types())})") from None
+        raise ValueError(
+            f"unknown adapter type {type_name!r} (known: {', '.join(adapter_types())})"
+        ) from None
     return factory(**options)
 
 
@@ -37,9 +39,13 @@ def _fake(name: str, models: list[dict[str, Any]] | None = None, **behaviour: An
 
     specs: list[ModelSpec] = []
     for raw in models or [{}]:
-        specs.append(fake_model_spec(raw.get("id", "fake-video"),
-                                     price_per_second=float(raw.get("price_per_second", 1.0)),
-                                     modes=raw.get("modes", ("t2v", "i2v"))))
+        specs.append(
+            fake_model_spec(
+                raw.get("id", "fake-video"),
+                price_per_second=float(raw.get("price_per_second", 1.0)),
+                modes=raw.get("modes", ("t2v", "i2v")),
+            )
+        )
     return FakeAdapter(name, specs, FakeBehaviour(**behaviour))
 
 

@@ -45,8 +45,9 @@ class Balance:
 
 def create_account(conn: Connection, name: str) -> str:
     account_id = "acct_" + secrets.token_hex(12)
-    conn.execute(insert(accounts).values(id=account_id, name=name, balance_mc=0, held_mc=0,
-                                         created_at=time.time()))
+    conn.execute(
+        insert(accounts).values(id=account_id, name=name, balance_mc=0, held_mc=0, created_at=time.time())
+    )
     return account_id
 
 
@@ -73,14 +74,21 @@ def grant(conn: Connection, account_id: str, amount_mc: int, ref: str | None = N
     if amount_mc <= 0:
         raise ValueError("a grant must be positive")
     result = conn.execute(
-        update(accounts).where(accounts.c.id == account_id)
+        update(accounts)
+        .where(accounts.c.id == account_id)
         .values(balance_mc=accounts.c.balance_mc + amount_mc)
     )
     if result.rowcount != 1:
         raise AccountNotFound(f"account {account_id} not found")
-    conn.execute(insert(credit_entries).values(
-        account_id=account_id, kind="grant", amount_mc=amount_mc,
-        ref=ref or "grant:" + secrets.token_hex(8), created_at=time.time()))
+    conn.execute(
+        insert(credit_entries).values(
+            account_id=account_id,
+            kind="grant",
+            amount_mc=amount_mc,
+            ref=ref or "grant:" + secrets.token_hex(8),
+            created_at=time.time(),
+        )
+    )
 
 
 def hold(conn: Connection, account_id: str, job_id: str, amount_mc: int) -> None:
@@ -96,8 +104,11 @@ def hold(conn: Connection, account_id: str, job_id: str, amount_mc: int) -> None
             f"this job costs {credits(amount_mc):g} credits but only {credits(bal.available_mc):g} "
             f"are available ({credits(bal.held_mc):g} held by running jobs)"
         )
-    conn.execute(insert(credit_holds).values(job_id=job_id, account_id=account_id, amount_mc=amount_mc,
-                                             state="held", created_at=time.time()))
+    conn.execute(
+        insert(credit_holds).values(
+            job_id=job_id, account_id=account_id, amount_mc=amount_mc, state="held", created_at=time.time()
+        )
+    )
 
 
 def capture(conn: Connection, job_id: str, amount_mc: int | None = None) -> int | None:
@@ -112,17 +123,26 @@ def capture(conn: Connection, job_id: str, amount_mc: int | None = None) -> int 
     if not 0 <= charge <= row.amount_mc:
         raise ValueError(f"capture of {charge} exceeds the hold of {row.amount_mc}")
     settled = conn.execute(
-        update(credit_holds).where(credit_holds.c.job_id == job_id, credit_holds.c.state == "held")
+        update(credit_holds)
+        .where(credit_holds.c.job_id == job_id, credit_holds.c.state == "held")
         .values(state="captured", captured_mc=charge, settled_at=time.time())
     )
     if settled.rowcount != 1:
         return None
     conn.execute(
-        update(accounts).where(accounts.c.id == row.account_id)
+        update(accounts)
+        .where(accounts.c.id == row.account_id)
         .values(balance_mc=accounts.c.balance_mc - charge, held_mc=accounts.c.held_mc - row.amount_mc)
     )
-    conn.execute(insert(credit_entries).values(account_id=row.account_id, kind="capture", amount_mc=-charge,
-                                               ref=f"job:{job_id}:capture", created_at=time.time()))
+    conn.execute(
+        insert(credit_entries).values(
+            account_id=row.account_id,
+            kind="capture",
+            amount_mc=-charge,
+            ref=f"job:{job_id}:capture",
+            created_at=time.time(),
+        )
+    )
     return charge
 
 
@@ -132,13 +152,15 @@ def release(conn: Connection, job_id: str) -> bool:
     if row is None:
         return False
     settled = conn.execute(
-        update(credit_holds).where(credit_holds.c.job_id == job_id, credit_holds.c.state == "held")
+        update(credit_holds)
+        .where(credit_holds.c.job_id == job_id, credit_holds.c.state == "held")
         .values(state="released", settled_at=time.time())
     )
     if settled.rowcount != 1:
         return False
     conn.execute(
-        update(accounts).where(accounts.c.id == row.account_id)
+        update(accounts)
+        .where(accounts.c.id == row.account_id)
         .values(held_mc=accounts.c.held_mc - row.amount_mc)
     )
     return True

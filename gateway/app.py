@@ -31,8 +31,9 @@ __all__ = ["build_backends", "create_app"]
 log = logging.getLogger("framegate")
 
 
-def build_backends(settings: Settings, config: FileConfig, metrics: Metrics | None = None
-                   ) -> tuple[dict[str, Adapter], list[Offer]]:
+def build_backends(
+    settings: Settings, config: FileConfig, metrics: Metrics | None = None
+) -> tuple[dict[str, Adapter], list[Offer]]:
     """The configured adapters by name, and every (model, backend) offer with config prices applied."""
     catalog = Catalog.from_config(config.models, builtins=config.builtin_models)
     adapters: dict[str, Adapter] = {}
@@ -44,8 +45,14 @@ def build_backends(settings: Settings, config: FileConfig, metrics: Metrics | No
 
     local_backends = {entry.backend for entry in catalog} - set(config.backends)
     for name in sorted(local_backends):
-        adapters[name] = LocalAdapter(catalog, settings.resolved_models_dir, name=name, device=settings.device,
-                                      max_loaded=settings.max_loaded_models, on_load=on_load)
+        adapters[name] = LocalAdapter(
+            catalog,
+            settings.resolved_models_dir,
+            name=name,
+            device=settings.device,
+            max_loaded=settings.max_loaded_models,
+            on_load=on_load,
+        )
     for name, backend in config.backends.items():
         options: dict[str, Any] = backend.model_dump(exclude={"type"})
         try:
@@ -57,8 +64,12 @@ def build_backends(settings: Settings, config: FileConfig, metrics: Metrics | No
     unknown = sorted(set(config.prices) - known)
     if unknown:
         raise ConfigError(f"[prices] names unknown models: {', '.join(unknown)}")
-    offers = [Offer(o.spec.with_overrides(price_per_second=config.prices[o.spec.id]), o.backend)
-              if o.spec.id in config.prices else o for o in offers]
+    offers = [
+        Offer(o.spec.with_overrides(price_per_second=config.prices[o.spec.id]), o.backend)
+        if o.spec.id in config.prices
+        else o
+        for o in offers
+    ]
     return adapters, offers
 
 
@@ -78,22 +89,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = JobStore(db)
         workers = None
         if settings.workers > 0:
-            workers = WorkerPool(store, adapters, artifacts, WorkerConfig(
-                workers=settings.workers, lease_seconds=settings.lease_seconds,
-                heartbeat_seconds=settings.heartbeat_seconds, poll_seconds=settings.poll_seconds,
-                max_attempts=settings.max_attempts), metrics)
+            workers = WorkerPool(
+                store,
+                adapters,
+                artifacts,
+                WorkerConfig(
+                    workers=settings.workers,
+                    lease_seconds=settings.lease_seconds,
+                    heartbeat_seconds=settings.heartbeat_seconds,
+                    poll_seconds=settings.poll_seconds,
+                    max_attempts=settings.max_attempts,
+                ),
+                metrics,
+            )
         service = JobService(
-            db, artifacts, lambda: offers, max_prompt_chars=settings.max_prompt_chars,
+            db,
+            artifacts,
+            lambda: offers,
+            max_prompt_chars=settings.max_prompt_chars,
             on_submitted=lambda model: metrics.jobs_submitted.labels(model=model).inc(),
             wake=workers.wake if workers else lambda: None,
         )
         metrics.track_queue_depth(store.queue_depth)
-        app.state.fg = AppState(settings=settings, db=db, metrics=metrics, artifacts=artifacts,
-                                adapters=adapters, offers=offers, jobs=store, service=service,
-                                workers=workers, keys=KeyCache())
+        app.state.fg = AppState(
+            settings=settings,
+            db=db,
+            metrics=metrics,
+            artifacts=artifacts,
+            adapters=adapters,
+            offers=offers,
+            jobs=store,
+            service=service,
+            workers=workers,
+            keys=KeyCache(),
+        )
         if workers is not None:
             await workers.start()
-        log.info("framegate ready: %d models on %s", len(offers), ", ".join(sorted(adapters)) or "no backends")
+        log.info(
+            "framegate ready: %d models on %s", len(offers), ", ".join(sorted(adapters)) or "no backends"
+        )
         try:
             yield
         finally:
@@ -103,8 +137,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 adapter.close()
             db.dispose()
 
-    app = FastAPI(title="Framegate", version="0.1.0", lifespan=lifespan,
-                  description="One API for many open video diffusion models.")
+    app = FastAPI(
+        title="Framegate",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="One API for many open video diffusion models.",
+    )
     install_error_handlers(app)
     app.include_router(videos.router)
     app.include_router(models.router)

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Connection, insert, select, update
@@ -43,30 +44,48 @@ def create_key(conn: Connection, account_id: str, name: str | None = None) -> Ne
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = "key_" + secrets.token_hex(8)
     prefix = secret[:10]
-    conn.execute(insert(api_keys).values(id=key_id, account_id=account_id, name=name, prefix=prefix,
-                                         key_hash=hash_key(secret), created_at=time.time()))
+    conn.execute(
+        insert(api_keys).values(
+            id=key_id,
+            account_id=account_id,
+            name=name,
+            prefix=prefix,
+            key_hash=hash_key(secret),
+            created_at=time.time(),
+        )
+    )
     return NewKey(key_id, secret, prefix)
 
 
-def list_keys(conn: Connection, account_id: str | None = None) -> list[dict[str, object]]:
-    query = select(api_keys.c.id, api_keys.c.account_id, api_keys.c.name, api_keys.c.prefix,
-                   api_keys.c.created_at, api_keys.c.revoked_at).order_by(api_keys.c.created_at)
+def list_keys(conn: Connection, account_id: str | None = None) -> list[dict[str, Any]]:
+    query = select(
+        api_keys.c.id,
+        api_keys.c.account_id,
+        api_keys.c.name,
+        api_keys.c.prefix,
+        api_keys.c.created_at,
+        api_keys.c.revoked_at,
+    ).order_by(api_keys.c.created_at)
     if account_id is not None:
         query = query.where(api_keys.c.account_id == account_id)
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
 def revoke_key(conn: Connection, key_id: str) -> bool:
-    result = conn.execute(update(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                          .values(revoked_at=time.time()))
+    result = conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=time.time())
+    )
     return result.rowcount == 1
 
 
 def lookup(db: Database, secret: str) -> Principal | None:
     with db.read() as conn:
         row = conn.execute(
-            select(api_keys.c.id, api_keys.c.account_id)
-            .where(api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None))
+            select(api_keys.c.id, api_keys.c.account_id).where(
+                api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None)
+            )
         ).one_or_none()
     return Principal(row.account_id, row.id) if row else None
 

@@ -42,8 +42,14 @@ class ApiError(Exception):
     code = "internal_error"
     type = "server_error"
 
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -52,8 +58,7 @@ class ApiError(Exception):
         self.headers = headers
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "param": self.param,
-                          "type": self.type}}
+        return {"error": {"code": self.code, "message": self.message, "param": self.param, "type": self.type}}
 
 
 class BadRequest(ApiError):

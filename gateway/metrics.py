@@ -20,16 +20,34 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.http_duration = Histogram("framegate_http_request_duration_seconds", "HTTP request duration",
-                                       ["method", "route", "status"], buckets=_HTTP_BUCKETS, registry=r)
-        self.jobs_submitted = Counter("framegate_jobs_submitted_total", "jobs accepted", ["model"], registry=r)
-        self.jobs_finished = Counter("framegate_jobs_finished_total", "jobs that left the worker",
-                                     ["model", "outcome"], registry=r)
-        self.job_run_seconds = Histogram("framegate_job_run_seconds", "generation time of completed jobs",
-                                         ["model"], buckets=_RUN_BUCKETS, registry=r)
+        self.http_duration = Histogram(
+            "framegate_http_request_duration_seconds",
+            "HTTP request duration",
+            ["method", "route", "status"],
+            buckets=_HTTP_BUCKETS,
+            registry=r,
+        )
+        self.jobs_submitted = Counter(
+            "framegate_jobs_submitted_total", "jobs accepted", ["model"], registry=r
+        )
+        self.jobs_finished = Counter(
+            "framegate_jobs_finished_total", "jobs that left the worker", ["model", "outcome"], registry=r
+        )
+        self.job_run_seconds = Histogram(
+            "framegate_job_run_seconds",
+            "generation time of completed jobs",
+            ["model"],
+            buckets=_RUN_BUCKETS,
+            registry=r,
+        )
         self.queue_depth = Gauge("framegate_queue_depth", "jobs waiting for a worker", registry=r)
-        self.model_load_seconds = Histogram("framegate_model_load_seconds", "time to load a pipeline",
-                                            ["model"], buckets=_RUN_BUCKETS, registry=r)
+        self.model_load_seconds = Histogram(
+            "framegate_model_load_seconds",
+            "time to load a pipeline",
+            ["model"],
+            buckets=_RUN_BUCKETS,
+            registry=r,
+        )
         self.models_loaded = Counter("framegate_model_loads_total", "pipelines loaded", ["model"], registry=r)
 
     def track_queue_depth(self, read: Callable[[], int]) -> None:
@@ -62,4 +80,5 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.http_duration.labels(scope["method"], template, str(status)).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )

@@ -14,9 +14,16 @@ class _TooLarge(Exception):
 
 
 def _error_body(limit: int) -> bytes:
-    return json.dumps({"error": {
-        "code": "request_too_large", "message": f"request body exceeds {limit} bytes",
-        "param": None, "type": "invalid_request_error"}}).encode()
+    return json.dumps(
+        {
+            "error": {
+                "code": "request_too_large",
+                "message": f"request body exceeds {limit} bytes",
+                "param": None,
+                "type": "invalid_request_error",
+            }
+        }
+    ).encode()
 
 
 class BodyLimitMiddleware:
@@ -58,8 +65,15 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         body = _error_body(self.max_body_bytes)
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"connection", b"close")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,11 +60,18 @@ class CatalogEntry(BaseModel):
             changes["modes"] = frozenset(self.modes)
         if self.sizes is not None or self.default_size is not None:
             allowed = tuple(parse_size(s) for s in self.sizes) if self.sizes else base.sizes.allowed
-            default = parse_size(self.default_size) if self.default_size else (
-                allowed[0] if allowed else base.sizes.default)
-            changes["sizes"] = SizeRule(default=default, multiple=base.sizes.multiple,
-                                        min_side=base.sizes.min_side, max_side=base.sizes.max_side,
-                                        allowed=allowed)
+            default = (
+                parse_size(self.default_size)
+                if self.default_size
+                else (allowed[0] if allowed else base.sizes.default)
+            )
+            changes["sizes"] = SizeRule(
+                default=default,
+                multiple=base.sizes.multiple,
+                min_side=base.sizes.min_side,
+                max_side=base.sizes.max_side,
+                allowed=allowed,
+            )
         if self.max_frames is not None:
             rule = base.frames
             changes["frames"] = FrameRule(rule.multiple, rule.offset, rule.min_frames, self.max_frames)
@@ -97,11 +104,12 @@ class Catalog:
             try:
                 entries.append(CatalogEntry.model_validate(dict(raw)))
             except ValueError as exc:
-                raise LocalModelError(f"invalid model entry {raw.get('id', '?')!r}: {exc}",
-                                      code="invalid_config") from exc
+                raise LocalModelError(
+                    f"invalid model entry {raw.get('id', '?')!r}: {exc}", code="invalid_config"
+                ) from exc
         return cls(entries)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[CatalogEntry]:
         return iter(self._entries.values())
 
     def __len__(self) -> int:

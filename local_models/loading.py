@@ -78,7 +78,9 @@ def _quiet() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def load_entry(entry: CatalogEntry, mode: Mode, models_dir: Path, device: str | None = None) -> LoadedPipeline:
+def load_entry(
+    entry: CatalogEntry, mode: Mode, models_dir: Path, device: str | None = None
+) -> LoadedPipeline:
     """Load ``entry``'s pipeline for ``mode`` with ``local_files_only`` semantics."""
     _quiet()
     device = device or default_device()

@@ -31,10 +31,7 @@ class FrameRule:
     max_frames: int = 1024
 
     def allows(self, frames: int) -> bool:
-        return (
-            self.min_frames <= frames <= self.max_frames
-            and (frames - self.offset) % self.multiple == 0
-        )
+        return self.min_frames <= frames <= self.max_frames and (frames - self.offset) % self.multiple == 0
 
     def nearest(self, frames: float) -> int:
         """The allowed frame count nearest to ``frames`` (ties go to the longer clip)."""
@@ -91,10 +88,7 @@ class SizeRule:
     def describe(self) -> str:
         if self.allowed is not None:
             return "one of " + ", ".join(f"{w}x{h}" for w, h in self.allowed)
-        return (
-            f"width and height multiples of {self.multiple} "
-            f"between {self.min_side} and {self.max_side}"
-        )
+        return f"width and height multiples of {self.multiple} between {self.min_side} and {self.max_side}"
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"default": f"{self.default[0]}x{self.default[1]}", "rule": self.describe()}
@@ -175,8 +169,11 @@ def parse_size(size: str) -> tuple[int, int]:
     """Parse ``"WxH"``; raises ``InvalidInput(code="invalid_size")``."""
     parts = size.lower().strip().split("x")
     if len(parts) != 2 or not all(p.isdigit() and 0 < len(p) <= 5 for p in parts):
-        raise InvalidInput(f"size must look like 'WIDTHxHEIGHT' (e.g. '64x64'), got {size!r}",
-                           code="invalid_size", param="size")
+        raise InvalidInput(
+            f"size must look like 'WIDTHxHEIGHT' (e.g. '64x64'), got {size!r}",
+            code="invalid_size",
+            param="size",
+        )
     width, height = int(parts[0]), int(parts[1])
     if width <= 0 or height <= 0:
         raise InvalidInput("size must be positive", code="invalid_size", param="size")
@@ -202,13 +199,15 @@ def resolve(
         supported = ", ".join(sorted(spec.modes))
         raise InvalidInput(
             f"model {spec.id!r} does not support {mode} (supported: {supported})",
-            code="unsupported_mode", param="input_reference" if mode == "i2v" else "model",
+            code="unsupported_mode",
+            param="input_reference" if mode == "i2v" else "model",
         )
     width, height = size if size is not None else spec.sizes.default
     if not spec.sizes.allows(width, height):
         raise InvalidInput(
             f"size {width}x{height} is not supported by {spec.id!r}: {spec.sizes.describe()}",
-            code="unsupported_size", param="size",
+            code="unsupported_size",
+            param="size",
         )
     if fps is None:
         fps = spec.fps
@@ -216,13 +215,17 @@ def resolve(
         lo, hi = spec.fps_range or (spec.fps, spec.fps)
         if not lo <= fps <= hi:
             allowed = f"{lo}" if lo == hi else f"{lo} to {hi}"
-            raise InvalidInput(f"fps {fps} is not supported by {spec.id!r} (supported: {allowed})",
-                               code="unsupported_fps", param="fps")
+            raise InvalidInput(
+                f"fps {fps} is not supported by {spec.id!r} (supported: {allowed})",
+                code="unsupported_fps",
+                param="fps",
+            )
     if frames is not None:
         if not spec.frames.allows(frames):
             raise InvalidInput(
                 f"frames={frames} breaks {spec.id!r}'s frame rule: {spec.frames.describe()}",
-                code="unsupported_frames", param="frames",
+                code="unsupported_frames",
+                param="frames",
             )
     else:
         wanted = spec.default_seconds if seconds is None else seconds
@@ -233,25 +236,38 @@ def resolve(
             raise InvalidInput(
                 f"seconds={wanted:g} is not supported by {spec.id!r} at {fps} fps "
                 f"(supported: {min_seconds:.3g} to {max_seconds:.3g} seconds)",
-                code="unsupported_seconds", param="seconds",
+                code="unsupported_seconds",
+                param="seconds",
             )
         frames = spec.frames.nearest(wanted * fps)
     if steps is None:
         steps = spec.default_steps
     elif not 1 <= steps <= spec.max_steps:
-        raise InvalidInput(f"steps must be between 1 and {spec.max_steps}", code="invalid_steps", param="steps")
+        raise InvalidInput(
+            f"steps must be between 1 and {spec.max_steps}", code="invalid_steps", param="steps"
+        )
     if guidance is None:
         guidance = spec.default_guidance
     elif not (0.0 <= guidance <= 50.0 and math.isfinite(guidance)):
         raise InvalidInput("guidance must be between 0 and 50", code="invalid_guidance", param="guidance")
     if negative_prompt and not spec.negative_prompt:
-        raise InvalidInput(f"model {spec.id!r} does not accept a negative prompt",
-                           code="unsupported_negative_prompt", param="negative_prompt")
+        raise InvalidInput(
+            f"model {spec.id!r} does not accept a negative prompt",
+            code="unsupported_negative_prompt",
+            param="negative_prompt",
+        )
     if seed is None:
         seed = (rng or random.SystemRandom()).randint(0, MAX_SEED)
     elif not 0 <= seed <= MAX_SEED:
         raise InvalidInput(f"seed must be between 0 and {MAX_SEED}", code="invalid_seed", param="seed")
     return GenerationParams(
-        mode=mode, width=width, height=height, frames=frames, fps=fps, steps=steps,
-        guidance=float(guidance), seed=seed, negative_prompt=negative_prompt or None,
+        mode=mode,
+        width=width,
+        height=height,
+        frames=frames,
+        fps=fps,
+        steps=steps,
+        guidance=float(guidance),
+        seed=seed,
+        negative_prompt=negative_prompt or None,
     )

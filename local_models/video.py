@@ -15,7 +15,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-__all__ = ["VideoInfo", "encode_mp4", "probe", "read_frames", "write_posters", "to_uint8_frames"]
+__all__ = ["VideoInfo", "encode_mp4", "probe", "read_frames", "to_uint8_frames", "write_posters"]
 
 
 def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def write_posters(frames: np.ndarray, thumbnail: Path, spritesheet: Path, *, max
     sheet = np.zeros((rows * h, cols * w, 3), dtype=np.uint8)
     for tile, index in enumerate(picks):
         r, c = divmod(tile, cols)
-        sheet[r * h:(r + 1) * h, c * w:(c + 1) * w] = frames[index]
+        sheet[r * h : (r + 1) * h, c * w : (c + 1) * w] = frames[index]
     Image.fromarray(sheet).save(spritesheet, format="JPEG", quality=90)
 
 
@@ -98,14 +98,19 @@ def probe(path: Path) -> VideoInfo:
     """Inspect ``path`` with the shipped ffmpeg (``ffmpeg -i``), no ffprobe needed."""
     result = subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     video = _VIDEO.search(result.stderr)
     audio = _AUDIO.search(result.stderr)
     if video is None:
         raise ValueError(f"{path} has no video stream: {result.stderr.strip()[-300:]}")
     return VideoInfo(
-        video_codec=video.group(1), pix_fmt=video.group(2), width=int(video.group(3)),
-        height=int(video.group(4)), fps=float(video.group(5)),
+        video_codec=video.group(1),
+        pix_fmt=video.group(2),
+        width=int(video.group(3)),
+        height=int(video.group(4)),
+        fps=float(video.group(5)),
         audio_codec=audio.group(1) if audio else None,
     )

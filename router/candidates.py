@@ -65,11 +65,20 @@ def offers_by_model(offers: Sequence[Offer]) -> dict[str, list[Offer]]:
 
 def _candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
     params = resolve(
-        offer.spec, mode=request.mode, size=request.size, seconds=request.seconds, frames=request.frames,
-        fps=request.fps, steps=request.steps, guidance=request.guidance, seed=seed,
+        offer.spec,
+        mode=request.mode,
+        size=request.size,
+        seconds=request.seconds,
+        frames=request.frames,
+        fps=request.fps,
+        steps=request.steps,
+        guidance=request.guidance,
+        seed=seed,
         negative_prompt=request.negative_prompt,
     )
-    return Candidate(offer.spec, offer.backend, params, quote_mc(offer.spec.price_per_second, params.duration))
+    return Candidate(
+        offer.spec, offer.backend, params, quote_mc(offer.spec.price_per_second, params.duration)
+    )
 
 
 def candidates_for(

@@ -11,8 +11,13 @@ from .policy import POLICIES
 __all__ = ["plan"]
 
 
-def plan(request: RouteRequest, offers: Sequence[Offer], *, policy: str = "cheapest",
-         rng: random.Random | None = None) -> list[Candidate]:
+def plan(
+    request: RouteRequest,
+    offers: Sequence[Offer],
+    *,
+    policy: str = "cheapest",
+    rng: random.Random | None = None,
+) -> list[Candidate]:
     """Candidates in the order they should be tried.
 
     An explicit model comes first (on each backend that serves it); ``model`` omitted or

@@ -33,3 +33,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 async def gw(tmp_path: Path, database_url: str, models_dir: Path) -> AsyncIterator[Gateway]:
     async with running_gateway(make_settings(tmp_path, database_url, models_dir)) as gateway:
         yield gateway
+
+
+@pytest.fixture
+def db(database_url: str):  # type: ignore[no-untyped-def]
+    """A migrated database (SQLite or PostgreSQL)."""
+    from gateway.db import Database, upgrade
+
+    database = Database(database_url)
+    upgrade(database)
+    yield database
+    database.dispose()

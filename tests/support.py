@@ -58,13 +58,19 @@ def postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def make_settings(tmp_path: Path, database_url: str, models_dir: Path, *, config: str = FAKE_CONFIG,
-                  **overrides: Any) -> Settings:
+def make_settings(
+    tmp_path: Path, database_url: str, models_dir: Path, *, config: str = FAKE_CONFIG, **overrides: Any
+) -> Settings:
     config_path = tmp_path / "framegate.toml"
     config_path.write_text(config)
     values: dict[str, Any] = {
-        "data_dir": tmp_path / "data", "database_url": database_url, "config": config_path,
-        "models_dir": models_dir, "lease_seconds": 5.0, "heartbeat_seconds": 0.5, "poll_seconds": 0.1,
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "config": config_path,
+        "models_dir": models_dir,
+        "lease_seconds": 5.0,
+        "heartbeat_seconds": 0.5,
+        "poll_seconds": 0.1,
         "poll_after_ms": 100,
     }
     values.update(overrides)
@@ -133,8 +139,9 @@ def live_server(settings: Settings) -> Iterator[tuple[str, FastAPI]]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -157,6 +164,7 @@ def png_bytes(width: int = 64, height: int = 64, colour: tuple[int, int, int] = 
 
 def png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG that claims enormous dimensions: a decompression bomb's header."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

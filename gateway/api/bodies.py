@@ -31,7 +31,8 @@ async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBo
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return await _from_form(request, max_body_bytes)
     raise UnsupportedMediaType(
-        f"unsupported content type {content_type or '(none)'!r}: send application/json or multipart/form-data",
+        f"unsupported content type {content_type or '(none)'!r}: "
+        "send application/json or multipart/form-data",
     )
 
 
@@ -82,9 +83,13 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
 
 def _reference_bytes(image_url: str | None, file_id: str | None) -> bytes:
     if file_id is not None:
-        raise BadRequest("input_reference.file_id is not supported: upload the image or send a data URL",
-                         code="unsupported_file_id", param="input_reference")
+        raise BadRequest(
+            "input_reference.file_id is not supported: upload the image or send a data URL",
+            code="unsupported_file_id",
+            param="input_reference",
+        )
     if not image_url:
-        raise BadRequest("input_reference needs an image file or image_url", code="invalid_image",
-                         param="input_reference")
+        raise BadRequest(
+            "input_reference needs an image file or image_url", code="invalid_image", param="input_reference"
+        )
     return decode_data_url(image_url)

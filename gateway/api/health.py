@@ -29,8 +29,9 @@ def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ready", "workers": state.settings.workers,
-                         "backends": sorted(state.adapters)})
+    return JSONResponse(
+        {"status": "ready", "workers": state.settings.workers, "backends": sorted(state.adapters)}
+    )
 
 
 @router.get("/metrics")

@@ -29,9 +29,12 @@ class ValidatedImage:
 def decode_data_url(url: str, param: str = "input_reference") -> bytes:
     """Bytes of a ``data:image/...;base64,`` URL. Remote URLs are refused: the gateway fetches nothing."""
     if not url.startswith("data:"):
-        raise BadRequest("input_reference.image_url must be a base64 data URL "
-                         "(data:image/png;base64,...); the gateway does not fetch remote images",
-                         code="unsupported_image_url", param=param)
+        raise BadRequest(
+            "input_reference.image_url must be a base64 data URL "
+            "(data:image/png;base64,...); the gateway does not fetch remote images",
+            code="unsupported_image_url",
+            param=param,
+        )
     header, sep, payload = url.partition(",")
     if not sep or ";base64" not in header:
         raise BadRequest("image data URL must be base64-encoded", code="invalid_image", param=param)
@@ -51,24 +54,34 @@ def validate_image(data: bytes, *, max_pixels: int, param: str = "input_referenc
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 if img.format not in _FORMATS:
-                    raise BadRequest(f"unsupported image format {img.format}; use PNG, JPEG or WebP",
-                                     code="invalid_image", param=param)
+                    raise BadRequest(
+                        f"unsupported image format {img.format}; use PNG, JPEG or WebP",
+                        code="invalid_image",
+                        param=param,
+                    )
                 width, height = img.size
                 if width * height > max_pixels:
                     raise _too_large(width, height, max_pixels, param)
                 img.load()
                 rgb = img.convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PayloadTooLarge(f"the reference image has too many pixels (limit {max_pixels})",
-                              code="image_too_large", param=param) from None
+        raise PayloadTooLarge(
+            f"the reference image has too many pixels (limit {max_pixels})",
+            code="image_too_large",
+            param=param,
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
-        raise BadRequest("input_reference is not a readable image (PNG, JPEG or WebP)",
-                         code="invalid_image", param=param) from None
+        raise BadRequest(
+            "input_reference is not a readable image (PNG, JPEG or WebP)", code="invalid_image", param=param
+        ) from None
     out = io.BytesIO()
     rgb.save(out, format="PNG")
     return ValidatedImage(out.getvalue(), width, height, digest)
 
 
 def _too_large(width: int, height: int, max_pixels: int, param: str) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the reference image is {width}x{height}; at most {max_pixels} pixels are accepted",
-                           code="image_too_large", param=param)
+    return PayloadTooLarge(
+        f"the reference image is {width}x{height}; at most {max_pixels} pixels are accepted",
+        code="image_too_large",
+        param=param,
+    )

@@ -59,7 +59,9 @@ def parse_model(model: type[M], data: Any) -> M:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None
         code = _CODES.get(first["type"], "invalid_parameter")
-        message = f"unknown parameter {param!r}" if code == "unknown_parameter" else f"{param}: {first['msg']}"
+        message = (
+            f"unknown parameter {param!r}" if code == "unknown_parameter" else f"{param}: {first['msg']}"
+        )
         raise BadRequest(message, code=code, param=param) from None
 
 

@@ -55,7 +55,8 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
     image = None
     if body.image_bytes is not None:
         image = await to_thread.run_sync(
-            lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels))
+            lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels)
+        )
     row = await to_thread.run_sync(state.service.submit, who, body.fields, image)
     return _video_response(state, row)
 
@@ -73,8 +74,13 @@ def list_videos(
         raise BadRequest(f"after must be a video id, got {after!r}", code="invalid_cursor", param="after")
     rows, has_more = state.jobs.list(who.account_id, after=after, limit=limit, order=order)
     data = [video_object(row) for row in rows]
-    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
 
 
 @router.get("/{video_id}")
@@ -87,8 +93,9 @@ def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONRespo
     """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
     row = _load(state, who, video_id)
     if row.status in TERMINAL:
-        raise Conflict(f"video {video_id} is already {row.status}", code="video_not_cancellable",
-                       param="video_id")
+        raise Conflict(
+            f"video {video_id} is already {row.status}", code="video_not_cancellable", param="video_id"
+        )
     row = state.jobs.request_cancel(who.account_id, video_id)
     if row is None:
         raise _not_found(video_id)
@@ -120,15 +127,23 @@ def download_content(
 ) -> FileResponse:
     """The MP4 (``variant=video``), a WebP ``thumbnail`` or a JPEG ``spritesheet``."""
     if variant not in VARIANTS:
-        raise BadRequest(f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant",
-                         param="variant")
+        raise BadRequest(
+            f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant", param="variant"
+        )
     row = _load(state, who, video_id)
     if row.status != COMPLETED:
-        raise Conflict(f"video {video_id} is {row.status}; content is available once it is completed",
-                       code="video_not_ready", param="video_id")
+        raise Conflict(
+            f"video {video_id} is {row.status}; content is available once it is completed",
+            code="video_not_ready",
+            param="video_id",
+        )
     path = state.artifacts.local_path(video_id, variant)
     if path is None:
         raise NotFound(f"video {video_id} has no {variant}", code="content_not_found", param="variant")
     name, media_type = VARIANTS[variant]
-    return FileResponse(path, media_type=media_type, filename=f"{video_id}{name[name.index('.'):]}",
-                        content_disposition_type="inline")
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=f"{video_id}{name[name.index('.') :]}",
+        content_disposition_type="inline",
+    )

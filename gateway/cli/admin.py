@@ -44,8 +44,11 @@ def keys_create(
         key = create_key(conn, account_id, name)
         balance = billing.get_balance(conn, account_id)
     typer.echo(key.secret)
-    typer.echo(f"key {key.id} for account {account!r}; balance {credits(balance.balance_mc):g} credits. "
-               "Store the key now: it cannot be shown again.", err=True)
+    typer.echo(
+        f"key {key.id} for account {account!r}; balance {credits(balance.balance_mc):g} credits. "
+        "Store the key now: it cannot be shown again.",
+        err=True,
+    )
 
 
 @keys_app.command("list")
@@ -59,8 +62,10 @@ def keys_list(account: str | None = typer.Option(None, help="only this account's
         rows = list_keys(conn, account_id)
     typer.echo(f"{'ID':<22} {'PREFIX':<12} {'ACCOUNT':<30} {'CREATED':<20} REVOKED")
     for row in rows:
-        typer.echo(f"{row['id']:<22} {row['prefix'] + '...':<12} {row['account_id']:<30} "
-                   f"{_when(row['created_at']):<20} {_when(row['revoked_at'])}")  # type: ignore[arg-type]
+        typer.echo(
+            f"{row['id']:<22} {row['prefix'] + '...':<12} {row['account_id']:<30} "
+            f"{_when(row['created_at']):<20} {_when(row['revoked_at'])}"
+        )
 
 
 @keys_app.command("revoke")
@@ -88,8 +93,10 @@ def credits_grant(
             raise typer.Exit(1)
         billing.grant(conn, account_id, millicredits(amount))
         balance = billing.get_balance(conn, account_id)
-    typer.echo(f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
-               f"available {credits(balance.available_mc):g} credits")
+    typer.echo(
+        f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
+        f"available {credits(balance.available_mc):g} credits"
+    )
 
 
 @credits_app.command("show")
@@ -102,5 +109,7 @@ def credits_show(account: str = typer.Option(..., help="account name")) -> None:
             typer.echo(f"no account named {account!r}", err=True)
             raise typer.Exit(1)
         balance = billing.get_balance(conn, account_id)
-    typer.echo(f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
-               f"available {credits(balance.available_mc):g} credits")
+    typer.echo(
+        f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
+        f"available {credits(balance.available_mc):g} credits"
+    )

@@ -34,23 +34,32 @@ def generate(
 ) -> None:
     """Generate a clip on a running gateway and save it."""
     fields: dict[str, str] = {"prompt": prompt}
-    for name, value in (("model", model), ("seconds", seconds), ("size", size), ("seed", seed),
-                        ("steps", steps)):
+    for name, value in (
+        ("model", model),
+        ("seconds", seconds),
+        ("size", size),
+        ("seed", seed),
+        ("steps", steps),
+    ):
         if value is not None:
             fields[name] = str(value)
     files = {"input_reference": (image.name, image.read_bytes())} if image else None
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
         try:
-            response = client.post("/v1/videos", data=fields, files=files or {"": ("", b"")} if files else None)
+            response = client.post("/v1/videos", data=fields, files=files)
         except httpx.HTTPError as exc:
             typer.echo(f"cannot reach the gateway at {url}: {exc}", err=True)
             raise typer.Exit(1) from None
         if response.status_code >= 400:
             _fail(response)
         video = response.json()
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                      TimeElapsedColumn()) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+        ) as bar:
             task = bar.add_task(f"{video['id']} on {video['model']}", total=100)
             while video["status"] in ("queued", "in_progress"):
                 wait = int(response.headers.get("openai-poll-after-ms", "500")) / 1000
@@ -68,5 +77,7 @@ def generate(
         if content.status_code >= 400:
             _fail(content)
         out.write_bytes(content.content)
-    typer.echo(f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
-               f"cost {video['cost']:g} credits, seed {video['seed']})")
+    typer.echo(
+        f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
+        f"cost {video['cost']:g} credits, seed {video['seed']})"
+    )

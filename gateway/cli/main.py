@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import Any
 
 import typer
 
 from .admin import credits_app, keys_app
 from .client import generate
 
-app = typer.Typer(help="Framegate: one API for many open video diffusion models.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Framegate: one API for many open video diffusion models.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.command("generate")(generate)
@@ -28,11 +33,16 @@ def serve(
     from ..app import create_app
     from ..settings import Settings
 
-    overrides = {k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None}
+    # Weights only ever load from local disk; make any stray Hub lookup fail instead of downloading.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None
+    }
     settings = Settings(**overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                access_log=False)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False
+    )
 
 
 @app.command("models")
@@ -48,8 +58,10 @@ def models() -> None:
     for offer in sorted(offers, key=lambda o: o.spec.id):
         spec = offer.spec
         size = "{}x{}".format(*spec.sizes.default)
-        typer.echo(f"{spec.id:<24} {offer.backend:<10} {','.join(sorted(spec.modes)):<9} {size:<13} "
-                   f"{spec.frames.describe():<26} {spec.price_per_second:g}")
+        typer.echo(
+            f"{spec.id:<24} {offer.backend:<10} {','.join(sorted(spec.modes)):<9} {size:<13} "
+            f"{spec.frames.describe():<26} {spec.price_per_second:g}"
+        )
 
 
 def main() -> None:

@@ -47,14 +47,25 @@ class JobService:
     def submit(self, principal: Principal, req: VideoCreate, image: ValidatedImage | None) -> Row[Any]:
         prompt = (req.prompt or "").strip()
         if not prompt:
-            raise BadRequest("prompt is required and must not be empty", code="missing_prompt", param="prompt")
+            raise BadRequest(
+                "prompt is required and must not be empty", code="missing_prompt", param="prompt"
+            )
         if len(prompt) > self.max_prompt_chars:
-            raise BadRequest(f"prompt is {len(prompt)} characters; the limit is {self.max_prompt_chars}",
-                             code="prompt_too_long", param="prompt")
+            raise BadRequest(
+                f"prompt is {len(prompt)} characters; the limit is {self.max_prompt_chars}",
+                code="prompt_too_long",
+                param="prompt",
+            )
         route = RouteRequest(
-            model=req.model, mode="i2v" if image is not None else "t2v",
-            size=parse_size(req.size) if req.size else None, seconds=req.seconds, frames=req.frames,
-            fps=req.fps, steps=req.steps, guidance=req.guidance, seed=req.seed,
+            model=req.model,
+            mode="i2v" if image is not None else "t2v",
+            size=parse_size(req.size) if req.size else None,
+            seconds=req.seconds,
+            frames=req.frames,
+            fps=req.fps,
+            steps=req.steps,
+            guidance=req.guidance,
+            seed=req.seed,
             negative_prompt=req.negative_prompt,
         )
         chosen = plan(route, self.offers())[0]
@@ -64,15 +75,28 @@ class JobService:
         input_path = self.artifacts.save_input(job_id, image.png, ".png") if image is not None else None
         try:
             with self.db.write() as conn:
-                conn.execute(insert(jobs).values(
-                    id=job_id, account_id=principal.account_id, key_id=principal.key_id, status=QUEUED,
-                    requested_model=req.model, model=chosen.spec.id, backend=chosen.backend, prompt=prompt,
-                    seconds=format_seconds(seconds), size=params.size, params=params.as_dict(),
-                    input_path=str(input_path) if input_path else None,
-                    input_sha256=image.sha256 if image is not None else None,
-                    progress=0, quoted_mc=chosen.price_mc, created_at=time.time(), attempts=0,
-                    cancel_requested=False,
-                ))
+                conn.execute(
+                    insert(jobs).values(
+                        id=job_id,
+                        account_id=principal.account_id,
+                        key_id=principal.key_id,
+                        status=QUEUED,
+                        requested_model=req.model,
+                        model=chosen.spec.id,
+                        backend=chosen.backend,
+                        prompt=prompt,
+                        seconds=format_seconds(seconds),
+                        size=params.size,
+                        params=params.as_dict(),
+                        input_path=str(input_path) if input_path else None,
+                        input_sha256=image.sha256 if image is not None else None,
+                        progress=0,
+                        quoted_mc=chosen.price_mc,
+                        created_at=time.time(),
+                        attempts=0,
+                        cancel_requested=False,
+                    )
+                )
                 billing.hold(conn, principal.account_id, job_id, chosen.price_mc)
                 row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         except BaseException:

@@ -34,15 +34,18 @@ class JobStore:
     def get(self, account_id: str, job_id: str) -> Row[Any] | None:
         with self.db.read() as conn:
             return conn.execute(
-                select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id,
-                                   jobs.c.deleted_at.is_(None))
+                select(jobs).where(
+                    jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None)
+                )
             ).one_or_none()
 
     def get_any(self, job_id: str) -> Row[Any] | None:
         with self.db.read() as conn:
             return conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
 
-    def list(self, account_id: str, *, after: str | None, limit: int, order: str) -> tuple[list[Row[Any]], bool]:
+    def list(
+        self, account_id: str, *, after: str | None, limit: int, order: str
+    ) -> tuple[list[Row[Any]], bool]:
         query = select(jobs).where(jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None))
         if after is not None:
             query = query.where(jobs.c.id < after if order == "desc" else jobs.c.id > after)
@@ -53,8 +56,11 @@ class JobStore:
 
     def queue_depth(self) -> int:
         with self.db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(jobs)
-                                    .where(jobs.c.status == QUEUED)).scalar_one())
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.status == QUEUED)
+                ).scalar_one()
+            )
 
     # -- worker side -------------------------------------------------------------------------
     def claim(self, owner: str, backends: Sequence[str], lease_seconds: float) -> Row[Any] | None:
@@ -64,14 +70,23 @@ class JobStore:
             job_id = conn.execute(
                 select(jobs.c.id)
                 .where(jobs.c.status == QUEUED, jobs.c.backend.in_(list(backends)))
-                .order_by(jobs.c.id).limit(1).with_for_update(skip_locked=True)
+                .order_by(jobs.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
             ).scalar_one_or_none()
             if job_id is None:
                 return None
             result = conn.execute(
-                update(jobs).where(jobs.c.id == job_id, jobs.c.status == QUEUED)
-                .values(status=IN_PROGRESS, lease_owner=owner, lease_expires_at=now + lease_seconds,
-                        started_at=now, attempts=jobs.c.attempts + 1, progress=0)
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
+                .values(
+                    status=IN_PROGRESS,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    started_at=now,
+                    attempts=jobs.c.attempts + 1,
+                    progress=0,
+                )
             )
             if result.rowcount != 1:
                 return None
@@ -83,8 +98,11 @@ class JobStore:
     def heartbeat(self, job_id: str, owner: str, lease_seconds: float) -> tuple[bool, bool]:
         """Extend the lease. Returns (still ours, cancel requested)."""
         with self.db.write() as conn:
-            result = conn.execute(update(jobs).where(self._owned(job_id, owner))
-                                  .values(lease_expires_at=time.time() + lease_seconds))
+            result = conn.execute(
+                update(jobs)
+                .where(self._owned(job_id, owner))
+                .values(lease_expires_at=time.time() + lease_seconds)
+            )
             if result.rowcount != 1:
                 return False, True
             cancel = conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == job_id)).scalar_one()
@@ -92,16 +110,27 @@ class JobStore:
 
     def set_progress(self, job_id: str, owner: str, progress: int) -> None:
         with self.db.write() as conn:
-            conn.execute(update(jobs).where(self._owned(job_id, owner), jobs.c.progress < progress)
-                         .values(progress=progress))
+            conn.execute(
+                update(jobs)
+                .where(self._owned(job_id, owner), jobs.c.progress < progress)
+                .values(progress=progress)
+            )
 
     def complete(self, job_id: str, owner: str, *, cost_mc: int, result: dict[str, Any]) -> bool:
         """Mark completed and capture ``cost_mc``; False if the job is no longer ours."""
         with self.db.write() as conn:
             done = conn.execute(
-                update(jobs).where(self._owned(job_id, owner))
-                .values(status=COMPLETED, progress=100, completed_at=time.time(), cost_mc=cost_mc,
-                        result=result, lease_owner=None, lease_expires_at=None)
+                update(jobs)
+                .where(self._owned(job_id, owner))
+                .values(
+                    status=COMPLETED,
+                    progress=100,
+                    completed_at=time.time(),
+                    cost_mc=cost_mc,
+                    result=result,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
             )
             if done.rowcount != 1:
                 return False
@@ -116,9 +145,17 @@ class JobStore:
     def _fail(self, conn: Connection, job_id: str, owner: str | None, code: str, message: str) -> bool:
         cond = self._owned(job_id, owner) if owner else and_(jobs.c.id == job_id, jobs.c.status == QUEUED)
         done = conn.execute(
-            update(jobs).where(cond)
-            .values(status=FAILED, completed_at=time.time(), error_code=code, error_message=message,
-                    cost_mc=0, lease_owner=None, lease_expires_at=None)
+            update(jobs)
+            .where(cond)
+            .values(
+                status=FAILED,
+                completed_at=time.time(),
+                error_code=code,
+                error_message=message,
+                cost_mc=0,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         if done.rowcount != 1:
             return False
@@ -128,8 +165,12 @@ class JobStore:
     def requeue(self, job_id: str, owner: str, *, count_attempt: bool = True) -> bool:
         """Give a running job back to the queue (transient error, or a clean shutdown)."""
         with self.db.write() as conn:
-            values: dict[str, Any] = {"status": QUEUED, "lease_owner": None, "lease_expires_at": None,
-                                      "progress": 0}
+            values: dict[str, Any] = {
+                "status": QUEUED,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "progress": 0,
+            }
             if not count_attempt:
                 values["attempts"] = jobs.c.attempts - 1
             return conn.execute(update(jobs).where(self._owned(job_id, owner)).values(**values)).rowcount == 1
@@ -141,20 +182,31 @@ class JobStore:
         failed: list[str] = []
         with self.db.write() as conn:
             rows = conn.execute(
-                select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested)
-                .where(jobs.c.status == IN_PROGRESS, jobs.c.lease_expires_at < now)
+                select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested).where(
+                    jobs.c.status == IN_PROGRESS, jobs.c.lease_expires_at < now
+                )
             ).all()
             for row in rows:
                 if row.attempts >= max_attempts or row.cancel_requested:
-                    code, message = (("cancelled", "the job was cancelled") if row.cancel_requested else
-                                     ("worker_lost", f"the worker running this job stopped {row.attempts} "
-                                      "times; credits were refunded"))
+                    code, message = (
+                        ("cancelled", "the job was cancelled")
+                        if row.cancel_requested
+                        else (
+                            "worker_lost",
+                            f"the worker running this job stopped {row.attempts} "
+                            "times; credits were refunded",
+                        )
+                    )
                     if self._fail(conn, row.id, row.lease_owner, code, message):
                         failed.append(row.id)
-                elif conn.execute(
-                    update(jobs).where(self._owned(row.id, row.lease_owner))
-                    .values(status=QUEUED, lease_owner=None, lease_expires_at=None, progress=0)
-                ).rowcount == 1:
+                elif (
+                    conn.execute(
+                        update(jobs)
+                        .where(self._owned(row.id, row.lease_owner))
+                        .values(status=QUEUED, lease_owner=None, lease_expires_at=None, progress=0)
+                    ).rowcount
+                    == 1
+                ):
                     requeued.append(row.id)
         return Recovery(requeued, failed)
 
@@ -167,8 +219,9 @@ class JobStore:
         now = time.time()
         with self.db.write() as conn:
             row = conn.execute(
-                select(jobs).where(jobs.c.id == job_id, jobs.c.account_id == account_id,
-                                   jobs.c.deleted_at.is_(None))
+                select(jobs).where(
+                    jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None)
+                )
             ).one_or_none()
             if row is None:
                 return None

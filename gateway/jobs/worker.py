@@ -8,6 +8,7 @@ the sweeper re-queues the job or fails and refunds it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -67,8 +68,14 @@ class _Progress:
 class WorkerPool:
     """``config.workers`` concurrent job loops plus a sweeper for expired leases."""
 
-    def __init__(self, store: JobStore, adapters: Mapping[str, Adapter], artifacts: ArtifactStore,
-                 config: WorkerConfig, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        adapters: Mapping[str, Adapter],
+        artifacts: ArtifactStore,
+        config: WorkerConfig,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.artifacts = artifacts
@@ -138,16 +145,15 @@ class WorkerPool:
         backends = list(self.adapters)
         while not self._stopping:
             try:
-                job = await to_thread.run_sync(self.store.claim, self.owner, backends,
-                                               self.config.lease_seconds)
+                job = await to_thread.run_sync(
+                    self.store.claim, self.owner, backends, self.config.lease_seconds
+                )
             except Exception:
                 log.exception("claiming a job failed")
                 job = None
             if job is None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self.config.poll_seconds)
-                except TimeoutError:
-                    pass
                 self._wakeup.clear()
                 continue
             await self._run(job)
@@ -157,7 +163,8 @@ class WorkerPool:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
                 ours, cancelled = await to_thread.run_sync(
-                    self.store.heartbeat, job_id, self.owner, self.config.lease_seconds)
+                    self.store.heartbeat, job_id, self.owner, self.config.lease_seconds
+                )
             except Exception:
                 log.warning("heartbeat of %s failed", job_id, exc_info=True)
                 continue
@@ -179,14 +186,17 @@ class WorkerPool:
         try:
             adapter = self.adapters[job.backend]
             request = GenerationRequest(
-                job_id=job.id, model=job.model, prompt=job.prompt,
+                job_id=job.id,
+                model=job.model,
+                prompt=job.prompt,
                 params=GenerationParams.from_dict(job.params),
                 output_dir=self.artifacts.scratch_dir(job.id),
                 image_path=Path(job.input_path) if job.input_path else None,
             )
             progress = _Progress(self.store, job.id, self.owner)
-            artifact = await self._loop.run_in_executor(self._executor, adapter.generate, request, progress,
-                                                        cancel)
+            artifact = await self._loop.run_in_executor(
+                self._executor, adapter.generate, request, progress, cancel
+            )
             run_seconds = time.perf_counter() - started
             if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
                 outcome = "completed"
@@ -197,7 +207,9 @@ class WorkerPool:
                 await to_thread.run_sync(lambda: self.store.requeue(job.id, self.owner, count_attempt=False))
                 outcome = "requeued"
             else:
-                await to_thread.run_sync(self.store.fail, job.id, self.owner, "cancelled", "the job was cancelled")
+                await to_thread.run_sync(
+                    self.store.fail, job.id, self.owner, "cancelled", "the job was cancelled"
+                )
                 outcome = "cancelled"
         except TransientError as exc:
             if job.attempts < self.config.max_attempts:
@@ -210,8 +222,13 @@ class WorkerPool:
             await to_thread.run_sync(self.store.fail, job.id, self.owner, exc.code, exc.message)
         except Exception:
             log.exception("job %s crashed", job.id)
-            await to_thread.run_sync(self.store.fail, job.id, self.owner, "internal_error",
-                                     "the generation crashed; credits were refunded")
+            await to_thread.run_sync(
+                self.store.fail,
+                job.id,
+                self.owner,
+                "internal_error",
+                "the generation crashed; credits were refunded",
+            )
         finally:
             heartbeat.cancel()
             self._running.pop(job.id, None)
@@ -231,14 +248,24 @@ class WorkerPool:
         else:
             files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
         result = {
-            "width": artifact.width, "height": artifact.height, "frames": artifact.frames,
-            "fps": artifact.fps, "has_audio": artifact.has_audio,
+            "width": artifact.width,
+            "height": artifact.height,
+            "frames": artifact.frames,
+            "fps": artifact.fps,
+            "has_audio": artifact.has_audio,
             "run_seconds": round(run_seconds, 4),
             "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
             "backend_metadata": artifact.metadata,
         }
-        metadata = {"id": job.id, "prompt": job.prompt, "model": job.model, "backend": job.backend,
-                    "params": job.params, "input_sha256": job.input_sha256, **result}
+        metadata = {
+            "id": job.id,
+            "prompt": job.prompt,
+            "model": job.model,
+            "backend": job.backend,
+            "params": job.params,
+            "input_sha256": job.input_sha256,
+            **result,
+        }
         meta_path = artifact.video_path.with_name("metadata.json")
         meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
         files["metadata"] = meta_path

@@ -6,7 +6,7 @@ from ..errors import UnknownFamily
 from .base import Family
 from .wan import WanFamily
 
-__all__ = ["Family", "get_family", "family_names"]
+__all__ = ["Family", "family_names", "get_family"]
 
 _FAMILIES: dict[str, Family] = {family.name: family for family in (WanFamily(),)}
 

@@ -85,18 +85,44 @@ class WanFamily:
         tokenizer = tiny_t5_tokenizer(model_max_length=64)
         torch.manual_seed(seed)
         text_encoder = UMT5EncoderModel(
-            UMT5Config(vocab_size=len(tokenizer), d_model=32, d_ff=37, d_kv=8, num_layers=2,
-                       num_heads=4, relative_attention_num_buckets=8)
+            UMT5Config(
+                vocab_size=len(tokenizer),
+                d_model=32,
+                d_ff=37,
+                d_kv=8,
+                num_layers=2,
+                num_heads=4,
+                relative_attention_num_buckets=8,
+            )
         )
         torch.manual_seed(seed)
-        vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                               temperal_downsample=[False, True, True])
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        )
         torch.manual_seed(seed)
         transformer = WanTransformer3DModel(
-            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
-            out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
-            cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=16,
+            out_channels=16,
+            text_dim=32,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+            rope_max_seq_len=32,
         )
-        pipe = WanPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae,
-                           transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0))
-        pipe.save_pretrained(path)
+        pipe = WanPipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            transformer=transformer,
+            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        )
+        pipe.save_pretrained(path)  # type: ignore[attr-defined]

@@ -10,11 +10,15 @@ from gateway.db import api_keys
 
 from ..support import Gateway, auth
 
-ROUTES = [("GET", "/v1/videos"), ("POST", "/v1/videos"), ("GET", "/v1/models"),
-          ("GET", "/v1/videos/video_00000000000000000000000000ff"),
-          ("GET", "/v1/videos/video_00000000000000000000000000ff/content"),
-          ("DELETE", "/v1/videos/video_00000000000000000000000000ff"),
-          ("POST", "/v1/videos/video_00000000000000000000000000ff/cancel")]
+ROUTES = [
+    ("GET", "/v1/videos"),
+    ("POST", "/v1/videos"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/videos/video_00000000000000000000000000ff"),
+    ("GET", "/v1/videos/video_00000000000000000000000000ff/content"),
+    ("DELETE", "/v1/videos/video_00000000000000000000000000ff"),
+    ("POST", "/v1/videos/video_00000000000000000000000000ff/cancel"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ROUTES)

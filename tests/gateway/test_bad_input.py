@@ -27,32 +27,77 @@ JSON_CASES: list[tuple[str, Any, int, str]] = [
     ("unsupported size", {"prompt": "p", "model": "wan-tiny", "size": "100x100"}, 400, "unsupported_size"),
     ("size too large", {"prompt": "p", "model": "wan-tiny", "size": "1280x720"}, 400, "unsupported_size"),
     ("seconds too long", {"prompt": "p", "model": "wan-tiny", "seconds": "12"}, 400, "unsupported_seconds"),
-    ("seconds not a number", {"prompt": "p", "model": "fake-video", "seconds": "four"}, 400,
-     "invalid_parameter"),
+    (
+        "seconds not a number",
+        {"prompt": "p", "model": "fake-video", "seconds": "four"},
+        400,
+        "invalid_parameter",
+    ),
     ("negative seconds", {"prompt": "p", "model": "fake-video", "seconds": -1}, 400, "invalid_parameter"),
     ("frames break the rule", {"prompt": "p", "model": "wan-tiny", "frames": 16}, 400, "unsupported_frames"),
     ("bad seed", {"prompt": "p", "model": "fake-video", "seed": -5}, 400, "invalid_seed"),
     ("too many steps", {"prompt": "p", "model": "fake-video", "steps": 100000}, 400, "invalid_steps"),
     ("unknown parameter", {"prompt": "p", "model": "fake-video", "sead": 1}, 400, "unknown_parameter"),
-    ("i2v on a t2v model", {"prompt": "p", "model": "wan-tiny",
-                            "input_reference": {"image_url": data_url(png_bytes())}}, 400, "unsupported_mode"),
-    ("remote image url", {"prompt": "p", "model": "fake-video",
-                          "input_reference": {"image_url": "http://10.0.0.1/x.png"}}, 400,
-     "unsupported_image_url"),
-    ("image is not an image", {"prompt": "p", "model": "fake-video",
-                               "input_reference": {"image_url": data_url(b"hello, not a png")}}, 400,
-     "invalid_image"),
-    ("truncated png", {"prompt": "p", "model": "fake-video",
-                       "input_reference": {"image_url": data_url(png_bytes(64, 64)[:60])}}, 400, "invalid_image"),
-    ("bad base64", {"prompt": "p", "model": "fake-video",
-                    "input_reference": {"image_url": "data:image/png;base64,@@@"}}, 400, "invalid_image"),
-    ("decompression bomb", {"prompt": "p", "model": "fake-video",
-                            "input_reference": {"image_url": data_url(png_header_only(40000, 40000))}}, 413,
-     "image_too_large"),
-    ("image over the pixel cap", {"prompt": "p", "model": "fake-video",
-                                  "input_reference": {"image_url": data_url(BIG_IMAGE)}}, 413, "image_too_large"),
-    ("file ids", {"prompt": "p", "model": "fake-video", "input_reference": {"file_id": "file_1"}}, 400,
-     "unsupported_file_id"),
+    (
+        "i2v on a t2v model",
+        {"prompt": "p", "model": "wan-tiny", "input_reference": {"image_url": data_url(png_bytes())}},
+        400,
+        "unsupported_mode",
+    ),
+    (
+        "remote image url",
+        {"prompt": "p", "model": "fake-video", "input_reference": {"image_url": "http://10.0.0.1/x.png"}},
+        400,
+        "unsupported_image_url",
+    ),
+    (
+        "image is not an image",
+        {
+            "prompt": "p",
+            "model": "fake-video",
+            "input_reference": {"image_url": data_url(b"hello, not a png")},
+        },
+        400,
+        "invalid_image",
+    ),
+    (
+        "truncated png",
+        {
+            "prompt": "p",
+            "model": "fake-video",
+            "input_reference": {"image_url": data_url(png_bytes(64, 64)[:60])},
+        },
+        400,
+        "invalid_image",
+    ),
+    (
+        "bad base64",
+        {"prompt": "p", "model": "fake-video", "input_reference": {"image_url": "data:image/png;base64,@@@"}},
+        400,
+        "invalid_image",
+    ),
+    (
+        "decompression bomb",
+        {
+            "prompt": "p",
+            "model": "fake-video",
+            "input_reference": {"image_url": data_url(png_header_only(40000, 40000))},
+        },
+        413,
+        "image_too_large",
+    ),
+    (
+        "image over the pixel cap",
+        {"prompt": "p", "model": "fake-video", "input_reference": {"image_url": data_url(BIG_IMAGE)}},
+        413,
+        "image_too_large",
+    ),
+    (
+        "file ids",
+        {"prompt": "p", "model": "fake-video", "input_reference": {"file_id": "file_1"}},
+        400,
+        "unsupported_file_id",
+    ),
 ]
 
 
@@ -76,18 +121,31 @@ async def test_bad_json_create(gw: Gateway, case: str, body: Any, status: int, c
     await assert_nothing_happened(gw, key, 10_000)
 
 
-@pytest.mark.parametrize(("fields", "files", "code"), [
-    ({"model": "fake-video"}, None, "missing_prompt"),
-    ({"prompt": "p", "model": "fake-video", "seconds": "x"}, None, "invalid_parameter"),
-    ({"prompt": "p", "model": "fake-video"}, {"input_reference": ("a.txt", b"text", "text/plain")}, "invalid_image"),
-    ({"prompt": "p", "model": "fake-video"}, {"input_reference": ("bomb.png", png_header_only(40000, 40000),
-                                                                  "image/png")}, "image_too_large"),
-    ({"prompt": "p", "model": "fake-video"}, {"other": ("a.png", png_bytes(), "image/png")}, "unknown_parameter"),
-], ids=["missing prompt", "bad seconds", "text file", "bomb", "unexpected file"])
+@pytest.mark.parametrize(
+    ("fields", "files", "code"),
+    [
+        ({"model": "fake-video"}, None, "missing_prompt"),
+        ({"prompt": "p", "model": "fake-video", "seconds": "x"}, None, "invalid_parameter"),
+        (
+            {"prompt": "p", "model": "fake-video"},
+            {"input_reference": ("a.txt", b"text", "text/plain")},
+            "invalid_image",
+        ),
+        (
+            {"prompt": "p", "model": "fake-video"},
+            {"input_reference": ("bomb.png", png_header_only(40000, 40000), "image/png")},
+            "image_too_large",
+        ),
+        (
+            {"prompt": "p", "model": "fake-video"},
+            {"other": ("a.png", png_bytes(), "image/png")},
+            "unknown_parameter",
+        ),
+    ],
+    ids=["missing prompt", "bad seconds", "text file", "bomb", "unexpected file"],
+)
 async def test_bad_multipart_create(gw: Gateway, fields: dict[str, str], files: Any, code: str) -> None:
     key = gw.new_key(credits=10)
-    if files is None:
-        files = {"_": ("", b"", "application/octet-stream")} if False else None
     response = await gw.client.post("/v1/videos", headers=auth(key), data=fields, files=files)
     assert 400 <= response.status_code < 500, response.text
     assert response.json()["error"]["code"] == code
@@ -97,22 +155,26 @@ async def test_bad_multipart_create(gw: Gateway, fields: dict[str, str], files: 
 async def test_malformed_json(gw: Gateway) -> None:
     key = gw.new_key()
     for raw in (b"{not json", b"[1, 2]", b"\xff\xfe"):
-        response = await gw.client.post("/v1/videos", content=raw,
-                                        headers={**auth(key), "content-type": "application/json"})
+        response = await gw.client.post(
+            "/v1/videos", content=raw, headers={**auth(key), "content-type": "application/json"}
+        )
         assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
 
 
 async def test_wrong_content_type(gw: Gateway) -> None:
     key = gw.new_key()
-    response = await gw.client.post("/v1/videos", content=b"prompt=hi",
-                                    headers={**auth(key), "content-type": "text/plain"})
+    response = await gw.client.post(
+        "/v1/videos", content=b"prompt=hi", headers={**auth(key), "content-type": "text/plain"}
+    )
     assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
     response = await gw.client.post("/v1/videos", content=b"prompt=hi", headers=auth(key))
     assert response.status_code == 415
 
 
 async def test_oversized_body(tmp_path: Path, models_dir: Path) -> None:
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, max_body_bytes=64_000)
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, max_body_bytes=64_000
+    )
     async with running_gateway(settings) as gw:
         key = gw.new_key(credits=10)
         response = await gw.create(key, prompt="x" * 70_000, model="fake-video")
@@ -122,20 +184,24 @@ async def test_oversized_body(tmp_path: Path, models_dir: Path) -> None:
             for _ in range(10):
                 yield b"a" * 10_000
 
-        response = await gw.client.post("/v1/videos", content=chunks(),
-                                        headers={**auth(key), "content-type": "application/json"})
+        response = await gw.client.post(
+            "/v1/videos", content=chunks(), headers={**auth(key), "content-type": "application/json"}
+        )
         assert response.status_code == 413
         await assert_nothing_happened(gw, key, 10_000)
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/videos/video_00000000000000000000000000ff",
-    "/v1/videos/nope",
-    "/v1/videos/..%2F..%2Fetc%2Fpasswd",
-    "/v1/videos/..%2F..%2Fetc%2Fpasswd/content",
-    "/v1/videos/video_..%2Finputs/content",
-    "/v1/videos/%00/content",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/videos/video_00000000000000000000000000ff",
+        "/v1/videos/nope",
+        "/v1/videos/..%2F..%2Fetc%2Fpasswd",
+        "/v1/videos/..%2F..%2Fetc%2Fpasswd/content",
+        "/v1/videos/video_..%2Finputs/content",
+        "/v1/videos/%00/content",
+    ],
+)
 async def test_unknown_and_malicious_ids(gw: Gateway, path: str) -> None:
     key = gw.new_key()
     response = await gw.client.get(path, headers=auth(key))

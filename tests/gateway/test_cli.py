@@ -1,0 +1,79 @@
+"""The ``framegate`` command as a user runs it: keys, credits, models, generate."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gateway.cli.main import app
+from local_models.video import read_frames
+
+from ..support import live_server, make_settings
+
+
+@pytest.fixture
+def env(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    data = tmp_path / "data"
+    monkeypatch.setenv("FRAMEGATE_DATA_DIR", str(data))
+    monkeypatch.setenv("FRAMEGATE_MODELS_DIR", str(models_dir))
+    return data
+
+
+def test_keys_and_credits(env: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(app, ["keys", "create", "--account", "demo", "--credits", "1000"])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip().splitlines()[0]
+    assert re.fullmatch(r"fg-[A-Za-z0-9_-]{40,}", key)
+    assert (env / "framegate.db").is_file()
+
+    listed = runner.invoke(app, ["keys", "list", "--account", "demo"])
+    assert listed.exit_code == 0 and key[:10] in listed.stdout and key not in listed.stdout
+    key_id = re.search(r"key_[0-9a-f]+", listed.stdout).group(0)  # type: ignore[union-attr]
+
+    granted = runner.invoke(app, ["credits", "grant", "--account", "demo", "--amount", "250"])
+    assert granted.exit_code == 0 and "balance 1250" in granted.stdout
+    unknown = runner.invoke(app, ["credits", "grant", "--account", "nobody", "--amount", "5"])
+    assert unknown.exit_code == 1
+
+    revoked = runner.invoke(app, ["keys", "revoke", key_id])
+    assert revoked.exit_code == 0
+    assert runner.invoke(app, ["keys", "revoke", key_id]).exit_code == 1
+
+
+def test_models_lists_shipped_models(env: Path) -> None:
+    result = CliRunner().invoke(app, ["models"])
+    assert result.exit_code == 0 and "wan-tiny" in result.stdout and "4k+1" in result.stdout
+
+
+def test_generate_against_a_running_gateway(env: Path, tmp_path: Path, models_dir: Path) -> None:
+    runner = CliRunner()
+    key = runner.invoke(app, ["keys", "create", "--account", "cli", "--credits", "10"]).stdout.split()[0]
+    settings = make_settings(tmp_path, f"sqlite:///{env / 'framegate.db'}", models_dir, data_dir=env)
+    with live_server(settings) as (url, _):
+        out = tmp_path / "clip.mp4"
+        result = runner.invoke(
+            app,
+            [
+                "generate",
+                "a green circle moving up",
+                "--model",
+                "wan-tiny",
+                "--seed",
+                "5",
+                "--out",
+                str(out),
+                "--url",
+                url,
+                "--api-key",
+                key,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        frames, _ = read_frames(out)
+        assert frames.shape == (17, 64, 64, 3)
+        failed = runner.invoke(app, ["generate", "x", "--model", "nope", "--url", url, "--api-key", key])
+        assert failed.exit_code == 1 and "model_not_found" in failed.output

@@ -1,0 +1,49 @@
+"""Prometheus metrics a gateway operator relies on."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from ..support import Gateway, auth
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+async def test_job_and_request_metrics(gw: Gateway) -> None:
+    key = gw.new_key()
+    video = (await gw.create(key, prompt="p", model="fake-video")).json()
+    await gw.wait(key, video["id"])
+    gw.state.adapters["fake"].behaviour.fail = "permanent"  # type: ignore[attr-defined]
+    failed = (await gw.create(key, prompt="p", model="fake-video")).json()
+    await gw.wait(key, failed["id"])
+
+    text = (await gw.client.get("/metrics")).text
+    values = samples(text)
+    assert values[("framegate_jobs_submitted_total", frozenset({("model", "fake-video")}))] == 2
+    assert (
+        values[
+            ("framegate_jobs_finished_total", frozenset({("model", "fake-video"), ("outcome", "completed")}))
+        ]
+        == 1
+    )
+    assert (
+        values[("framegate_jobs_finished_total", frozenset({("model", "fake-video"), ("outcome", "failed")}))]
+        == 1
+    )
+    assert values[("framegate_job_run_seconds_count", frozenset({("model", "fake-video")}))] == 1
+    assert 'le="1200.0"' in text
+    assert values[("framegate_queue_depth", frozenset())] == 0
+    route_labels = {
+        dict(labels).get("route")
+        for (name, labels) in values
+        if name == "framegate_http_request_duration_seconds_count"
+    }
+    assert "/v1/videos/{video_id}" in route_labels and "/v1/videos" in route_labels
+    assert not any(video["id"] in (label or "") for label in route_labels)
+    _ = auth
