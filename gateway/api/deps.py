@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from anyio import to_thread
 from fastapi import Request
 
 from ..auth import Principal, bearer_secret, hash_key, lookup
@@ -12,19 +11,19 @@ from ..state import AppState
 __all__ = ["app_state", "principal"]
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.fg
     return state
 
 
 async def principal(request: Request) -> Principal:
     """The caller's account and key; 401 for a missing, unknown or revoked key."""
-    state = app_state(request)
+    state: AppState = request.app.state.fg
     secret = bearer_secret(request)
     key_hash = hash_key(secret)
     found = state.keys.get(key_hash)
     if found is None:
-        found = await to_thread.run_sync(lookup, state.db, secret)
+        found = await state.db.run_read(lookup, state.db, secret)
         if found is None:
             raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
         state.keys.put(key_hash, found)

@@ -52,14 +52,14 @@ def _catalog(state: AppState) -> dict[str, dict[str, Any]]:
 
 
 @router.get("")
-def list_models(
+async def list_models(
     state: Annotated[AppState, Depends(app_state)], who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     return {"object": "list", "data": sorted(_catalog(state).values(), key=lambda m: m["id"])}
 
 
 @router.get("/{model_id}")
-def retrieve_model(
+async def retrieve_model(
     model_id: str,
     state: Annotated[AppState, Depends(app_state)],
     who: Annotated[Principal, Depends(principal)],

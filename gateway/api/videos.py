@@ -38,11 +38,11 @@ def _not_found(video_id: str) -> NotFound:
     return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
 
 
-def _load(state: AppState, who: Principal, video_id: str) -> Any:
+async def _load(state: AppState, who: Principal, video_id: str) -> Any:
     # Malformed ids (including path tricks) never reach a query or the filesystem.
     if not is_video_id(video_id):
         raise _not_found(video_id)
-    row = state.jobs.get(who.account_id, video_id)
+    row = await state.db.run_read(state.jobs.get, who.account_id, video_id)
     if row is None:
         raise _not_found(video_id)
     return row
@@ -62,7 +62,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
 
 
 @router.get("")
-def list_videos(
+async def list_videos(
     state: StateDep,
     who: PrincipalDep,
     after: str | None = None,
@@ -72,7 +72,9 @@ def list_videos(
     """The caller's videos, newest first by default; page with ``after=<last_id>``."""
     if after is not None and not is_video_id(after):
         raise BadRequest(f"after must be a video id, got {after!r}", code="invalid_cursor", param="after")
-    rows, has_more = state.jobs.list(who.account_id, after=after, limit=limit, order=order)
+    rows, has_more = await state.db.run_read(
+        lambda: state.jobs.list(who.account_id, after=after, limit=limit, order=order)
+    )
     data = [video_object(row) for row in rows]
     return {
         "object": "list",
@@ -84,19 +86,19 @@ def list_videos(
 
 
 @router.get("/{video_id}")
-def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
-    return _video_response(state, _load(state, who, video_id))
+async def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
+    return _video_response(state, await _load(state, who, video_id))
 
 
 @router.post("/{video_id}/cancel")
-def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
+async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
-    row = _load(state, who, video_id)
+    row = await _load(state, who, video_id)
     if row.status in TERMINAL:
         raise Conflict(
             f"video {video_id} is already {row.status}", code="video_not_cancellable", param="video_id"
         )
-    row = state.jobs.request_cancel(who.account_id, video_id)
+    row = await to_thread.run_sync(state.jobs.request_cancel, who.account_id, video_id)
     if row is None:
         raise _not_found(video_id)
     if state.workers is not None:
@@ -105,21 +107,21 @@ def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONRespo
 
 
 @router.delete("/{video_id}")
-def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Delete a video and its files; a running job is cancelled first (and refunded)."""
-    _load(state, who, video_id)
-    row = state.jobs.request_cancel(who.account_id, video_id, delete=True)
+    await _load(state, who, video_id)
+    row = await to_thread.run_sync(lambda: state.jobs.request_cancel(who.account_id, video_id, delete=True))
     if row is None:
         raise _not_found(video_id)
     if row.status in TERMINAL:
-        state.artifacts.delete(video_id)
+        await to_thread.run_sync(state.artifacts.delete, video_id)
     elif state.workers is not None:
         state.workers.cancel_local(video_id)
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
 @router.get("/{video_id}/content")
-def download_content(
+async def download_content(
     video_id: str,
     state: StateDep,
     who: PrincipalDep,
@@ -130,7 +132,7 @@ def download_content(
         raise BadRequest(
             f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant", param="variant"
         )
-    row = _load(state, who, video_id)
+    row = await _load(state, who, video_id)
     if row.status != COMPLETED:
         raise Conflict(
             f"video {video_id} is {row.status}; content is available once it is completed",

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert
 
 import billing
 from local_models import parse_size
@@ -75,8 +75,10 @@ class JobService:
         input_path = self.artifacts.save_input(job_id, image.png, ".png") if image is not None else None
         try:
             with self.db.write() as conn:
-                conn.execute(
-                    insert(jobs).values(
+                row = conn.execute(
+                    insert(jobs)
+                    .returning(*jobs.c)
+                    .values(
                         id=job_id,
                         account_id=principal.account_id,
                         key_id=principal.key_id,
@@ -96,9 +98,8 @@ class JobService:
                         attempts=0,
                         cancel_requested=False,
                     )
-                )
+                ).one()
                 billing.hold(conn, principal.account_id, job_id, chosen.price_mc)
-                row = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         except BaseException:
             if input_path is not None:
                 input_path.unlink(missing_ok=True)
