@@ -111,6 +111,7 @@ class LocalAdapter:
                 "device": loaded.device,
                 "family": entry.family,
                 "load_seconds": round(loaded.load_seconds, 4),
+                **get_family(entry.family).run_notes(p),
             },
         )
 

@@ -1,7 +1,17 @@
-"""Credits: accounts, holds (reserve -> capture/release), grants, pricing. Takes a DB connection; never
-calls a model."""
+"""Credits: a double-entry ledger (grants, purchases, two-phase job transfers), budgets, pricing, Stripe,
+usage. Takes a database connection; never calls a model."""
 
-from .credits import (
+from .budgets import BudgetLimits, spent_mc
+from .errors import (
+    AccountNotFound,
+    BillingError,
+    BillingNotConfigured,
+    BudgetExceeded,
+    InsufficientCredits,
+    InvalidWebhook,
+    UnknownPack,
+)
+from .ledger import (
     Balance,
     capture,
     create_account,
@@ -9,29 +19,60 @@ from .credits import (
     find_account,
     get_balance,
     grant,
-    hold,
-    release,
+    lock_account,
+    purchase,
+    reserve,
+    void,
 )
-from .errors import AccountNotFound, BillingError, InsufficientCredits
-from .pricing import MC_PER_CREDIT, credits, millicredits, quote_mc
-from .schema import metadata
+from .pricing import MC_PER_CREDIT, PriceRule, credits, millicredits, quote_mc
+from .schema import SYSTEM_ACCOUNTS, metadata
+from .stripe_billing import (
+    CreditPack,
+    StripeConfig,
+    create_checkout,
+    handle_webhook,
+    record_session,
+    verify_event,
+)
+from .usage import GROUPS, record_usage, usage_report
+from .verify import verify_ledger
 
 __all__ = [
+    "GROUPS",
     "MC_PER_CREDIT",
+    "SYSTEM_ACCOUNTS",
     "AccountNotFound",
     "Balance",
     "BillingError",
+    "BillingNotConfigured",
+    "BudgetExceeded",
+    "BudgetLimits",
+    "CreditPack",
     "InsufficientCredits",
+    "InvalidWebhook",
+    "PriceRule",
+    "StripeConfig",
+    "UnknownPack",
     "capture",
     "create_account",
+    "create_checkout",
     "credits",
     "ensure_account",
     "find_account",
     "get_balance",
     "grant",
-    "hold",
+    "handle_webhook",
+    "lock_account",
     "metadata",
     "millicredits",
+    "purchase",
     "quote_mc",
-    "release",
+    "record_session",
+    "record_usage",
+    "reserve",
+    "spent_mc",
+    "usage_report",
+    "verify_event",
+    "verify_ledger",
+    "void",
 ]

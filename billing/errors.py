@@ -18,5 +18,21 @@ class InsufficientCredits(BillingError):
     code = "insufficient_credits"
 
 
+class BudgetExceeded(BillingError):
+    code = "budget_exceeded"
+
+
 class AccountNotFound(BillingError):
     code = "account_not_found"
+
+
+class BillingNotConfigured(BillingError):
+    code = "billing_not_configured"
+
+
+class UnknownPack(BillingError):
+    code = "unknown_pack"
+
+
+class InvalidWebhook(BillingError):
+    code = "invalid_signature"

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-__all__ = ["MC_PER_CREDIT", "credits", "millicredits", "quote_mc"]
+__all__ = ["MC_PER_CREDIT", "PriceRule", "credits", "millicredits", "quote_mc"]
 
 MC_PER_CREDIT = 1000
 
 
+@dataclass(frozen=True)
+class PriceRule:
+    """Credits per second of video at a base resolution and step count.
+
+    The price scales linearly with pixels (``width * height / base_pixels``) and with steps
+    (``steps / base_steps``); either scaling is off when its base is None.
+    """
+
+    per_second: float
+    base_pixels: int | None = None
+    base_steps: int | None = None
+
+    def quote_mc(self, *, seconds: float, width: int, height: int, steps: int) -> int:
+        factor = seconds
+        if self.base_pixels:
+            factor *= (width * height) / self.base_pixels
+        if self.base_steps:
+            factor *= steps / self.base_steps
+        return quote_mc(self.per_second, factor)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "credits_per_second": self.per_second,
+            "base_pixels": self.base_pixels,
+            "base_steps": self.base_steps,
+        }
+
+
 def quote_mc(price_per_second: float, duration_seconds: float) -> int:
-    """Price of a clip in millicredits: credits per second of video times its duration, rounded up."""
+    """Credits per second times duration, in millicredits, rounded up."""
     return max(0, math.ceil(round(price_per_second * duration_seconds * MC_PER_CREDIT, 6)))
 
 

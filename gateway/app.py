@@ -12,13 +12,16 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 
+import billing
 from adapters import Adapter, LocalAdapter, create_adapter
-from local_models import Catalog, LoadedPipeline
-from router import Offer
+from billing import CreditPack, PriceRule, StripeConfig, millicredits
+from local_models import Catalog, LoadedPipeline, parse_size
+from router import Offer, default_price
 
-from .api import health, models, videos
+from . import idempotency
+from .api import account, billing_routes, health, models, projects, quotes, videos
 from .artifacts import LocalDiskStore
-from .config import ConfigError, FileConfig, load_config
+from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .db import Database, upgrade
 from .errors import install_error_handlers
 from .jobs.service import JobService
@@ -67,22 +70,58 @@ def build_backends(
     unknown = sorted(set(config.prices) - known)
     if unknown:
         raise ConfigError(f"[prices] names unknown models: {', '.join(unknown)}")
-    offers = [
-        Offer(o.spec.with_overrides(price_per_second=config.prices[o.spec.id]), o.backend)
-        if o.spec.id in config.prices
-        else o
-        for o in offers
-    ]
-    return adapters, offers
+    return adapters, [_priced(offer, config.prices.get(offer.spec.id)) for offer in offers]
 
 
-async def _checkpoint_forever(db: Database, every_seconds: float = 1.0) -> None:
+def _priced(offer: Offer, price: float | PriceConfig | None) -> Offer:
+    if price is None:
+        return offer
+    if isinstance(price, (int, float)):
+        rule = default_price(offer.spec.with_overrides(price_per_second=float(price)))
+    else:
+        base = parse_size(price.base_size) if price.base_size else None
+        rule = PriceRule(price.per_second, base[0] * base[1] if base else None, price.base_steps)
+    return Offer(offer.spec.with_overrides(price_per_second=rule.per_second), offer.backend, rule)
+
+
+async def _maintain_forever(state: AppState, every_seconds: float = 1.0) -> None:
+    """Background upkeep: SQLite WAL checkpoints (each second), expiring idempotency keys and voiding
+    orphaned reserves (each minute), and a full ledger check every ``ledger_verify_seconds``."""
+    ticks = 0
+    verify_every = (
+        max(1, int(state.settings.ledger_verify_seconds)) if state.settings.ledger_verify_seconds else 0
+    )
     while True:
         await asyncio.sleep(every_seconds)
+        ticks += 1
         try:
-            await to_thread.run_sync(db.checkpoint)
+            if state.db.is_sqlite:
+                await to_thread.run_sync(state.db.checkpoint)
+            if ticks % 60 == 0:
+                await to_thread.run_sync(_expire_and_sweep, state)
+            if verify_every and ticks % verify_every == 0:
+                await to_thread.run_sync(verify_into_metrics, state)
         except Exception:
-            log.warning("WAL checkpoint failed", exc_info=True)
+            log.warning("maintenance failed", exc_info=True)
+
+
+def _expire_and_sweep(state: AppState) -> None:
+    with state.db.write() as conn:
+        idempotency.expire(conn)
+    for job_id in state.jobs.void_orphaned_reserves():
+        log.warning("voided the reserve of %s: its job had already ended", job_id)
+
+
+def verify_into_metrics(state: AppState) -> list[str]:
+    """Check the ledger; record the outcome in the metrics."""
+    with state.db.read() as conn:
+        problems = billing.verify_ledger(conn)
+    state.metrics.ledger_problems.set(len(problems))
+    if problems:
+        log.error("ledger verification failed: %s", "; ".join(problems[:5]))
+    else:
+        state.metrics.ledger_verified.set_to_current_time()
+    return problems
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upgrade(db)
         adapters, offers = build_backends(settings, config, metrics)
         artifacts = LocalDiskStore(settings.artifacts_dir)
-        store = JobStore(db)
+        store = JobStore(db, on_settle=metrics.settled)
         workers = None
         if settings.workers > 0:
             workers = WorkerPool(
@@ -119,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             artifacts,
             lambda: offers,
             max_prompt_chars=settings.max_prompt_chars,
-            on_submitted=lambda model: metrics.jobs_submitted.labels(model=model).inc(),
+            on_submitted=metrics.submitted,
             wake=workers.wake if workers else lambda: None,
         )
         metrics.track_queue_depth(store.queue_depth)
@@ -134,10 +173,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service=service,
             workers=workers,
             keys=KeyCache(),
+            stripe=StripeConfig(
+                settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
+            ),
+            packs={
+                p.id: CreditPack(p.id, millicredits(p.credits), p.price_cents, p.currency, p.name)
+                for p in config.billing.packs
+            },
         )
         if workers is not None:
             await workers.start()
-        checkpointer = asyncio.create_task(_checkpoint_forever(db)) if db.is_sqlite else None
+        maintenance = asyncio.create_task(_maintain_forever(app.state.fg))
         # Everything built so far lives as long as the process: keep the cyclic GC from rescanning
         # it on every full collection (those scans were ~100 ms pauses in the request path).
         gc.freeze()
@@ -147,8 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            if checkpointer is not None:
-                checkpointer.cancel()
+            maintenance.cancel()
             if workers is not None:
                 await workers.stop()
             for adapter in adapters.values():
@@ -165,6 +210,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(videos.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(account.router)
+    app.include_router(quotes.router)
+    app.include_router(projects.router)
+    app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

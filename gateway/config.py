@@ -1,8 +1,14 @@
 """The optional TOML config file (``FRAMEGATE_CONFIG``): models, prices and extra backends.
 
 ```toml
-[prices]            # credits per second of video, by model id
+[prices]            # credits per second of video, by model id (at its default size and steps)
 "wan-tiny" = 2.0
+"wan-1.3b" = { per_second = 20, base_size = "832x480", base_steps = 30 }
+
+[[billing.packs]]   # credit packs sold through Stripe Checkout
+id = "starter"
+credits = 1000
+price_cents = 1000
 
 [[models]]          # catalog entries (see local_models.CatalogEntry)
 id = "wan-1.3b"
@@ -23,7 +29,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["BackendConfig", "ConfigError", "FileConfig", "load_config"]
+__all__ = [
+    "BackendConfig",
+    "BillingConfig",
+    "ConfigError",
+    "FileConfig",
+    "PackConfig",
+    "PriceConfig",
+    "load_config",
+]
 
 
 class ConfigError(Exception):
@@ -36,12 +50,39 @@ class BackendConfig(BaseModel):
     type: str
 
 
+class PriceConfig(BaseModel):
+    """``per_second`` credits at ``base_size`` and ``base_steps`` (each scaling is off if unset)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_second: float = Field(ge=0)
+    base_size: str | None = None
+    base_steps: int | None = Field(default=None, ge=1)
+
+
+class PackConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    credits: float = Field(gt=0)
+    price_cents: int = Field(gt=0)
+    currency: str = "usd"
+    name: str | None = None
+
+
+class BillingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    packs: list[PackConfig] = Field(default_factory=list)
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     models: list[dict[str, Any]] = Field(default_factory=list)
-    prices: dict[str, float] = Field(default_factory=dict)
+    prices: dict[str, float | PriceConfig] = Field(default_factory=dict)
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
+    billing: BillingConfig = Field(default_factory=BillingConfig)
     builtin_models: bool = True
 
 

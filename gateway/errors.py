@@ -14,7 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import AdapterError
-from billing import BillingError, InsufficientCredits
+from billing import (
+    BillingError,
+    BillingNotConfigured,
+    BudgetExceeded,
+    InsufficientCredits,
+)
 from local_models import InvalidInput, LocalModelError, WeightsNotFound
 from router import ModelNotFound, NoCandidate, RoutingError
 
@@ -100,8 +105,10 @@ def to_api_error(exc: Exception) -> ApiError:
     param = getattr(exc, "param", None)
     message = getattr(exc, "message", str(exc))
     code = getattr(exc, "code", None)
-    if isinstance(exc, InsufficientCredits):
+    if isinstance(exc, (InsufficientCredits, BudgetExceeded)):
         return PaymentRequired(message, code=code)
+    if isinstance(exc, BillingNotConfigured):
+        return ServiceUnavailable(message, code=code)
     if isinstance(exc, BillingError):
         return BadRequest(message, code=code, param=param)
     if isinstance(exc, (ModelNotFound, NoCandidate, InvalidInput)):

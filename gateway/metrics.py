@@ -49,9 +49,46 @@ class Metrics:
             registry=r,
         )
         self.models_loaded = Counter("framegate_model_loads_total", "pipelines loaded", ["model"], registry=r)
+        self.credits_reserved = Counter(
+            "framegate_credits_reserved_total", "credits held for new jobs", ["model"], registry=r
+        )
+        self.credits_captured = Counter(
+            "framegate_credits_captured_total", "credits charged for finished jobs", ["model"], registry=r
+        )
+        self.credits_released = Counter(
+            "framegate_credits_released_total",
+            "credits returned from failed or cancelled jobs",
+            ["model"],
+            registry=r,
+        )
+        self.credits_purchased = Counter(
+            "framegate_credits_purchased_total", "credits bought through Stripe", registry=r
+        )
+        self.usage_seconds = Counter(
+            "framegate_usage_video_seconds_total", "seconds of video delivered", ["model"], registry=r
+        )
+        self.webhooks = Counter(
+            "framegate_stripe_webhooks_total", "Stripe webhook deliveries by outcome", ["outcome"], registry=r
+        )
+        self.ledger_verified = Gauge(
+            "framegate_ledger_verify_last_success_timestamp_seconds",
+            "when the ledger last passed every invariant check",
+            registry=r,
+        )
+        self.ledger_problems = Gauge(
+            "framegate_ledger_verify_problems", "broken invariants at the last check", registry=r
+        )
 
     def track_queue_depth(self, read: Callable[[], int]) -> None:
         self.queue_depth.set_function(read)
+
+    def submitted(self, model: str, reserved_mc: int) -> None:
+        self.jobs_submitted.labels(model=model).inc()
+        self.credits_reserved.labels(model=model).inc(reserved_mc / 1000)
+
+    def settled(self, kind: str, model: str, amount_mc: int) -> None:
+        counter = self.credits_captured if kind == "captured" else self.credits_released
+        counter.labels(model=model).inc(amount_mc / 1000)
 
 
 class MetricsMiddleware:

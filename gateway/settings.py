@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     max_loaded_models: int = Field(default=2, ge=1)
     device: str | None = None
 
+    public_url: str | None = Field(default=None, description="where users reach this gateway (Stripe return)")
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = Field(default=None, description="default: Stripe's; tests use a local fake")
+    ledger_verify_seconds: float = Field(default=600.0, ge=0, description="0 turns the periodic check off")
+
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_prompt_chars: int = Field(default=4000, ge=1)
     max_image_pixels: int = Field(default=4096 * 4096, ge=1)
@@ -39,6 +45,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'framegate.db').resolve()}"
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def artifacts_dir(self) -> Path:

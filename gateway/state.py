@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from adapters import Adapter
+from billing import CreditPack, StripeConfig
 from router import Offer
 
 from .artifacts import ArtifactStore
@@ -58,3 +59,5 @@ class AppState:
     service: JobService
     workers: WorkerPool | None
     keys: KeyCache
+    stripe: StripeConfig
+    packs: dict[str, CreditPack]

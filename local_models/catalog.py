@@ -85,6 +85,8 @@ class CatalogEntry(BaseModel):
 
 
 BUILTIN_ENTRIES: tuple[CatalogEntry, ...] = (
+    CatalogEntry(id="shapes-fast", family="shapes", weights="builtin:shapes-fast"),
+    CatalogEntry(id="shapes-hq", family="shapes", weights="builtin:shapes-hq"),
     CatalogEntry(id="wan-tiny", family="wan", weights="builtin:wan-tiny"),
 )
 
@@ -99,7 +101,7 @@ class Catalog:
 
     @classmethod
     def from_config(cls, models: Iterable[Mapping[str, Any]] = (), *, builtins: bool = True) -> Catalog:
-        entries: list[CatalogEntry] = list(BUILTIN_ENTRIES) if builtins else []
+        entries: list[CatalogEntry] = [e for e in BUILTIN_ENTRIES if _available(e)] if builtins else []
         for raw in models:
             try:
                 entries.append(CatalogEntry.model_validate(dict(raw)))
@@ -120,6 +122,18 @@ class Catalog:
 
     def for_backend(self, backend: str) -> list[CatalogEntry]:
         return [entry for entry in self._entries.values() if entry.backend == backend]
+
+
+def _available(entry: CatalogEntry) -> bool:
+    """A built-in whose family ships its weights is offered only if they are present in this install."""
+    from .errors import WeightsNotFound
+    from .families import get_family
+
+    try:
+        get_family(entry.family).packaged_weights(entry.weights.removeprefix("builtin:"))
+    except WeightsNotFound:
+        return False
+    return True
 
 
 def weights_path(entry: CatalogEntry, models_dir: Path) -> Path:

@@ -45,6 +45,10 @@ def _dtype(name: str, device: str) -> Any:
 
 def materialize(entry: CatalogEntry, models_dir: Path) -> Path:
     """Return the local weights directory of ``entry``, building a shipped tiny model if needed."""
+    if entry.weights.startswith("builtin:"):
+        packaged = get_family(entry.family).packaged_weights(entry.weights.removeprefix("builtin:"))
+        if packaged is not None:
+            return packaged
     path = weights_path(entry, models_dir)
     if (path / "model_index.json").is_file():
         return path

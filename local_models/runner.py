@@ -42,7 +42,7 @@ def run_pipeline(
     kwargs = family.call_kwargs(loaded.pipe, params, prompt, image)
     # A CPU generator gives the same noise on every device, so a seed reproduces a take anywhere.
     generator = torch.Generator(device="cpu").manual_seed(params.seed)
-    total = params.steps
+    total = family.progress_total(params)
 
     def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
         progress(step + 1, total)

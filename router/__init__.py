@@ -1,6 +1,6 @@
 """Which model and backend serve a request. The router decides; it never runs a job."""
 
-from .candidates import AUTO, Candidate, Offer, RouteRequest, candidates_for
+from .candidates import AUTO, Candidate, Offer, RouteRequest, candidates_for, default_price
 from .errors import ModelNotFound, NoCandidate, RoutingError
 from .plan import plan
 from .policy import POLICIES, Policy, cheapest
@@ -17,5 +17,6 @@ __all__ = [
     "RoutingError",
     "candidates_for",
     "cheapest",
+    "default_price",
     "plan",
 ]

@@ -6,22 +6,38 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from billing import quote_mc
+from billing import PriceRule
 from local_models import MAX_SEED, GenerationParams, InvalidInput, Mode, ModelSpec, resolve
 
 from .errors import ModelNotFound, NoCandidate
 
-__all__ = ["AUTO", "Candidate", "Offer", "RouteRequest", "candidates_for", "offers_by_model"]
+__all__ = ["AUTO", "Candidate", "Offer", "RouteRequest", "candidates_for", "default_price", "offers_by_model"]
 
 AUTO = "auto"
 
 
+def default_price(spec: ModelSpec) -> PriceRule:
+    """The spec's credits per second, at its default size and steps.
+
+    Models whose larger sizes are upsampled from a fixed native size (``spec.extras["native_size"]``)
+    cost the same at every size.
+    """
+    width, height = spec.sizes.default
+    scales = "native_size" not in spec.extras
+    return PriceRule(spec.price_per_second, width * height if scales else None, spec.default_steps)
+
+
 @dataclass(frozen=True)
 class Offer:
-    """A model as served by one backend."""
+    """A model as served by one backend, at a price."""
 
     spec: ModelSpec
     backend: str
+    price: PriceRule | None = None
+
+    @property
+    def price_rule(self) -> PriceRule:
+        return self.price or default_price(self.spec)
 
 
 @dataclass(frozen=True)
@@ -76,9 +92,10 @@ def _candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
         seed=seed,
         negative_prompt=request.negative_prompt,
     )
-    return Candidate(
-        offer.spec, offer.backend, params, quote_mc(offer.spec.price_per_second, params.duration)
+    price = offer.price_rule.quote_mc(
+        seconds=params.duration, width=params.width, height=params.height, steps=params.steps
     )
+    return Candidate(offer.spec, offer.backend, params, price)
 
 
 def candidates_for(

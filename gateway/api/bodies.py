@@ -15,7 +15,7 @@ from ..errors import BadRequest, UnsupportedMediaType
 from .images import decode_data_url
 from .schemas import VideoCreate, parse_model
 
-__all__ = ["CreateBody", "read_create_body"]
+__all__ = ["CreateBody", "parse_json_body", "read_create_body"]
 
 
 @dataclass
@@ -43,6 +43,11 @@ def _from_json(raw: bytes) -> CreateBody:
         raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="invalid_json")
+    return parse_json_body(data)
+
+
+def parse_json_body(data: dict[str, Any]) -> CreateBody:
+    """A create body from already-decoded JSON (also used by quotes)."""
     fields = parse_model(VideoCreate, data)
     image = None
     if fields.input_reference is not None:

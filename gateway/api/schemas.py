@@ -37,8 +37,9 @@ class VideoCreate(BaseModel):
     fps: int | None = None
     frames: int | None = None
     negative_prompt: str | None = None
+    project: str | None = None
 
-    @field_validator("model", "size", "negative_prompt")
+    @field_validator("model", "size", "negative_prompt", "project")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         if value is not None:
@@ -102,6 +103,8 @@ def video_object(row: Any) -> dict[str, Any]:
         "guidance": params.get("guidance"),
         "negative_prompt": params.get("negative_prompt"),
         "mode": params.get("mode"),
+        "project": row.project_id,
+        "upsampled_from": ((row.result or {}).get("backend_metadata") or {}).get("upsampled_from"),
     }
 
 

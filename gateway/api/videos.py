@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from ..artifacts import VARIANTS
 from ..auth import Principal
 from ..errors import BadRequest, Conflict, NotFound
+from ..idempotency import IdempotentRequest, check_key, request_hash
 from ..ids import is_video_id
 from ..jobs.states import COMPLETED, TERMINAL
 from ..state import AppState
@@ -57,8 +58,16 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
         image = await to_thread.run_sync(
             lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels)
         )
-    row = await to_thread.run_sync(state.service.submit, who, body.fields, image)
-    return _video_response(state, row)
+    idem = None
+    if (key := request.headers.get("idempotency-key")) is not None:
+        fields = body.fields.model_dump(mode="json")
+        fields["input_sha256"] = image.sha256 if image is not None else None
+        idem = IdempotentRequest(who.account_id, check_key(key), "videos.create", request_hash(fields))
+    submitted = await to_thread.run_sync(state.service.submit, who, body.fields, image, idem)
+    headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)}
+    if submitted.replayed:
+        headers["idempotent-replayed"] = "true"
+    return JSONResponse(submitted.body, headers=headers)
 
 
 @router.get("")
@@ -73,7 +82,7 @@ async def list_videos(
     if after is not None and not is_video_id(after):
         raise BadRequest(f"after must be a video id, got {after!r}", code="invalid_cursor", param="after")
     rows, has_more = await state.db.run_read(
-        lambda: state.jobs.list(who.account_id, after=after, limit=limit, order=order)
+        lambda: state.jobs.page(who.account_id, after=after, limit=limit, order=order)
     )
     data = [video_object(row) for row in rows]
     return {

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import typer
+from sqlalchemy import select, update
 
 import billing
 from billing import credits, millicredits
 
 from ..auth import create_key, list_keys, revoke_key
-from ..db import Database, upgrade
+from ..db import Database, api_keys, upgrade
 from ..settings import Settings
 
-keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke API keys; set their budgets.", no_args_is_help=True)
 credits_app = typer.Typer(help="Grant credits and show balances.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Check the credit ledger.", no_args_is_help=True)
 
 
 def open_db() -> Database:
@@ -34,6 +37,8 @@ def keys_create(
     account: str = typer.Option(..., help="account name (created if it does not exist)"),
     credits_: float = typer.Option(0, "--credits", min=0, help="credits to grant the account now"),
     name: str | None = typer.Option(None, help="a label for the key"),
+    daily_budget: float | None = typer.Option(None, min=0, help="credits this key may spend per UTC day"),
+    monthly_budget: float | None = typer.Option(None, min=0, help="credits this key may spend per UTC month"),
 ) -> None:
     """Create an API key and print it. It is shown only this once."""
     db = open_db()
@@ -42,6 +47,7 @@ def keys_create(
         if credits_ > 0:
             billing.grant(conn, account_id, millicredits(credits_))
         key = create_key(conn, account_id, name)
+        _set_budgets(conn, key.id, daily_budget, monthly_budget)
         balance = billing.get_balance(conn, account_id)
     typer.echo(key.secret)
     typer.echo(
@@ -77,6 +83,52 @@ def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_...)")
             typer.echo(f"no active key {key_id!r}", err=True)
             raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+def _set_budgets(conn: Any, key_id: str, daily: float | None, monthly: float | None) -> None:
+    values: dict[str, int | None] = {}
+    if daily is not None:
+        values["daily_budget_mc"] = millicredits(daily) if daily > 0 else None
+    if monthly is not None:
+        values["monthly_budget_mc"] = millicredits(monthly) if monthly > 0 else None
+    if values:
+        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+
+
+@keys_app.command("budget")
+def keys_budget(
+    key_id: str = typer.Argument(..., help="the key's id (key_...)"),
+    daily: float | None = typer.Option(None, min=0, help="credits per UTC day (0 removes the cap)"),
+    monthly: float | None = typer.Option(None, min=0, help="credits per UTC month (0 removes the cap)"),
+) -> None:
+    """Set or remove a key's daily and monthly spending caps."""
+    db = open_db()
+    with db.write() as conn:
+        exists = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).scalar_one_or_none()
+        if exists is None:
+            typer.echo(f"no key {key_id!r}", err=True)
+            raise typer.Exit(1)
+        _set_budgets(conn, key_id, daily, monthly)
+        row = conn.execute(
+            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id)
+        ).one()
+    show = lambda mc: "none" if mc is None else f"{credits(mc):g}"  # noqa: E731
+    typer.echo(
+        f"{key_id}: daily budget {show(row.daily_budget_mc)}, monthly budget {show(row.monthly_budget_mc)}"
+    )
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check every ledger invariant; exit 1 and list the problems if any is broken."""
+    db = open_db()
+    with db.read() as conn:
+        problems = billing.verify_ledger(conn)
+    if problems:
+        for problem in problems:
+            typer.echo(f"BROKEN: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("ledger OK: every transfer sums to zero, balances match their entries, holds match reserves")
 
 
 @credits_app.command("grant")

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from .admin import credits_app, keys_app
+from .admin import credits_app, keys_app, ledger_app
 from .client import generate
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
+app.add_typer(ledger_app, name="ledger")
 app.command("generate")(generate)
 
 

@@ -2,6 +2,15 @@
 
 from .engine import Database, normalize_url
 from .migrate import upgrade
-from .schema import api_keys, jobs, metadata
+from .schema import api_keys, idempotency_keys, jobs, metadata, projects
 
-__all__ = ["Database", "api_keys", "jobs", "metadata", "normalize_url", "upgrade"]
+__all__ = [
+    "Database",
+    "api_keys",
+    "idempotency_keys",
+    "jobs",
+    "metadata",
+    "normalize_url",
+    "projects",
+    "upgrade",
+]

@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from billing import metadata
 
-__all__ = ["api_keys", "jobs", "metadata"]
+__all__ = ["api_keys", "idempotency_keys", "jobs", "metadata", "projects"]
 
 api_keys = Table(
     "api_keys",
@@ -30,6 +30,34 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
+    Column("daily_budget_mc", BigInteger, nullable=True),
+    Column("monthly_budget_mc", BigInteger, nullable=True),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("brief", Text, nullable=True),
+    Column("budget_mc", BigInteger, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+    Index("ix_projects_account", "account_id", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("route", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_idempotency_created", "created_at"),
 )
 
 jobs = Table(
@@ -38,6 +66,7 @@ jobs = Table(
     Column("id", String(40), primary_key=True),
     Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
     Column("key_id", String(40), nullable=True),
+    Column("project_id", String(40), nullable=True),
     Column("status", String(16), nullable=False),
     Column("requested_model", String(64), nullable=True),
     Column("model", String(64), nullable=False),

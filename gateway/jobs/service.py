@@ -1,31 +1,42 @@
-"""Submitting jobs: route, price, and insert the job with its credit hold in one transaction."""
+"""Submitting jobs: route, price, and insert the job with its credit reserve in one transaction."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 import billing
 from local_models import parse_size
-from router import Offer, RouteRequest, plan
+from router import Candidate, Offer, RouteRequest, plan
 
+from .. import idempotency
 from ..api.images import ValidatedImage
-from ..api.schemas import VideoCreate, format_seconds
+from ..api.schemas import VideoCreate, format_seconds, video_object
 from ..artifacts import ArtifactStore
 from ..auth import Principal
-from ..db import Database, jobs
-from ..errors import BadRequest
+from ..db import Database, api_keys, jobs, projects
+from ..errors import BadRequest, NotFound
 from ..ids import new_video_id
 from .states import QUEUED
 
-__all__ = ["JobService"]
+__all__ = ["JobService", "Submitted"]
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The response to a create: a new job, or the replay of an earlier one (same Idempotency-Key)."""
+
+    body: dict[str, Any]
+    replayed: bool
 
 
 class JobService:
-    """Turns a validated request into a durable, paid-for (held) job row."""
+    """Turns a validated request into a durable, paid-for (reserved) job row."""
 
     def __init__(
         self,
@@ -34,7 +45,7 @@ class JobService:
         offers: Callable[[], Sequence[Offer]],
         *,
         max_prompt_chars: int,
-        on_submitted: Callable[[str], None] = lambda model: None,
+        on_submitted: Callable[[str, int], None] = lambda model, reserved_mc: None,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
@@ -44,7 +55,8 @@ class JobService:
         self.on_submitted = on_submitted
         self.wake = wake
 
-    def submit(self, principal: Principal, req: VideoCreate, image: ValidatedImage | None) -> Row[Any]:
+    def route(self, req: VideoCreate, image: ValidatedImage | None) -> list[Candidate]:
+        """Validate the prompt and rank the candidates (no side effects; also used for quotes)."""
         prompt = (req.prompt or "").strip()
         if not prompt:
             raise BadRequest(
@@ -56,54 +68,133 @@ class JobService:
                 code="prompt_too_long",
                 param="prompt",
             )
-        route = RouteRequest(
-            model=req.model,
-            mode="i2v" if image is not None else "t2v",
-            size=parse_size(req.size) if req.size else None,
-            seconds=req.seconds,
-            frames=req.frames,
-            fps=req.fps,
-            steps=req.steps,
-            guidance=req.guidance,
-            seed=req.seed,
-            negative_prompt=req.negative_prompt,
+        return plan(
+            RouteRequest(
+                model=req.model,
+                mode="i2v" if image is not None else "t2v",
+                size=parse_size(req.size) if req.size else None,
+                seconds=req.seconds,
+                frames=req.frames,
+                fps=req.fps,
+                steps=req.steps,
+                guidance=req.guidance,
+                seed=req.seed,
+                negative_prompt=req.negative_prompt,
+            ),
+            self.offers(),
         )
-        chosen = plan(route, self.offers())[0]
-        params = chosen.params
-        seconds = req.seconds if req.seconds is not None else chosen.spec.default_seconds
+
+    def submit(
+        self,
+        principal: Principal,
+        req: VideoCreate,
+        image: ValidatedImage | None,
+        idem: idempotency.IdempotentRequest | None = None,
+    ) -> Submitted:
+        if idem is not None:
+            with self.db.read() as conn:
+                replay = idempotency.find(conn, idem)
+            if replay is not None:
+                return Submitted(replay.body, True)
+        chosen = self.route(req, image)[0]
         job_id = new_video_id()
         input_path = self.artifacts.save_input(job_id, image.png, ".png") if image is not None else None
         try:
             with self.db.write() as conn:
-                row = conn.execute(
-                    insert(jobs)
-                    .returning(*jobs.c)
-                    .values(
-                        id=job_id,
-                        account_id=principal.account_id,
-                        key_id=principal.key_id,
-                        status=QUEUED,
-                        requested_model=req.model,
-                        model=chosen.spec.id,
-                        backend=chosen.backend,
-                        prompt=prompt,
-                        seconds=format_seconds(seconds),
-                        size=params.size,
-                        params=params.as_dict(),
-                        input_path=str(input_path) if input_path else None,
-                        input_sha256=image.sha256 if image is not None else None,
-                        progress=0,
-                        quoted_mc=chosen.price_mc,
-                        created_at=time.time(),
-                        attempts=0,
-                        cancel_requested=False,
-                    )
-                ).one()
-                billing.hold(conn, principal.account_id, job_id, chosen.price_mc)
+                billing.lock_account(conn, principal.account_id)
+                if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
+                    return Submitted(replay.body, True)
+                row = self._insert(conn, principal, req, image, chosen, job_id, input_path)
+                body = video_object(row)
+                if idem is not None:
+                    idempotency.remember(conn, idem, 200, body)
+        except IntegrityError:
+            # Another request with the same Idempotency-Key committed first (PostgreSQL): replay it.
+            if input_path is not None:
+                input_path.unlink(missing_ok=True)
+            if idem is not None:
+                with self.db.read() as conn:
+                    replay = idempotency.find(conn, idem)
+                if replay is not None:
+                    return Submitted(replay.body, True)
+            raise
         except BaseException:
             if input_path is not None:
                 input_path.unlink(missing_ok=True)
             raise
-        self.on_submitted(chosen.spec.id)
+        self.on_submitted(chosen.spec.id, chosen.price_mc)
         self.wake()
+        return Submitted(body, False)
+
+    def _insert(
+        self,
+        conn: Connection,
+        principal: Principal,
+        req: VideoCreate,
+        image: ValidatedImage | None,
+        chosen: Candidate,
+        job_id: str,
+        input_path: Any,
+    ) -> Any:
+        params = chosen.params
+        seconds = req.seconds if req.seconds is not None else chosen.spec.default_seconds
+        project_budget = None
+        if req.project is not None:
+            project = conn.execute(
+                select(projects.c.id, projects.c.budget_mc).where(
+                    projects.c.id == req.project,
+                    projects.c.account_id == principal.account_id,
+                    projects.c.deleted_at.is_(None),
+                )
+            ).one_or_none()
+            if project is None:
+                raise NotFound(
+                    f"no project with id {req.project!r}", code="project_not_found", param="project"
+                )
+            project_budget = project.budget_mc
+        key = conn.execute(
+            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
+                api_keys.c.id == principal.key_id
+            )
+        ).one_or_none()
+        limits = billing.BudgetLimits(
+            key_daily_mc=key.daily_budget_mc if key else None,
+            key_monthly_mc=key.monthly_budget_mc if key else None,
+            project_mc=project_budget,
+        )
+        row = conn.execute(
+            insert(jobs)
+            .returning(*jobs.c)
+            .values(
+                id=job_id,
+                account_id=principal.account_id,
+                key_id=principal.key_id,
+                project_id=req.project,
+                status=QUEUED,
+                requested_model=req.model,
+                model=chosen.spec.id,
+                backend=chosen.backend,
+                prompt=(req.prompt or "").strip(),
+                seconds=format_seconds(seconds),
+                size=params.size,
+                params=params.as_dict(),
+                input_path=str(input_path) if input_path else None,
+                input_sha256=image.sha256 if image is not None else None,
+                progress=0,
+                quoted_mc=chosen.price_mc,
+                created_at=time.time(),
+                attempts=0,
+                cancel_requested=False,
+            )
+        ).one()
+        billing.reserve(
+            conn,
+            principal.account_id,
+            job_id,
+            chosen.price_mc,
+            api_key_id=principal.key_id,
+            project_id=req.project,
+            model=chosen.spec.id,
+            limits=limits,
+        )
         return row

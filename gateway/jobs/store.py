@@ -4,7 +4,7 @@ same transaction as the status change, guarded so that a job is settled at most 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,16 @@ class Recovery:
     failed: list[str]
 
 
+SettleHook = Callable[[str, str, int], None]
+"""Called after a commit with (``"captured"`` or ``"released"``, model, millicredits)."""
+
+
 class JobStore:
     """Queries and transitions on the ``jobs`` table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_settle: SettleHook | None = None) -> None:
         self.db = db
+        self.on_settle = on_settle or (lambda kind, model, amount_mc: None)
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, account_id: str, job_id: str) -> Row[Any] | None:
@@ -43,7 +48,7 @@ class JobStore:
         with self.db.read() as conn:
             return conn.execute(select(jobs).where(jobs.c.id == job_id)).one_or_none()
 
-    def list(
+    def page(
         self, account_id: str, *, after: str | None, limit: int, order: str
     ) -> tuple[list[Row[Any]], bool]:
         query = select(jobs).where(jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None))
@@ -117,7 +122,7 @@ class JobStore:
             )
 
     def complete(self, job_id: str, owner: str, *, cost_mc: int, result: dict[str, Any]) -> bool:
-        """Mark completed and capture ``cost_mc``; False if the job is no longer ours."""
+        """Mark completed, capture ``cost_mc`` and meter usage, atomically; False if no longer ours."""
         with self.db.write() as conn:
             done = conn.execute(
                 update(jobs)
@@ -131,18 +136,51 @@ class JobStore:
                     lease_owner=None,
                     lease_expires_at=None,
                 )
-            )
-            if done.rowcount != 1:
+                .returning(jobs.c.account_id, jobs.c.key_id, jobs.c.project_id, jobs.c.model, jobs.c.backend)
+            ).one_or_none()
+            if done is None:
                 return False
-            billing.capture(conn, job_id, cost_mc)
+            charged = billing.capture(conn, job_id, cost_mc)
+            billing.record_usage(
+                conn,
+                job_id=job_id,
+                account_id=done.account_id,
+                api_key_id=done.key_id,
+                project_id=done.project_id,
+                model=done.model,
+                backend=done.backend,
+                video_seconds=result["frames"] / result["fps"],
+                frames=result["frames"],
+                width=result["width"],
+                height=result["height"],
+                device_seconds=result.get("run_seconds", 0.0),
+                cost_mc=charged if charged is not None else cost_mc,
+            )
+        if charged is not None:
+            self.on_settle("captured", done.model, charged)
         return True
 
     def fail(self, job_id: str, owner: str | None, code: str, message: str) -> bool:
         """Mark failed and release the hold; ``owner=None`` fails a job that is not running."""
+        released: list[tuple[str, int]] = []
         with self.db.write() as conn:
-            return self._fail(conn, job_id, owner, code, message)
+            failed = self._fail(conn, job_id, owner, code, message, released)
+        self._report_released(released)
+        return failed
 
-    def _fail(self, conn: Connection, job_id: str, owner: str | None, code: str, message: str) -> bool:
+    def _report_released(self, released: list[tuple[str, int]]) -> None:
+        for model, amount_mc in released:
+            self.on_settle("released", model, amount_mc)
+
+    def _fail(
+        self,
+        conn: Connection,
+        job_id: str,
+        owner: str | None,
+        code: str,
+        message: str,
+        released: list[tuple[str, int]],
+    ) -> bool:
         cond = self._owned(job_id, owner) if owner else and_(jobs.c.id == job_id, jobs.c.status == QUEUED)
         done = conn.execute(
             update(jobs)
@@ -156,10 +194,12 @@ class JobStore:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-        )
-        if done.rowcount != 1:
+            .returning(jobs.c.model, jobs.c.quoted_mc)
+        ).one_or_none()
+        if done is None:
             return False
-        billing.release(conn, job_id)
+        if billing.void(conn, job_id):
+            released.append((done.model, done.quoted_mc))
         return True
 
     def requeue(self, job_id: str, owner: str, *, count_attempt: bool = True) -> bool:
@@ -180,6 +220,7 @@ class JobStore:
         now = time.time()
         requeued: list[str] = []
         failed: list[str] = []
+        released: list[tuple[str, int]] = []
         with self.db.write() as conn:
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested).where(
@@ -197,7 +238,7 @@ class JobStore:
                             "times; credits were refunded",
                         )
                     )
-                    if self._fail(conn, row.id, row.lease_owner, code, message):
+                    if self._fail(conn, row.id, row.lease_owner, code, message, released):
                         failed.append(row.id)
                 elif (
                     conn.execute(
@@ -208,7 +249,31 @@ class JobStore:
                     == 1
                 ):
                     requeued.append(row.id)
+        self._report_released(released)
         return Recovery(requeued, failed)
+
+    def void_orphaned_reserves(self) -> list[str]:
+        """Void pending reserves whose job has already ended or vanished (a hold that outlived its job)."""
+        from billing.schema import transfers
+
+        released: list[tuple[str, int]] = []
+        voided: list[str] = []
+        with self.db.write() as conn:
+            rows = conn.execute(
+                select(transfers.c.job_id, transfers.c.model, transfers.c.amount_mc)
+                .select_from(transfers.outerjoin(jobs, jobs.c.id == transfers.c.job_id))
+                .where(
+                    transfers.c.kind == "reserve",
+                    transfers.c.state == "pending",
+                    (jobs.c.id.is_(None)) | (jobs.c.status.in_((COMPLETED, FAILED))),
+                )
+            ).all()
+            for row in rows:
+                if billing.void(conn, row.job_id):
+                    voided.append(row.job_id)
+                    released.append((row.model or "?", row.amount_mc))
+        self._report_released(released)
+        return voided
 
     # -- caller side -------------------------------------------------------------------------
     def request_cancel(self, account_id: str, job_id: str, *, delete: bool = False) -> Row[Any] | None:
@@ -217,6 +282,7 @@ class JobStore:
         Returns the row after the change, or None if there is no such job.
         """
         now = time.time()
+        released: list[tuple[str, int]] = []
         with self.db.write() as conn:
             row = conn.execute(
                 select(jobs).where(
@@ -226,9 +292,11 @@ class JobStore:
             if row is None:
                 return None
             if row.status == QUEUED:
-                self._fail(conn, job_id, None, "cancelled", "the job was cancelled")
+                self._fail(conn, job_id, None, "cancelled", "the job was cancelled", released)
             elif row.status == IN_PROGRESS:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
             if delete:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(deleted_at=now))
-            return conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+            after = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        self._report_released(released)
+        return after

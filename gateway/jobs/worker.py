@@ -110,6 +110,8 @@ class WorkerPool:
             _, pending = await asyncio.wait(self._tasks, timeout=grace_seconds)
             for task in pending:
                 task.cancel()
+        for event in list(self._running.values()):
+            event.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def wake(self) -> None:
@@ -176,9 +178,11 @@ class WorkerPool:
     async def _run(self, job: Any) -> None:
         assert self._loop is not None
         cancel = threading.Event()
-        if job.cancel_requested:
-            cancel.set()
         self._running[job.id] = cancel
+        # A claim that was already in flight when stop() began lands here after the shutdown sweep
+        # of _running: cancel it now so it goes back to the queue instead of running unsupervised.
+        if job.cancel_requested or self._stopping:
+            cancel.set()
         lost: list[bool] = []
         heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
         started = time.perf_counter()
@@ -202,6 +206,7 @@ class WorkerPool:
                 outcome = "completed"
                 if self.metrics:
                     self.metrics.job_run_seconds.labels(model=job.model).observe(run_seconds)
+                    self.metrics.usage_seconds.labels(model=job.model).inc(artifact.frames / artifact.fps)
         except Cancelled:
             if self._stopping and not lost:
                 await to_thread.run_sync(lambda: self.store.requeue(job.id, self.owner, count_attempt=False))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from ..errors import UnknownFamily
 from .base import Family
+from .shapes import ShapesFamily
 from .wan import WanFamily
 
 __all__ = ["Family", "family_names", "get_family"]
 
-_FAMILIES: dict[str, Family] = {family.name: family for family in (WanFamily(),)}
+_FAMILIES: dict[str, Family] = {family.name: family for family in (ShapesFamily(), WanFamily())}
 
 
 def get_family(name: str) -> Family:

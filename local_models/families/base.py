@@ -41,3 +41,15 @@ class Family(Protocol):
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
         """Save a tiny random-weight pipeline of this family to ``path`` (offline)."""
         ...
+
+    def progress_total(self, params: GenerationParams) -> int:
+        """How many step callbacks a run of ``params`` makes (progress goes from 0 to this)."""
+        ...
+
+    def run_notes(self, params: GenerationParams) -> dict[str, Any]:
+        """Facts about how ``params`` was run that the job should record (e.g. upsampling)."""
+        ...
+
+    def packaged_weights(self, name: str) -> Path | None:
+        """Weights shipped inside the package for built-in ``name``, if this family ships any."""
+        ...

@@ -70,6 +70,15 @@ class WanFamily:
             "max_sequence_length": max_len,
         }
 
+    def progress_total(self, params: GenerationParams) -> int:
+        return params.steps
+
+    def run_notes(self, params: GenerationParams) -> dict[str, Any]:
+        return {}
+
+    def packaged_weights(self, name: str) -> Path | None:
+        return None  # built offline from a config on first use instead
+
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
         import torch
         from diffusers import (

@@ -77,3 +77,29 @@ def test_generate_against_a_running_gateway(env: Path, tmp_path: Path, models_di
         assert frames.shape == (17, 64, 64, 3)
         failed = runner.invoke(app, ["generate", "x", "--model", "nope", "--url", url, "--api-key", key])
         assert failed.exit_code == 1 and "model_not_found" in failed.output
+
+
+def test_ledger_verify_and_budgets(env: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["keys", "create", "--account", "team", "--credits", "50", "--daily-budget", "5"]
+    )
+    assert created.exit_code == 0, created.output
+    listed = runner.invoke(app, ["keys", "list", "--account", "team"])
+    key_id = re.search(r"key_[0-9a-f]+", listed.stdout).group(0)  # type: ignore[union-attr]
+    budget = runner.invoke(app, ["keys", "budget", key_id, "--monthly", "40", "--daily", "0"])
+    assert budget.exit_code == 0 and "daily budget none, monthly budget 40" in budget.stdout
+    ok = runner.invoke(app, ["ledger", "verify"])
+    assert ok.exit_code == 0 and "ledger OK" in ok.stdout
+
+    from sqlalchemy import update
+
+    from billing.schema import accounts
+    from gateway.db import Database
+
+    db = Database(f"sqlite:///{env / 'framegate.db'}")
+    with db.write() as conn:  # corrupt a balance behind the ledger's back
+        conn.execute(update(accounts).where(accounts.c.name == "team").values(balance_mc=1))
+    db.dispose()
+    broken = runner.invoke(app, ["ledger", "verify"])
+    assert broken.exit_code == 1 and "BROKEN" in broken.output

@@ -46,4 +46,18 @@ async def test_job_and_request_metrics(gw: Gateway) -> None:
     }
     assert "/v1/videos/{video_id}" in route_labels and "/v1/videos" in route_labels
     assert not any(video["id"] in (label or "") for label in route_labels)
-    _ = auth
+    model = frozenset({("model", "fake-video")})
+    assert values[("framegate_credits_reserved_total", model)] == 2.0
+    assert values[("framegate_credits_captured_total", model)] == 1.0
+    assert values[("framegate_credits_released_total", model)] == 1.0
+    assert values[("framegate_usage_video_seconds_total", model)] == 1.0
+    assert not any(key in text for key in (auth(key)["Authorization"][7:], "acct_"))
+
+
+async def test_ledger_check_feeds_the_metric(gw: Gateway) -> None:
+    from gateway.app import verify_into_metrics
+
+    assert verify_into_metrics(gw.state) == []
+    values = samples((await gw.client.get("/metrics")).text)
+    assert values[("framegate_ledger_verify_last_success_timestamp_seconds", frozenset())] > 0
+    assert values[("framegate_ledger_verify_problems", frozenset())] == 0

@@ -43,14 +43,15 @@ async def test_json_create_then_poll_then_download(gw: Gateway, tmp_path) -> Non
     assert body["seconds"] == "2" and body["size"] == "64x48"
     assert body["backend"] == "fake" and body["seed"] == 7
     assert body["frames"] == 16 and body["fps"] == 8
-    assert body["quoted_cost"] == 2.0 and body["cost"] is None
+    # 2 s at 1 credit/s, scaled by pixels: 64x48 is 3/4 of the model's base 64x64.
+    assert body["quoted_cost"] == 1.5 and body["cost"] is None
     assert int(created.headers["openai-poll-after-ms"]) > 0
 
     done = await gw.wait(key, body["id"])
     assert done["status"] == "completed", done
     assert done["progress"] == 100 and done["error"] is None
     assert done["completed_at"] >= done["created_at"]
-    assert done["cost"] == 2.0
+    assert done["cost"] == 1.5
 
     content = await gw.client.get(f"/v1/videos/{body['id']}/content", headers=auth(key))
     assert content.status_code == 200
@@ -71,7 +72,7 @@ async def test_json_create_then_poll_then_download(gw: Gateway, tmp_path) -> Non
     assert sheet.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(sheet.content)).format == "JPEG"
     balance = gw.balance(key)
-    assert (balance.balance_mc, balance.held_mc) == (8000, 0)
+    assert (balance.balance_mc, balance.held_mc) == (8500, 0)
 
 
 async def test_multipart_create_with_image_file(gw: Gateway, tmp_path) -> None:
@@ -222,17 +223,32 @@ async def test_models_endpoint_lists_rules_and_prices(gw: Gateway) -> None:
 
 async def test_auto_picks_cheapest_fitting_model(gw: Gateway) -> None:
     key = gw.new_key()
-    # i2v: only the fake model can do it.
+    # Whatever is installed, auto takes the model with the lowest quote for the request.
+    models = (await gw.client.get("/v1/models", headers=auth(key))).json()["data"]
+    t2v = [m["id"] for m in models if "t2v" in m["modes"] and "64x64" in _sizes(m)]
+    quotes = (await gw.client.post("/v1/quotes", json={"prompt": "p", "models": t2v, "size": "64x64"},
+                                   headers=auth(key))).json()["data"]
+    cheapest = min(quotes, key=lambda q: (q["cost"], q["model"]))["model"]
+    assert (await gw.create(key, prompt="p", size="64x64")).json()["model"] == cheapest
+    # A non-square image-to-video clip: only the fake model can do that.
     response = await gw.client.post(
         "/v1/videos",
         headers=auth(key),
-        data={"prompt": "p", "model": "auto"},
+        data={"prompt": "p", "model": "auto", "size": "48x32"},
         files={"input_reference": ("a.png", png_bytes(), "image/png")},
     )
     assert response.json()["model"] == "fake-video"
-    # t2v at 64x64: both fit at 1 credit/s; wan-tiny's 17 frames at 16 fps cost more than 8 at 8 fps.
-    response = await gw.create(key, prompt="p")
-    assert response.json()["model"] == "fake-video"
+    # Nothing fits: the error names every model's reason.
+    response = await gw.create(key, prompt="p", size="1000x1000")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "no_model_available"
+    assert "wan-tiny" in response.json()["error"]["message"]
+
+
+def _sizes(model: dict) -> list[str]:
+    sizes = model["sizes"]
+    if "allowed" in sizes:
+        return list(sizes["allowed"])
+    return [f"{w}x{w}" for w in range(sizes["min"], sizes["max"] + 1, sizes["multiple"])]
 
 
 async def test_wan_tiny_real_pipeline_frames_and_size(gw: Gateway, tmp_path) -> None:

@@ -1,0 +1,188 @@
+"""``/v1/account``: balance, held and available credits; the ledger; usage (JSON or CSV)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from sqlalchemy import select
+
+import billing
+from billing import credits
+from billing.schema import accounts, entries, transfers
+
+from ..auth import Principal
+from ..db import api_keys
+from ..errors import BadRequest
+from ..state import AppState
+from .deps import app_state, principal
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["account"])
+StateDep = Annotated[AppState, Depends(app_state)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+def _budget(limit_mc: int | None, spent_mc: int) -> dict[str, Any] | None:
+    if limit_mc is None:
+        return None
+    return {
+        "limit": credits(limit_mc),
+        "committed": credits(spent_mc),
+        "remaining": credits(limit_mc - spent_mc),
+    }
+
+
+def _account(state: AppState, who: Principal) -> dict[str, Any]:
+    import time
+
+    from billing.budgets import _day_start, _month_start
+
+    now = time.time()
+    with state.db.read() as conn:
+        acct = conn.execute(
+            select(accounts.c.id, accounts.c.name).where(accounts.c.id == who.account_id)
+        ).one()
+        bal = billing.get_balance(conn, who.account_id)
+        key = conn.execute(
+            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
+                api_keys.c.id == who.key_id
+            )
+        ).one()
+        daily = billing.spent_mc(conn, api_key_id=who.key_id, since=_day_start(now))
+        monthly = billing.spent_mc(conn, api_key_id=who.key_id, since=_month_start(now))
+    return {
+        "object": "account",
+        "id": acct.id,
+        "name": acct.name,
+        "balance": credits(bal.balance_mc),
+        "held": credits(bal.held_mc),
+        "available": credits(bal.available_mc),
+        "key": {
+            "id": who.key_id,
+            "daily_budget": _budget(key.daily_budget_mc, daily),
+            "monthly_budget": _budget(key.monthly_budget_mc, monthly),
+        },
+    }
+
+
+@router.get("/account")
+async def get_account(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Credits of the caller's account, and the calling key's budgets."""
+    return await state.db.run_read(_account, state, who)
+
+
+@router.get("/account/ledger")
+async def get_ledger(
+    state: StateDep,
+    who: PrincipalDep,
+    after: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    order: Literal["asc", "desc"] = "desc",
+) -> dict[str, Any]:
+    """Posted ledger entries of the caller's account (grants, purchases, charges), newest first."""
+
+    def read() -> dict[str, Any]:
+        query = (
+            select(
+                entries.c.id,
+                entries.c.amount_mc,
+                entries.c.created_at,
+                transfers.c.kind,
+                transfers.c.id.label("transfer_id"),
+                transfers.c.job_id,
+                transfers.c.model,
+            )
+            .join(transfers, transfers.c.id == entries.c.transfer_id)
+            .where(entries.c.account_id == who.account_id)
+        )
+        if after is not None:
+            query = query.where(entries.c.id < after if order == "desc" else entries.c.id > after)
+        query = query.order_by(entries.c.id.desc() if order == "desc" else entries.c.id).limit(limit + 1)
+        with state.db.read() as conn:
+            rows = conn.execute(query).all()
+        data = [
+            {
+                "id": r.id,
+                "object": "ledger.entry",
+                "kind": r.kind,
+                "amount": credits(r.amount_mc),
+                "transfer_id": r.transfer_id,
+                "video_id": r.job_id,
+                "model": r.model,
+                "created_at": int(r.created_at),
+            }
+            for r in rows[:limit]
+        ]
+        return {
+            "object": "list",
+            "data": data,
+            "has_more": len(rows) > limit,
+            "last_id": data[-1]["id"] if data else None,
+        }
+
+    return await state.db.run_read(read)
+
+
+def _parse_time(value: str | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(
+            f"{name} must be a unix timestamp or an ISO date", code="invalid_parameter", param=name
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+
+
+@router.get("/usage", response_model=None)
+async def get_usage(
+    state: StateDep,
+    who: PrincipalDep,
+    group_by: Literal["day", "model", "key"] = "day",
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+    format: Literal["json", "csv"] = "json",
+) -> dict[str, Any] | Response:
+    """Usage per day (UTC), model or key: jobs, seconds of video, frames, device seconds, credits."""
+    since, until = _parse_time(from_, "from"), _parse_time(to, "to")
+
+    def read() -> list[dict[str, Any]]:
+        with state.db.read() as conn:
+            return billing.usage_report(conn, who.account_id, group_by=group_by, since=since, until=until)
+
+    rows = await state.db.run_read(read)
+    data = [
+        {
+            group_by: r[group_by],
+            "jobs": r["jobs"],
+            "video_seconds": round(r["video_seconds"], 4),
+            "frames": r["frames"],
+            "device_seconds": round(r["device_seconds"], 4),
+            "cost": credits(r["cost_mc"]),
+        }
+        for r in rows
+    ]
+    if format == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(
+            out, fieldnames=[group_by, "jobs", "video_seconds", "frames", "device_seconds", "cost"]
+        )
+        writer.writeheader()
+        writer.writerows(data)
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"content-disposition": f'attachment; filename="usage-by-{group_by}.csv"'},
+        )
+    return {"object": "list", "group_by": group_by, "data": data}

@@ -1,0 +1,117 @@
+"""Buying credits: Stripe Checkout sessions, and the webhook that credits them exactly once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+import billing
+
+from ..auth import Principal
+from ..errors import BadRequest
+from ..state import AppState
+from .deps import app_state, principal
+from .schemas import parse_model
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/billing", tags=["billing"])
+StateDep = Annotated[AppState, Depends(app_state)]
+
+
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pack: str
+    success_url: str | None = None
+    cancel_url: str | None = None
+
+
+@router.get("/packs")
+async def list_packs(state: StateDep, who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [
+            {
+                "id": p.id,
+                "credits": billing.credits(p.credits_mc),
+                "price_cents": p.price_cents,
+                "currency": p.currency,
+                "name": p.name,
+            }
+            for p in state.packs.values()
+        ],
+        "enabled": bool(state.stripe.secret_key),
+    }
+
+
+@router.post("/checkout")
+async def create_checkout(
+    request: Request, state: StateDep, who: Annotated[Principal, Depends(principal)]
+) -> dict[str, Any]:
+    """A Stripe Checkout Session for a credit pack: ``{"id", "url"}``; send the buyer to ``url``."""
+    try:
+        raw = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
+    req = parse_model(CheckoutRequest, raw)
+    base = state.settings.base_url()
+
+    def create() -> dict[str, Any]:
+        session, pack = billing.create_checkout(
+            state.stripe,
+            state.packs,
+            req.pack,
+            who.account_id,
+            success_url=req.success_url or f"{base}/?checkout=success",
+            cancel_url=req.cancel_url or f"{base}/?checkout=cancelled",
+        )
+        with state.db.write() as conn:
+            billing.record_session(conn, session["id"], who.account_id, pack)
+        return {
+            "object": "checkout.session",
+            "id": session["id"],
+            "url": session["url"],
+            "pack": pack.id,
+            "credits": billing.credits(pack.credits_mc),
+        }
+
+    return await to_thread.run_sync(create)
+
+
+@router.post("/stripe/webhook")
+async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
+    """Stripe's events. Authenticated by the ``Stripe-Signature`` over the raw body, not an API key."""
+    payload = await request.body()
+    try:
+        event = billing.verify_event(
+            payload, request.headers.get("stripe-signature"), state.stripe.webhook_secret
+        )
+    except billing.BillingError:
+        state.metrics.webhooks.labels(outcome="rejected").inc()
+        raise
+
+    def apply() -> str:
+        with state.db.write() as conn:
+            return billing.handle_webhook(conn, event)
+
+    outcome = await to_thread.run_sync(apply)
+    state.metrics.webhooks.labels(outcome=outcome).inc()
+    if outcome == "credited":
+        state.metrics.credits_purchased.inc(_purchased_credits(state, event))
+    return {"received": True, "outcome": outcome}
+
+
+def _purchased_credits(state: AppState, event: Any) -> float:
+    from sqlalchemy import select
+
+    from billing.schema import stripe_sessions
+
+    with state.db.read() as conn:
+        mc = conn.execute(
+            select(stripe_sessions.c.credits_mc).where(stripe_sessions.c.id == event["data"]["object"]["id"])
+        ).scalar_one()
+    return billing.credits(mc)

@@ -1,0 +1,97 @@
+"""``Idempotency-Key``: the same key and body replay the first response for 24 hours; the same key with
+another body is a 409. The key is stored in the same transaction as what it creates, so a retry after
+a timeout can never create a second job or charge twice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from .db import idempotency_keys
+from .errors import BadRequest, Conflict
+
+__all__ = ["IdempotentRequest", "Replay", "check_key", "expire", "find", "remember", "request_hash"]
+
+TTL_SECONDS = 24 * 3600
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    account_id: str
+    key: str
+    route: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_hash(fields: dict[str, Any]) -> str:
+    """A hash of the request's meaning (not its bytes: multipart boundaries differ between retries)."""
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise BadRequest(
+            f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
+            code="invalid_idempotency_key",
+            param="Idempotency-Key",
+        )
+    return key
+
+
+def find(conn: Connection, req: IdempotentRequest) -> Replay | None:
+    """The stored response for this key, or None; 409 if the key was used for a different request."""
+    row = conn.execute(
+        select(idempotency_keys).where(
+            idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.created_at < time.time() - TTL_SECONDS:
+        conn.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
+            )
+        )
+        return None
+    if row.route != req.route or row.request_hash != req.request_hash:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request",
+            code="idempotency_key_reused",
+            param="Idempotency-Key",
+        )
+    return Replay(row.status_code, row.response)
+
+
+def remember(conn: Connection, req: IdempotentRequest, status_code: int, body: dict[str, Any]) -> None:
+    conn.execute(
+        insert(idempotency_keys).values(
+            account_id=req.account_id,
+            key=req.key,
+            route=req.route,
+            request_hash=req.request_hash,
+            status_code=status_code,
+            response=body,
+            created_at=time.time(),
+        )
+    )
+
+
+def expire(conn: Connection) -> int:
+    """Forget keys older than the replay window."""
+    result = conn.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.created_at < time.time() - TTL_SECONDS)
+    )
+    return int(result.rowcount or 0)

@@ -1,0 +1,63 @@
+"""The two shipped shapes models: architecture presets and default sampling settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["PRESETS", "Preset", "build_pipeline"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    denoiser: str  # "unet" | "dit"
+    config: dict[str, Any] = field(default_factory=dict)
+    steps: int = 8
+    guidance: float = 3.0
+    price_per_second: float = 0.1
+    description: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "shapes-fast": Preset(
+        "shapes-fast",
+        "unet",
+        {"channels": (48, 96, 128)},
+        steps=8,
+        guidance=3.0,
+        price_per_second=0.1,
+        description="Framegate shapes, fast: factorized space-time conv UNet, 8 steps",
+    ),
+    "shapes-hq": Preset(
+        "shapes-hq",
+        "dit",
+        {"dim": 128, "depth": 4, "heads": 4},
+        steps=16,
+        guidance=3.0,
+        price_per_second=0.25,
+        description="Framegate shapes, quality: spatio-temporal transformer, 16 steps",
+    ),
+}
+
+
+def build_pipeline(name: str, *, seed: int = 0) -> Any:
+    """A freshly initialised (untrained) pipeline for preset ``name``."""
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from .dit import ShapesTransformer
+    from .pipeline import ShapesPipeline
+    from .text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
+    from .unet import ShapesUNet
+
+    preset = PRESETS[name]
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    text_encoder = ShapesTextEncoder(token_concepts(tokenizer), concept_table())
+    cls = ShapesUNet if preset.denoiser == "unet" else ShapesTransformer
+    denoiser = cls(**preset.config)
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    return ShapesPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
+    )

@@ -1,0 +1,91 @@
+"""The shapes family's rules through the API (an untrained build, registered like user weights)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from local_models import get_family
+from local_models.video import read_frames
+
+from ..support import FAKE_CONFIG, Gateway, auth, make_settings, png_bytes, running_gateway
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("weights") / "shapes-untrained"
+    get_family("shapes").build_tiny(path, seed=1)
+    return path
+
+
+@pytest.fixture
+async def sgw(tmp_path: Path, models_dir: Path, untrained: Path) -> AsyncIterator[Gateway]:
+    config = (
+        FAKE_CONFIG
+        + f"""
+[[models]]
+id = "my-shapes"
+family = "shapes"
+weights = "{untrained}"
+default_steps = 2
+"""
+    )
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=config)
+    async with running_gateway(settings) as gateway:
+        yield gateway
+
+
+async def test_rules_are_published(sgw: Gateway) -> None:
+    key = sgw.new_key()
+    model = (await sgw.client.get("/v1/models/my-shapes", headers=auth(key))).json()
+    assert model["modes"] == ["i2v", "t2v"]
+    assert model["sizes"]["allowed"] == ["32x32", "64x64", "128x128", "256x256", "512x512"]
+    assert model["frames"]["rule"] == "7k+1 from 8 to 29" and model["fps"] == 8
+    assert model["negative_prompt"] is False
+
+
+async def test_upsampled_clip_records_it(sgw: Gateway, tmp_path: Path) -> None:
+    key = sgw.new_key()
+    video = (
+        await sgw.create(key, prompt="a red circle moving right", model="my-shapes", size="64x64")
+    ).json()
+    done = await sgw.wait(key, video["id"])
+    assert done["status"] == "completed" and done["upsampled_from"] == "32x32"
+    content = await sgw.client.get(f"/v1/videos/{video['id']}/content", headers=auth(key))
+    (tmp_path / "a.mp4").write_bytes(content.content)
+    frames, fps = read_frames(tmp_path / "a.mp4")
+    assert frames.shape == (8, 64, 64, 3) and fps == 8
+    native = (await sgw.create(key, prompt="a red circle", model="my-shapes", size="32x32")).json()
+    assert (await sgw.wait(key, native["id"]))["upsampled_from"] is None
+
+
+async def test_longer_clips_chain_and_i2v_works(sgw: Gateway, tmp_path: Path) -> None:
+    key = sgw.new_key()
+    response = await sgw.client.post(
+        "/v1/videos",
+        headers=auth(key),
+        data={"prompt": "move it left", "model": "my-shapes", "seconds": "2"},
+        files={"input_reference": ("a.png", png_bytes(40, 40), "image/png")},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["frames"] == 15 and response.json()["mode"] == "i2v"
+    done = await sgw.wait(key, response.json()["id"])
+    assert done["status"] == "completed"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"size": "100x100"}, "unsupported_size"),
+        ({"size": "64x32"}, "unsupported_size"),
+        ({"seconds": "10"}, "unsupported_seconds"),
+        ({"frames": 9}, "unsupported_frames"),
+        ({"negative_prompt": "blurry"}, "unsupported_negative_prompt"),
+    ],
+)
+async def test_rule_violations(sgw: Gateway, body: dict, code: str) -> None:
+    key = sgw.new_key()
+    response = await sgw.create(key, prompt="a red circle", model="my-shapes", **body)
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
