@@ -64,6 +64,7 @@ def create_checkout(
     *,
     success_url: str,
     cancel_url: str,
+    idempotency_key: str | None = None,
 ) -> tuple[Any, CreditPack]:
     """Create a Checkout Session (payment mode) for ``pack_id``. Call :func:`record_session` after."""
     client = config.client()
@@ -88,7 +89,8 @@ def create_checkout(
             ],
             "success_url": success_url,
             "cancel_url": cancel_url,
-        }
+        },
+        options={"idempotency_key": idempotency_key} if idempotency_key else None,
     )
     return session, pack
 

@@ -15,7 +15,17 @@ from sqlalchemy import Connection, delete, insert, select
 from .db import idempotency_keys
 from .errors import BadRequest, Conflict
 
-__all__ = ["IdempotentRequest", "Replay", "check_key", "expire", "find", "remember", "request_hash"]
+__all__ = [
+    "IdempotentRequest",
+    "Replay",
+    "check_key",
+    "expire",
+    "find",
+    "from_request",
+    "remember",
+    "request_hash",
+    "run",
+]
 
 TTL_SECONDS = 24 * 3600
 MAX_KEY_LENGTH = 255
@@ -87,6 +97,34 @@ def remember(conn: Connection, req: IdempotentRequest, status_code: int, body: d
             created_at=time.time(),
         )
     )
+
+
+def from_request(
+    headers: Any, account_id: str, route: str, fields: dict[str, Any]
+) -> IdempotentRequest | None:
+    """The idempotency context of a request, if it sent an ``Idempotency-Key`` header."""
+    key = headers.get("idempotency-key")
+    if key is None:
+        return None
+    return IdempotentRequest(account_id, check_key(key), route, request_hash(fields))
+
+
+def run(db: Any, req: IdempotentRequest | None, create: Any) -> tuple[dict[str, Any], bool]:
+    """Call ``create(conn)`` in a write transaction, unless ``req``'s key already has a response.
+
+    Returns (response body, replayed). The stored response commits with whatever ``create`` wrote.
+    """
+    if req is not None:
+        with db.read() as conn:
+            if (replay := find(conn, req)) is not None:
+                return replay.body, True
+    with db.write() as conn:
+        if req is not None and (replay := find(conn, req)) is not None:
+            return replay.body, True
+        body = create(conn)
+        if req is not None:
+            remember(conn, req, 200, body)
+    return body, False
 
 
 def expire(conn: Connection) -> int:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 import billing
 
+from .. import idempotency
 from ..auth import Principal
 from ..errors import BadRequest
 from ..state import AppState
@@ -60,7 +61,13 @@ async def create_checkout(
     req = parse_model(CheckoutRequest, raw)
     base = state.settings.base_url()
 
+    idem = idempotency.from_request(request.headers, who.account_id, "billing.checkout", req.model_dump())
+
     def create() -> dict[str, Any]:
+        if idem is not None:
+            with state.db.read() as conn:
+                if (replay := idempotency.find(conn, idem)) is not None:
+                    return replay.body
         session, pack = billing.create_checkout(
             state.stripe,
             state.packs,
@@ -68,16 +75,23 @@ async def create_checkout(
             who.account_id,
             success_url=req.success_url or f"{base}/?checkout=success",
             cancel_url=req.cancel_url or f"{base}/?checkout=cancelled",
+            # Stripe deduplicates too, so a retry after a lost response cannot open a second session.
+            idempotency_key=f"framegate:{who.account_id}:{idem.key}" if idem else None,
         )
-        with state.db.write() as conn:
-            billing.record_session(conn, session["id"], who.account_id, pack)
-        return {
+        body = {
             "object": "checkout.session",
             "id": session["id"],
             "url": session["url"],
             "pack": pack.id,
             "credits": billing.credits(pack.credits_mc),
         }
+        with state.db.write() as conn:
+            if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
+                return replay.body
+            billing.record_session(conn, session["id"], who.account_id, pack)
+            if idem is not None:
+                idempotency.remember(conn, idem, 200, body)
+        return body
 
     return await to_thread.run_sync(create)
 

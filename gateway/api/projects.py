@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 import billing
 from billing import credits, millicredits
 
+from .. import idempotency
 from ..auth import Principal
 from ..db import projects
 from ..errors import BadRequest, NotFound
@@ -56,23 +57,25 @@ async def create_project(request: Request, state: StateDep, who: PrincipalDep) -
         raise BadRequest("the body must be a JSON object", code="invalid_json") from None
     req = parse_model(ProjectCreate, raw)
 
-    def create() -> dict[str, Any]:
-        with state.db.write() as conn:
-            row = conn.execute(
-                insert(projects)
-                .returning(*projects.c)
-                .values(
-                    id="proj_" + secrets.token_hex(10),
-                    account_id=who.account_id,
-                    name=req.name.strip(),
-                    brief=req.brief,
-                    budget_mc=None if req.budget is None else millicredits(req.budget),
-                    created_at=time.time(),
-                )
-            ).one()
+    idem = idempotency.from_request(request.headers, who.account_id, "projects.create", req.model_dump())
+
+    def create(conn: Any) -> dict[str, Any]:
+        row = conn.execute(
+            insert(projects)
+            .returning(*projects.c)
+            .values(
+                id="proj_" + secrets.token_hex(10),
+                account_id=who.account_id,
+                name=req.name.strip(),
+                brief=req.brief,
+                budget_mc=None if req.budget is None else millicredits(req.budget),
+                created_at=time.time(),
+            )
+        ).one()
         return project_object(row, 0)
 
-    return await to_thread.run_sync(create)
+    body, _ = await to_thread.run_sync(idempotency.run, state.db, idem, create)
+    return body
 
 
 def _get(state: AppState, who: Principal, project_id: str) -> dict[str, Any]:

@@ -180,3 +180,14 @@ def _png() -> bytes:
     from ..support import png_bytes
 
     return png_bytes(32, 32)
+
+
+async def test_project_create_is_idempotent(gw: Gateway) -> None:
+    key = gw.new_key()
+    headers = auth(key) | {"Idempotency-Key": "p-1"}
+    a = await gw.client.post("/v1/projects", json={"name": "Spot"}, headers=headers)
+    b = await gw.client.post("/v1/projects", json={"name": "Spot"}, headers=headers)
+    assert a.json()["id"] == b.json()["id"]
+    assert len((await gw.client.get("/v1/projects", headers=auth(key))).json()["data"]) == 1
+    c = await gw.client.post("/v1/projects", json={"name": "Other"}, headers=headers)
+    assert c.status_code == 409

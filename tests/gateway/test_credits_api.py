@@ -85,3 +85,34 @@ async def test_cancel_queued_job_refunds(gw: Gateway) -> None:
     await gw.client.post(f"/v1/videos/{first['id']}/cancel", headers=auth(key))
     await gw.wait(key, first["id"])
     assert gw.balance(key).held_mc == 0
+
+
+async def test_concurrent_submits_with_jobs_finishing_balance_exactly(gw: Gateway) -> None:
+    """Many clients at once against a small balance while jobs complete (and some fail): no overdraft,
+    and the final balance is exactly grants minus what completed jobs were charged."""
+    import billing
+
+    fake = gw.state.adapters["fake"]
+    fake.behaviour.fail_rate = 0.3  # type: ignore[attr-defined]  # transient: retried, some fail for good
+    key = gw.new_key(credits=7)
+
+    async def client(i: int) -> list[int]:
+        codes = []
+        for j in range(4):
+            r = await gw.create(key, prompt=f"c{i}-{j}", model="fake-video", seconds=1)
+            codes.append(r.status_code)
+        return codes
+
+    results = await asyncio.gather(*[client(i) for i in range(10)])
+    assert {c for codes in results for c in codes} <= {200, 402}
+    listing = (await gw.client.get("/v1/videos?limit=100", headers=auth(key))).json()["data"]
+    done = [await gw.wait(key, v["id"]) for v in listing]
+    charged = sum(v["cost"] for v in done)
+    completed = [v for v in done if v["status"] == "completed"]
+    assert charged == len(completed) * 1.0
+    balance = gw.balance(key)
+    assert balance.held_mc == 0
+    assert balance.balance_mc == 7000 - round(charged * 1000)
+    assert balance.balance_mc >= 0
+    with gw.state.db.read() as conn:
+        assert billing.verify_ledger(conn) == []

@@ -201,3 +201,13 @@ async def test_not_configured(tmp_path: Path, models_dir: Path) -> None:
             "/v1/billing/stripe/webhook", content=body, headers={"stripe-signature": header}
         )
         assert hook.status_code == 503
+
+
+async def test_checkout_retry_with_idempotency_key(bgw: Gateway, stripe_api: tuple[str, FakeStripe]) -> None:
+    key = bgw.new_key(credits=0)
+    headers = auth(key) | {"Idempotency-Key": "buy-1"}
+    first = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=headers)
+    again = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=headers)
+    assert first.json()["id"] == again.json()["id"]
+    assert len(stripe_api[1].requests) == 1
+    assert stripe_api[1].requests[0][2]["Idempotency-Key"].endswith(":buy-1")

@@ -226,8 +226,11 @@ async def test_auto_picks_cheapest_fitting_model(gw: Gateway) -> None:
     # Whatever is installed, auto takes the model with the lowest quote for the request.
     models = (await gw.client.get("/v1/models", headers=auth(key))).json()["data"]
     t2v = [m["id"] for m in models if "t2v" in m["modes"] and "64x64" in _sizes(m)]
-    quotes = (await gw.client.post("/v1/quotes", json={"prompt": "p", "models": t2v, "size": "64x64"},
-                                   headers=auth(key))).json()["data"]
+    quotes = (
+        await gw.client.post(
+            "/v1/quotes", json={"prompt": "p", "models": t2v, "size": "64x64"}, headers=auth(key)
+        )
+    ).json()["data"]
     cheapest = min(quotes, key=lambda q: (q["cost"], q["model"]))["model"]
     assert (await gw.create(key, prompt="p", size="64x64")).json()["model"] == cheapest
     # A non-square image-to-video clip: only the fake model can do that.
