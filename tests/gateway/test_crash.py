@@ -9,10 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 
 CONFIG = """
 [backends.fake]
@@ -44,6 +44,19 @@ def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("gateway did not start")
+
+
+def _wait(
+    port: int, video_id: str, headers: dict[str, str], done: Callable[[dict], bool], timeout: float = 60
+) -> dict:
+    """Poll the video until ``done(video)``; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = httpx.get(f"http://127.0.0.1:{port}/v1/videos/{video_id}", headers=headers).json()
+        if done(state):
+            return state
+        assert time.monotonic() < deadline, state
+        time.sleep(0.05)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -78,13 +91,7 @@ def test_sigkill_mid_job_then_restart(tmp_path: Path, database_url: str, models_
             headers=headers,
             json={"prompt": "survive", "model": "fake-video", "steps": 12},
         ).json()
-        deadline = time.monotonic() + 30
-        while True:
-            state = httpx.get(f"http://127.0.0.1:{port}/v1/videos/{video['id']}", headers=headers).json()
-            if state["status"] == "in_progress" and state["progress"] > 0:
-                break
-            assert time.monotonic() < deadline, state
-            time.sleep(0.05)
+        _wait(port, video["id"], headers, lambda v: v["status"] == "in_progress" and v["progress"] > 0)
     finally:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
@@ -96,13 +103,7 @@ def test_sigkill_mid_job_then_restart(tmp_path: Path, database_url: str, models_
     port = _free_port()
     server = _serve(env, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            state = httpx.get(f"http://127.0.0.1:{port}/v1/videos/{video['id']}", headers=headers).json()
-            if state["status"] in ("completed", "failed"):
-                break
-            assert time.monotonic() < deadline, state
-            time.sleep(0.1)
+        state = _wait(port, video["id"], headers, lambda v: v["status"] in ("completed", "failed"))
         assert state["status"] == "completed" and state["cost"] == 3.0
         ledger = httpx.get(f"http://127.0.0.1:{port}/v1/account/ledger", headers=headers).json()
         assert [e["kind"] for e in ledger["data"]] == ["capture", "grant"]
@@ -117,8 +118,8 @@ def test_sigkill_mid_job_then_restart(tmp_path: Path, database_url: str, models_
     assert verify.returncode == 0, verify.stderr
 
 
-@pytest.mark.parametrize("attempts", [1])
-def test_sigkill_when_out_of_attempts_refunds(tmp_path: Path, models_dir: Path, attempts: int) -> None:
+def test_sigkill_when_out_of_attempts_refunds(tmp_path: Path, models_dir: Path) -> None:
+    """With MAX_ATTEMPTS=1 a job whose worker dies is failed and refunded instead of re-run."""
     (tmp_path / "framegate.toml").write_text(CONFIG)
     env = {
         **os.environ,
@@ -127,7 +128,7 @@ def test_sigkill_when_out_of_attempts_refunds(tmp_path: Path, models_dir: Path, 
         "FRAMEGATE_MODELS_DIR": str(models_dir),
         "FRAMEGATE_LEASE_SECONDS": "1.5",
         "FRAMEGATE_HEARTBEAT_SECONDS": "0.5",
-        "FRAMEGATE_MAX_ATTEMPTS": str(attempts),
+        "FRAMEGATE_MAX_ATTEMPTS": "1",
         "HF_HUB_OFFLINE": "1",
     }
     key = _cli(env, "keys", "create", "--account", "doomed", "--credits", "20").stdout.split()[0]
@@ -140,23 +141,14 @@ def test_sigkill_when_out_of_attempts_refunds(tmp_path: Path, models_dir: Path, 
             headers=headers,
             json={"prompt": "p", "model": "fake-video", "steps": 40},
         ).json()
-        while (
-            httpx.get(f"http://127.0.0.1:{port}/v1/videos/{video['id']}", headers=headers).json()["status"]
-            != "in_progress"
-        ):
-            time.sleep(0.05)
+        _wait(port, video["id"], headers, lambda v: v["status"] == "in_progress")
     finally:
         os.kill(server.pid, signal.SIGKILL)
         server.wait()
     port = _free_port()
     server = _serve(env, port)
     try:
-        deadline = time.monotonic() + 30
-        while (
-            state := httpx.get(f"http://127.0.0.1:{port}/v1/videos/{video['id']}", headers=headers).json()
-        )["status"] != "failed":
-            assert time.monotonic() < deadline, state
-            time.sleep(0.1)
+        state = _wait(port, video["id"], headers, lambda v: v["status"] == "failed", timeout=30)
         assert state["error"]["code"] == "worker_lost" and state["cost"] == 0
     finally:
         server.terminate()
