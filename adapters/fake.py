@@ -38,6 +38,7 @@ def fake_model_spec(
         default_steps=4,
         default_guidance=1.0,
         price_per_second=price_per_second,
+        quality=0.0,
         description="deterministic fake frames (tests and demos)",
     )
 
@@ -47,7 +48,8 @@ class FakeBehaviour:
     """How the fake behaves: per-step delay and injected faults.
 
     ``fail`` is ``None``, ``"transient"`` or ``"permanent"``; ``fail_times`` limits how many calls
-    fail (``None``: all); ``fail_rate`` fails calls at random (seeded); ``hang`` blocks until cancelled.
+    fail (``None``: all); ``fail_rate`` fails calls at random (seeded); ``hang`` blocks until cancelled;
+    ``corrupt`` returns a file that is not a video; ``die_at_step`` drops the connection mid-job.
     """
 
     step_seconds: float = 0.0
@@ -55,6 +57,8 @@ class FakeBehaviour:
     fail_times: int | None = None
     fail_rate: float = 0.0
     hang: bool = False
+    corrupt: bool = False  # write bytes that are not a video
+    die_at_step: int | None = None  # lose the connection after this many steps
     seed: int = 0
     calls: int = field(default=0, init=False)
 
@@ -105,6 +109,8 @@ class FakeAdapter:
                 raise Cancelled("generation was cancelled")
             if self.behaviour.step_seconds:
                 time.sleep(self.behaviour.step_seconds)
+            if self.behaviour.die_at_step is not None and step + 1 >= self.behaviour.die_at_step:
+                raise TransientError("the backend closed the connection mid-job", code="backend_disconnected")
             progress((step + 1) / p.steps)
         while self.behaviour.hang and not cancel.is_set():
             time.sleep(0.01)
@@ -113,6 +119,9 @@ class FakeAdapter:
         frames = render_fake_frames(request)
         request.output_dir.mkdir(parents=True, exist_ok=True)
         video = request.output_dir / "video.mp4"
+        if self.behaviour.corrupt:
+            video.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+            return Artifact(video_path=video, width=p.width, height=p.height, frames=p.frames, fps=p.fps)
         encode_mp4(frames, p.fps, video)
         thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
         write_posters(frames, thumb, sheet)

@@ -13,6 +13,7 @@ from .errors import (
 )
 from .ledger import (
     Balance,
+    adjust_reserve,
     capture,
     create_account,
     ensure_account,
@@ -53,6 +54,7 @@ __all__ = [
     "PriceRule",
     "StripeConfig",
     "UnknownPack",
+    "adjust_reserve",
     "capture",
     "create_account",
     "create_checkout",

@@ -22,6 +22,7 @@ from .schema import SYSTEM_ACCOUNTS, accounts, entries, transfers
 
 __all__ = [
     "Balance",
+    "adjust_reserve",
     "capture",
     "create_account",
     "ensure_account",
@@ -320,3 +321,53 @@ def void(conn: Connection, job_id: str) -> bool:
         )
     )
     return True
+
+
+def adjust_reserve(
+    conn: Connection,
+    job_id: str,
+    amount_mc: int,
+    *,
+    model: str | None = None,
+    limits: BudgetLimits | None = None,
+    now: float | None = None,
+) -> None:
+    """Change a pending reserve to ``amount_mc`` (a fallback to another model). Raising it checks the
+    balance and budgets like a new reserve; lowering it releases the difference at once."""
+    held = _pending_reserve(conn, job_id)
+    if held is None or held.state != "pending":
+        raise ValueError(f"job {job_id} has no pending reserve")
+    lock_account(conn, held.debit_account_id)
+    delta = amount_mc - held.amount_mc
+    if delta > 0:
+        if limits is not None:
+            check_budgets(
+                conn,
+                limits,
+                amount_mc=delta,
+                api_key_id=held.api_key_id,
+                project_id=held.project_id,
+                now=time.time() if now is None else now,
+            )
+        raised = conn.execute(
+            update(accounts)
+            .where(
+                accounts.c.id == held.debit_account_id, accounts.c.balance_mc - accounts.c.held_mc >= delta
+            )
+            .values(held_mc=accounts.c.held_mc + delta)
+        )
+        if raised.rowcount != 1:
+            raise InsufficientCredits(
+                f"the fallback costs {credits(delta):g} credits more than are available"
+            )
+    elif delta < 0:
+        conn.execute(
+            update(accounts)
+            .where(accounts.c.id == held.debit_account_id)
+            .values(held_mc=accounts.c.held_mc + delta)
+        )
+    conn.execute(
+        update(transfers)
+        .where(transfers.c.id == held.id)
+        .values(amount_mc=amount_mc, model=model or held.model)
+    )

@@ -19,11 +19,13 @@ from local_models import Catalog, LoadedPipeline, parse_size
 from router import Offer, default_price
 
 from . import idempotency
-from .api import account, billing_routes, health, models, projects, quotes, videos
+from .api import account, billing_routes, health, models, projects, quotes, routing, videos
 from .artifacts import LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .db import Database, upgrade
 from .errors import install_error_handlers
+from .fleet import Fleet
+from .jobs.attempts import RetryPolicy
 from .jobs.service import JobService
 from .jobs.store import JobStore
 from .jobs.worker import WorkerConfig, WorkerPool
@@ -138,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         adapters, offers = build_backends(settings, config, metrics)
         artifacts = LocalDiskStore(settings.artifacts_dir)
         store = JobStore(db, on_settle=metrics.settled)
+        fleet = Fleet(db, adapters, offers)
         workers = None
         if settings.workers > 0:
             workers = WorkerPool(
@@ -150,14 +153,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     heartbeat_seconds=settings.heartbeat_seconds,
                     poll_seconds=settings.poll_seconds,
                     max_attempts=settings.max_attempts,
+                    job_deadline_seconds=settings.job_deadline_seconds,
+                    retry=RetryPolicy(
+                        attempts=settings.retries_per_backend,
+                        base_seconds=settings.retry_base_seconds,
+                        max_seconds=settings.retry_max_seconds,
+                        timeout_seconds=settings.generation_timeout_seconds,
+                    ),
                 ),
                 metrics,
+                fleet,
             )
         service = JobService(
             db,
             artifacts,
             lambda: offers,
             max_prompt_chars=settings.max_prompt_chars,
+            fleet=fleet,
+            fallbacks=config.routes.fallbacks,
+            routing_defaults=config.routes.defaults,
+            key_routing=config.routes.keys,
             on_submitted=metrics.submitted,
             wake=workers.wake if workers else lambda: None,
         )
@@ -173,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service=service,
             workers=workers,
             keys=KeyCache(),
+            fleet=fleet,
             stripe=StripeConfig(
                 settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
             ),
@@ -212,6 +228,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(account.router)
     app.include_router(quotes.router)
+    app.include_router(routing.router)
     app.include_router(projects.router)
     app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

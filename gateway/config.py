@@ -15,6 +15,11 @@ id = "wan-1.3b"
 family = "wan"
 weights = "/models/Wan2.1-T2V-1.3B-Diffusers"
 
+[routes]
+fallbacks = { "wan-14b" = ["wan-1.3b", "ltx"] }   # an explicit model, then these if it fails
+defaults = { policy = "balanced" }                 # for requests that say nothing
+keys = { "key_0123" = { policy = "fastest", max_price = 5 } }  # per API key
+
 [backends.chaos]    # adapters by registered type
 type = "fake"
 fail_rate = 0.5
@@ -36,6 +41,7 @@ __all__ = [
     "FileConfig",
     "PackConfig",
     "PriceConfig",
+    "RoutesConfig",
     "load_config",
 ]
 
@@ -76,6 +82,16 @@ class BillingConfig(BaseModel):
     packs: list[PackConfig] = Field(default_factory=list)
 
 
+class RoutesConfig(BaseModel):
+    """``[routes]``: fallback chains per model, the default routing, and per-key defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
 class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -83,6 +99,7 @@ class FileConfig(BaseModel):
     prices: dict[str, float | PriceConfig] = Field(default_factory=dict)
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
     billing: BillingConfig = Field(default_factory=BillingConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
     builtin_models: bool = True
 
 

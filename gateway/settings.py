@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=1.0, gt=0, description="how often idle workers look for new jobs")
     poll_after_ms: int = Field(default=500, ge=50, description="the openai-poll-after-ms hint")
     max_loaded_models: int = Field(default=2, ge=1)
+    retries_per_backend: int = Field(default=3, ge=1, description="tries of one backend before falling back")
+    retry_base_seconds: float = Field(default=0.5, ge=0, description="first back-off (exponential, jittered)")
+    retry_max_seconds: float = Field(default=10.0, ge=0)
+    generation_timeout_seconds: float = Field(
+        default=900.0, gt=0, description="a call that takes longer hangs"
+    )
+    job_deadline_seconds: float = Field(default=3600.0, gt=0, description="retries and fallbacks stop here")
     device: str | None = None
 
     public_url: str | None = Field(default=None, description="where users reach this gateway (Stripe return)")

@@ -17,6 +17,7 @@ from .metrics import Metrics
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from .fleet import Fleet
     from .jobs.service import JobService
     from .jobs.store import JobStore
     from .jobs.worker import WorkerPool
@@ -59,5 +60,6 @@ class AppState:
     service: JobService
     workers: WorkerPool | None
     keys: KeyCache
+    fleet: Fleet
     stripe: StripeConfig
     packs: dict[str, CreditPack]

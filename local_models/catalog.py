@@ -37,6 +37,7 @@ class CatalogEntry(BaseModel):
     default_steps: int | None = None
     default_guidance: float | None = None
     price_per_second: float | None = Field(default=None, ge=0)
+    quality: float | None = Field(default=None, ge=0, le=1)
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("id")
@@ -75,7 +76,14 @@ class CatalogEntry(BaseModel):
         if self.max_frames is not None:
             rule = base.frames
             changes["frames"] = FrameRule(rule.multiple, rule.offset, rule.min_frames, self.max_frames)
-        for name in ("fps", "default_seconds", "default_steps", "default_guidance", "price_per_second"):
+        for name in (
+            "fps",
+            "default_seconds",
+            "default_steps",
+            "default_guidance",
+            "price_per_second",
+            "quality",
+        ):
             value = getattr(self, name)
             if value is not None:
                 changes[name] = value

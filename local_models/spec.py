@@ -117,6 +117,7 @@ class ModelSpec:
     fps_range: tuple[int, int] | None = None
     audio: bool = False
     negative_prompt: bool = True
+    quality: float = 0.5  # 0-1, the catalog's judgement; the "quality" routing policy ranks by it
     description: str = ""
     extras: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 

@@ -1,22 +1,47 @@
-"""Which model and backend serve a request. The router decides; it never runs a job."""
+"""Which model and backend serve a request. The router decides; it never runs a job.
 
-from .candidates import AUTO, Candidate, Offer, RouteRequest, candidates_for, default_price
+Pure functions over candidates (``plan``, the policies, ``estimate``); backend health is recorded
+apart from choice (``HealthRegistry``) and passed in as a snapshot.
+"""
+
+from .candidates import AUTO, Candidate, Offer, RouteRequest, default_price, make_candidate
 from .errors import ModelNotFound, NoCandidate, RoutingError
-from .plan import plan
-from .policy import POLICIES, Policy, cheapest
+from .estimate import BackendView, Estimate, FleetView, History, estimate
+from .health import BackendHealth, BreakerConfig, CircuitBreaker, HealthRegistry
+from .plan import Exclusion, Plan, Ranked, plan
+from .policy import POLICIES, Policy, Scored, balanced, cheapest, fastest, quality
+from .preferences import POLICY_NAMES, RoutingPreferences
 
 __all__ = [
     "AUTO",
     "POLICIES",
+    "POLICY_NAMES",
+    "BackendHealth",
+    "BackendView",
+    "BreakerConfig",
     "Candidate",
+    "CircuitBreaker",
+    "Estimate",
+    "Exclusion",
+    "FleetView",
+    "HealthRegistry",
+    "History",
     "ModelNotFound",
     "NoCandidate",
     "Offer",
+    "Plan",
     "Policy",
+    "Ranked",
     "RouteRequest",
     "RoutingError",
-    "candidates_for",
+    "RoutingPreferences",
+    "Scored",
+    "balanced",
     "cheapest",
     "default_price",
+    "estimate",
+    "fastest",
+    "make_candidate",
     "plan",
+    "quality",
 ]

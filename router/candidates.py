@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from billing import PriceRule
-from local_models import MAX_SEED, GenerationParams, InvalidInput, Mode, ModelSpec, resolve
+from local_models import GenerationParams, Mode, ModelSpec, resolve
 
-from .errors import ModelNotFound, NoCandidate
-
-__all__ = ["AUTO", "Candidate", "Offer", "RouteRequest", "candidates_for", "default_price", "offers_by_model"]
+__all__ = [
+    "AUTO",
+    "Candidate",
+    "Offer",
+    "RouteRequest",
+    "default_price",
+    "make_candidate",
+]
 
 AUTO = "auto"
 
@@ -66,20 +69,7 @@ class Candidate:
     price_mc: int
 
 
-@dataclass(frozen=True)
-class Rejection:
-    model: str
-    reason: str
-
-
-def offers_by_model(offers: Sequence[Offer]) -> dict[str, list[Offer]]:
-    grouped: dict[str, list[Offer]] = {}
-    for offer in offers:
-        grouped.setdefault(offer.spec.id, []).append(offer)
-    return grouped
-
-
-def _candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
+def make_candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
     params = resolve(
         offer.spec,
         mode=request.mode,
@@ -96,32 +86,3 @@ def _candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
         seconds=params.duration, width=params.width, height=params.height, steps=params.steps
     )
     return Candidate(offer.spec, offer.backend, params, price)
-
-
-def candidates_for(
-    request: RouteRequest, offers: Sequence[Offer], *, rng: random.Random | None = None
-) -> tuple[list[Candidate], list[Rejection]]:
-    """Every offer that fits ``request`` (unordered) and why the others do not.
-
-    An explicit model that does not fit raises its own precise :class:`InvalidInput`;
-    an unknown model raises :class:`ModelNotFound`.
-    """
-    # One seed for all candidates, so that a fallback renders the same take.
-    seed = request.seed if request.seed is not None else (rng or random.SystemRandom()).randint(0, MAX_SEED)
-    if request.model not in (None, AUTO):
-        matching = [o for o in offers if o.spec.id == request.model]
-        if not matching:
-            known = ", ".join(sorted({o.spec.id for o in offers})) or "none"
-            raise ModelNotFound(f"model {request.model!r} does not exist (available: {known})", param="model")
-        return [_candidate(o, request, seed) for o in matching], []
-    fits: list[Candidate] = []
-    rejected: list[Rejection] = []
-    for offer in offers:
-        try:
-            fits.append(_candidate(offer, request, seed))
-        except InvalidInput as exc:
-            rejected.append(Rejection(offer.spec.id, exc.message))
-    if not fits:
-        reasons = "; ".join(r.reason for r in rejected) or "no models are configured"
-        raise NoCandidate(f"no model can serve this request: {reasons}")
-    return fits, rejected

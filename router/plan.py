@@ -1,27 +1,179 @@
-"""The router's entry point: a request and the offers in, an ordered list of candidates out."""
+"""The router's entry point: a request, the offers, the caller's preferences and the fleet's state in;
+an ordered list of candidates out, with the reason every other offer was excluded."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
-from .candidates import Candidate, Offer, RouteRequest, candidates_for
-from .policy import POLICIES
+from local_models import MAX_SEED, InvalidInput
 
-__all__ = ["plan"]
+from .candidates import AUTO, Candidate, Offer, RouteRequest, make_candidate
+from .errors import ModelNotFound, NoCandidate
+from .estimate import Estimate, FleetView, estimate
+from .health import BackendHealth
+from .policy import POLICIES, Scored
+from .preferences import POLICY_NAMES, RoutingPreferences
+
+__all__ = ["Exclusion", "Plan", "Ranked", "plan"]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    candidate: Candidate
+    estimate: Estimate
+    score: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    model: str
+    backend: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    ranked: list[Ranked]
+    excluded: list[Exclusion] = field(default_factory=list)
+
+    @property
+    def first(self) -> Candidate:
+        return self.ranked[0].candidate
+
+    def candidates(self) -> list[Candidate]:
+        return [r.candidate for r in self.ranked]
 
 
 def plan(
     request: RouteRequest,
     offers: Sequence[Offer],
+    prefs: RoutingPreferences | None = None,
     *,
-    policy: str = "cheapest",
+    view: FleetView | None = None,
+    health: Mapping[str, BackendHealth] | None = None,
+    fallbacks: Mapping[str, Sequence[str]] | None = None,
     rng: random.Random | None = None,
-) -> list[Candidate]:
-    """Candidates in the order they should be tried.
+) -> Plan:
+    """Rank the candidates for ``request``. Never returns an empty plan: raises instead.
 
-    An explicit model comes first (on each backend that serves it); ``model`` omitted or
-    ``"auto"`` ranks every fitting model by ``policy``. Never empty: raises instead.
+    An explicit model comes first, then its configured fallback chain; ``"auto"`` (or no model)
+    ranks every fitting model by the policy. An explicit model that cannot honour the request
+    raises its own precise error (size, frames, mode...).
     """
-    fits, _ = candidates_for(request, offers, rng=rng)
-    return POLICIES[policy](fits)
+    prefs = prefs or RoutingPreferences()
+    view = view or FleetView()
+    health = health or {}
+    fallbacks = fallbacks or {}
+    if prefs.policy not in POLICY_NAMES:
+        raise InvalidInput(
+            f"routing.policy must be one of {', '.join(POLICY_NAMES)}",
+            code="invalid_routing",
+            param="routing.policy",
+        )
+    explicit = request.model not in (None, AUTO)
+    known = {o.spec.id for o in offers}
+    if explicit and request.model not in known:
+        raise ModelNotFound(
+            f"model {request.model!r} does not exist (available: {', '.join(sorted(known)) or 'none'})",
+            param="model",
+        )
+    for name in prefs.order:
+        if name not in known:
+            raise ModelNotFound(f"routing.order names unknown model {name!r}", param="routing.order")
+    seed = request.seed if request.seed is not None else (rng or random.SystemRandom()).randint(0, MAX_SEED)
+    chain: list[str | None] = (
+        [request.model, *fallbacks.get(request.model or "", ())] if explicit else list(prefs.order)
+    )
+    excluded: list[Exclusion] = []
+    scored: list[Scored] = []
+    for offer in offers:
+        model, backend = offer.spec.id, offer.backend
+        if explicit and model not in chain:
+            continue
+        if prefs.only and model not in prefs.only and backend not in prefs.only:
+            excluded.append(Exclusion(model, backend, "not_in_only", "not listed in routing.only"))
+            continue
+        if model in prefs.ignore or backend in prefs.ignore:
+            excluded.append(Exclusion(model, backend, "ignored", "listed in routing.ignore"))
+            continue
+        state = health.get(backend)
+        if state is not None and not state.available:
+            excluded.append(
+                Exclusion(model, backend, "circuit_open", f"backend {backend} is failing (circuit open)")
+            )
+            continue
+        try:
+            candidate = make_candidate(offer, request, seed)
+        except InvalidInput as exc:
+            if explicit and model == request.model:
+                raise
+            excluded.append(Exclusion(model, backend, exc.code, exc.message))
+            continue
+        est = estimate(offer.spec, backend, candidate.params, view)
+        if prefs.max_price_mc is not None and candidate.price_mc > prefs.max_price_mc:
+            excluded.append(
+                Exclusion(
+                    model,
+                    backend,
+                    "over_max_price",
+                    f"costs {candidate.price_mc / 1000:g} credits, over routing.max_price",
+                )
+            )
+            continue
+        if prefs.max_wait_seconds is not None and est.total > prefs.max_wait_seconds:
+            excluded.append(
+                Exclusion(
+                    model,
+                    backend,
+                    "over_max_wait",
+                    f"estimated {est.total:.1f} s, over routing.max_wait_seconds",
+                )
+            )
+            continue
+        scored.append(Scored(candidate, est))
+    ranked = _order(scored, chain, prefs, explicit)
+    if not prefs.allow_fallbacks:
+        for r in ranked[1:]:
+            excluded.append(
+                Exclusion(
+                    r.candidate.spec.id,
+                    r.candidate.backend,
+                    "fallbacks_disabled",
+                    "routing.allow_fallbacks is false",
+                )
+            )
+        ranked = ranked[:1]
+    if not ranked:
+        reasons = (
+            "; ".join(f"{e.model} on {e.backend}: {e.reason}" for e in excluded) or "no models are configured"
+        )
+        raise NoCandidate(f"no model can serve this request: {reasons}")
+    return Plan(ranked, excluded)
+
+
+def _order(
+    scored: list[Scored], chain: list[str | None], prefs: RoutingPreferences, explicit: bool
+) -> list[Ranked]:
+    policy = POLICIES[prefs.policy]
+    out: list[Ranked] = []
+    placed: set[tuple[str, str]] = set()
+    for position, model in enumerate(chain):
+        group = [s for s in scored if s.candidate.spec.id == model]
+        why = (
+            "the requested model"
+            if explicit and position == 0
+            else (f"fallback {position} of {chain[0]}" if explicit else f"routing.order {position + 1}")
+        )
+        for s, score in policy(group):
+            out.append(Ranked(s.candidate, s.estimate, score, why))
+            placed.add(s.key)
+    if not explicit:
+        rest = [s for s in scored if s.key not in placed]
+        out.extend(
+            Ranked(s.candidate, s.estimate, score, f"policy {prefs.policy}") for s, score in policy(rest)
+        )
+    return out

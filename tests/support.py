@@ -72,6 +72,8 @@ def make_settings(
         "heartbeat_seconds": 0.5,
         "poll_seconds": 0.1,
         "poll_after_ms": 100,
+        "retry_base_seconds": 0.01,
+        "retry_max_seconds": 0.05,
     }
     values.update(overrides)
     return Settings(**values)

@@ -24,8 +24,7 @@ router = APIRouter(prefix="/v1", tags=["quotes"])
 
 
 def _quote(state: AppState, fields: VideoCreate, image: Any, model: str | None) -> dict[str, Any]:
-    ranked = state.service.route(fields.model_copy(update={"model": model or fields.model}), image)
-    c = ranked[0]
+    c = state.service.route(fields.model_copy(update={"model": model or fields.model}), image).first
     return {
         "model": c.spec.id,
         "backend": c.backend,

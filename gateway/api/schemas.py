@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from billing import credits
+from billing import credits, millicredits
+from router import RoutingPreferences
 
 from ..errors import BadRequest
 
-__all__ = ["ImageReference", "VideoCreate", "format_seconds", "parse_model", "video_object"]
+__all__ = ["ImageReference", "RoutingBody", "VideoCreate", "format_seconds", "parse_model", "video_object"]
 
 
 class ImageReference(BaseModel):
@@ -19,6 +21,31 @@ class ImageReference(BaseModel):
 
     image_url: str | None = None
     file_id: str | None = None
+
+
+class RoutingBody(BaseModel):
+    """``routing`` on a create: how to choose and fall back (OpenRouter's names where they fit)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: Literal["cheapest", "fastest", "quality", "balanced"] = "cheapest"
+    order: list[str] = Field(default_factory=list, max_length=16)
+    allow_fallbacks: bool = True
+    only: list[str] = Field(default_factory=list, max_length=64)
+    ignore: list[str] = Field(default_factory=list, max_length=64)
+    max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    max_wait_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    def preferences(self) -> RoutingPreferences:
+        return RoutingPreferences(
+            policy=self.policy,
+            order=tuple(self.order),
+            allow_fallbacks=self.allow_fallbacks,
+            only=tuple(self.only),
+            ignore=tuple(self.ignore),
+            max_price_mc=None if self.max_price is None else millicredits(self.max_price),
+            max_wait_seconds=self.max_wait_seconds,
+        )
 
 
 class VideoCreate(BaseModel):
@@ -38,6 +65,18 @@ class VideoCreate(BaseModel):
     frames: int | None = None
     negative_prompt: str | None = None
     project: str | None = None
+    routing: RoutingBody | None = None
+
+    @field_validator("routing", mode="before")
+    @classmethod
+    def _routing_from_form(cls, value: Any) -> Any:
+        # Multipart forms carry the routing object as a JSON string.
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("routing must be a JSON object") from None
+        return value
 
     @field_validator("model", "size", "negative_prompt", "project")
     @classmethod
@@ -104,6 +143,7 @@ def video_object(row: Any) -> dict[str, Any]:
         "negative_prompt": params.get("negative_prompt"),
         "mode": params.get("mode"),
         "project": row.project_id,
+        "eta_seconds": row.eta_seconds,
         "upsampled_from": ((row.result or {}).get("backend_metadata") or {}).get("upsampled_from"),
     }
 

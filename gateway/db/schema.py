@@ -79,6 +79,8 @@ jobs = Table(
     Column("input_sha256", String(64), nullable=True),
     Column("progress", Integer, nullable=False, default=0),
     Column("quoted_mc", BigInteger, nullable=False),
+    Column("eta_seconds", Float, nullable=True),
+    Column("candidates", JSON, nullable=True),  # the fallback chain: [{model, backend, params, price_mc}]
     Column("cost_mc", BigInteger, nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text, nullable=True),

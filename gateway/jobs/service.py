@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,15 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 import billing
 from local_models import parse_size
-from router import Candidate, Offer, RouteRequest, plan
+from router import Offer, Plan, RouteRequest, plan
 
 from .. import idempotency
 from ..api.images import ValidatedImage
-from ..api.schemas import VideoCreate, format_seconds, video_object
+from ..api.schemas import RoutingBody, VideoCreate, format_seconds, parse_model, video_object
 from ..artifacts import ArtifactStore
 from ..auth import Principal
 from ..db import Database, api_keys, jobs, projects
 from ..errors import BadRequest, NotFound
+from ..fleet import Fleet
 from ..ids import new_video_id
 from .states import QUEUED
 
@@ -45,6 +46,10 @@ class JobService:
         offers: Callable[[], Sequence[Offer]],
         *,
         max_prompt_chars: int,
+        fleet: Fleet,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+        routing_defaults: Mapping[str, Any] | None = None,
+        key_routing: Mapping[str, Mapping[str, Any]] | None = None,
         on_submitted: Callable[[str, int], None] = lambda model, reserved_mc: None,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
@@ -54,9 +59,17 @@ class JobService:
         self.max_prompt_chars = max_prompt_chars
         self.on_submitted = on_submitted
         self.wake = wake
+        self.fleet = fleet
+        self.fallbacks = dict(fallbacks or {})
+        self._default_routing = parse_model(RoutingBody, dict(routing_defaults or {}))
+        self._key_routing = {k: parse_model(RoutingBody, dict(v)) for k, v in (key_routing or {}).items()}
 
-    def route(self, req: VideoCreate, image: ValidatedImage | None) -> list[Candidate]:
-        """Validate the prompt and rank the candidates (no side effects; also used for quotes)."""
+    def routing_defaults(self, key_id: str | None) -> RoutingBody:
+        """The routing a request gets when it sends none: per key from config, else the default."""
+        return self._key_routing.get(key_id or "", self._default_routing)
+
+    def route(self, req: VideoCreate, image: ValidatedImage | None, key_id: str | None = None) -> Plan:
+        """Validate the prompt and rank the candidates (no side effects; also quotes and explain)."""
         prompt = (req.prompt or "").strip()
         if not prompt:
             raise BadRequest(
@@ -68,20 +81,26 @@ class JobService:
                 code="prompt_too_long",
                 param="prompt",
             )
+        request = RouteRequest(
+            model=req.model,
+            mode="i2v" if image is not None else "t2v",
+            size=parse_size(req.size) if req.size else None,
+            seconds=req.seconds,
+            frames=req.frames,
+            fps=req.fps,
+            steps=req.steps,
+            guidance=req.guidance,
+            seed=req.seed,
+            negative_prompt=req.negative_prompt,
+        )
+        routing = req.routing or self.routing_defaults(key_id)
         return plan(
-            RouteRequest(
-                model=req.model,
-                mode="i2v" if image is not None else "t2v",
-                size=parse_size(req.size) if req.size else None,
-                seconds=req.seconds,
-                frames=req.frames,
-                fps=req.fps,
-                steps=req.steps,
-                guidance=req.guidance,
-                seed=req.seed,
-                negative_prompt=req.negative_prompt,
-            ),
+            request,
             self.offers(),
+            routing.preferences(),
+            view=self.fleet.view(),
+            health=self.fleet.health_snapshot(),
+            fallbacks=self.fallbacks,
         )
 
     def submit(
@@ -96,7 +115,8 @@ class JobService:
                 replay = idempotency.find(conn, idem)
             if replay is not None:
                 return Submitted(replay.body, True)
-        chosen = self.route(req, image)[0]
+        routed = self.route(req, image, principal.key_id)
+        chosen = routed.first
         job_id = new_video_id()
         input_path = self.artifacts.save_input(job_id, image.png, ".png") if image is not None else None
         try:
@@ -104,7 +124,7 @@ class JobService:
                 billing.lock_account(conn, principal.account_id)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     return Submitted(replay.body, True)
-                row = self._insert(conn, principal, req, image, chosen, job_id, input_path)
+                row = self._insert(conn, principal, req, image, routed, job_id, input_path)
                 body = video_object(row)
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)
@@ -132,10 +152,11 @@ class JobService:
         principal: Principal,
         req: VideoCreate,
         image: ValidatedImage | None,
-        chosen: Candidate,
+        routed: Plan,
         job_id: str,
         input_path: Any,
     ) -> Any:
+        chosen = routed.first
         params = chosen.params
         seconds = req.seconds if req.seconds is not None else chosen.spec.default_seconds
         project_budget = None
@@ -185,6 +206,16 @@ class JobService:
                 created_at=time.time(),
                 attempts=0,
                 cancel_requested=False,
+                eta_seconds=round(routed.ranked[0].estimate.total, 3),
+                candidates=[
+                    {
+                        "model": c.spec.id,
+                        "backend": c.backend,
+                        "params": c.params.as_dict(),
+                        "price_mc": c.price_mc,
+                    }
+                    for c in routed.candidates()
+                ],
             )
         ).one()
         billing.reserve(

@@ -202,6 +202,61 @@ class JobStore:
             released.append((done.model, done.quoted_mc))
         return True
 
+    def switch_candidate(self, job_id: str, owner: str, candidate: dict[str, Any]) -> bool:
+        """Move a running job to the next candidate of its fallback chain: its model, backend,
+        parameters and reserve follow (the reserve grows only if balance and budgets allow).
+
+        Raises ``InsufficientCredits`` / ``BudgetExceeded`` when the fallback cannot be paid for.
+        """
+        with self.db.write() as conn:
+            row = conn.execute(
+                select(jobs.c.key_id, jobs.c.project_id).where(self._owned(job_id, owner))
+            ).one_or_none()
+            if row is None:
+                return False
+            billing.adjust_reserve(
+                conn,
+                job_id,
+                candidate["price_mc"],
+                model=candidate["model"],
+                limits=self._limits(conn, row.key_id, row.project_id),
+            )
+            conn.execute(
+                update(jobs)
+                .where(self._owned(job_id, owner))
+                .values(
+                    model=candidate["model"],
+                    backend=candidate["backend"],
+                    params=candidate["params"],
+                    quoted_mc=candidate["price_mc"],
+                    progress=0,
+                )
+            )
+        return True
+
+    def _limits(self, conn: Connection, key_id: str | None, project_id: str | None) -> billing.BudgetLimits:
+        from ..db import api_keys, projects
+
+        key = (
+            conn.execute(
+                select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
+                    api_keys.c.id == key_id
+                )
+            ).one_or_none()
+            if key_id
+            else None
+        )
+        project = (
+            conn.execute(select(projects.c.budget_mc).where(projects.c.id == project_id)).scalar_one_or_none()
+            if project_id
+            else None
+        )
+        return billing.BudgetLimits(
+            key_daily_mc=key.daily_budget_mc if key else None,
+            key_monthly_mc=key.monthly_budget_mc if key else None,
+            project_mc=project,
+        )
+
     def requeue(self, job_id: str, owner: str, *, count_attempt: bool = True) -> bool:
         """Give a running job back to the queue (transient error, or a clean shutdown)."""
         with self.db.write() as conn:

@@ -16,20 +16,23 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
 
+import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
 from local_models import GenerationParams
 from local_models.video import read_frames, write_posters
 
 from ..artifacts import ArtifactStore
+from ..fleet import Fleet
 from ..metrics import Metrics
+from .attempts import RetryPolicy, run_on_backend
 from .store import JobStore
 
 __all__ = ["WorkerConfig", "WorkerPool"]
@@ -43,7 +46,9 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 5.0
     poll_seconds: float = 1.0
-    max_attempts: int = 3
+    max_attempts: int = 3  # claims of one job (a worker dying mid-job uses one up)
+    job_deadline_seconds: float = 3600.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class _Progress:
@@ -75,14 +80,19 @@ class WorkerPool:
         artifacts: ArtifactStore,
         config: WorkerConfig,
         metrics: Metrics | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.artifacts = artifacts
         self.config = config
         self.metrics = metrics
+        self.fleet = fleet
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
-        self._executor = ThreadPoolExecutor(max_workers=max(1, config.workers), thread_name_prefix="fg-gen")
+        # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
+        self._executor = ThreadPoolExecutor(
+            max_workers=4 * max(1, config.workers), thread_name_prefix="fg-gen"
+        )
         self._running: dict[str, threading.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -176,7 +186,6 @@ class WorkerPool:
                 cancel.set()
 
     async def _run(self, job: Any) -> None:
-        assert self._loop is not None
         cancel = threading.Event()
         self._running[job.id] = cancel
         # A claim that was already in flight when stop() began lands here after the shutdown sweep
@@ -185,23 +194,11 @@ class WorkerPool:
             cancel.set()
         lost: list[bool] = []
         heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
-        started = time.perf_counter()
         outcome = "failed"
+        model = job.model
         try:
-            adapter = self.adapters[job.backend]
-            request = GenerationRequest(
-                job_id=job.id,
-                model=job.model,
-                prompt=job.prompt,
-                params=GenerationParams.from_dict(job.params),
-                output_dir=self.artifacts.scratch_dir(job.id),
-                image_path=Path(job.input_path) if job.input_path else None,
-            )
-            progress = _Progress(self.store, job.id, self.owner)
-            artifact = await self._loop.run_in_executor(
-                self._executor, adapter.generate, request, progress, cancel
-            )
-            run_seconds = time.perf_counter() - started
+            artifact, job, run_seconds = await self._generate(job, cancel)
+            model = job.model
             if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
                 outcome = "completed"
                 if self.metrics:
@@ -216,14 +213,8 @@ class WorkerPool:
                     self.store.fail, job.id, self.owner, "cancelled", "the job was cancelled"
                 )
                 outcome = "cancelled"
-        except TransientError as exc:
-            if job.attempts < self.config.max_attempts:
-                await to_thread.run_sync(self.store.requeue, job.id, self.owner)
-                outcome = "retried"
-                log.warning("%s hit a transient error (%s); re-queued", job.id, exc.message)
-            else:
-                await to_thread.run_sync(self.store.fail, job.id, self.owner, exc.code, exc.message)
         except AdapterError as exc:
+            # Transient errors here have already been retried on every candidate they could fall back to.
             await to_thread.run_sync(self.store.fail, job.id, self.owner, exc.code, exc.message)
         except Exception:
             log.exception("job %s crashed", job.id)
@@ -238,9 +229,87 @@ class WorkerPool:
             heartbeat.cancel()
             self._running.pop(job.id, None)
             if self.metrics:
-                self.metrics.jobs_finished.labels(model=job.model, outcome=outcome).inc()
+                self.metrics.jobs_finished.labels(model=model, outcome=outcome).inc()
             if outcome != "completed":
                 self.artifacts.delete_scratch(job.id)
+
+    async def _generate(self, job: Any, cancel: threading.Event) -> tuple[Artifact, Any, float]:
+        """Walk the job's candidates: retry each backend, fall back on transient failure.
+
+        The reserve follows the candidate actually run; a candidate the account cannot pay for is
+        skipped. Permanent errors and cancels propagate at once.
+        """
+        chain = job.candidates or [
+            {"model": job.model, "backend": job.backend, "params": job.params, "price_mc": job.quoted_mc}
+        ]
+        current = next(
+            (i for i, c in enumerate(chain) if (c["model"], c["backend"]) == (job.model, job.backend)), 0
+        )
+        deadline = time.monotonic() + self.config.job_deadline_seconds
+        last: AdapterError | None = None
+        for index in range(current, len(chain)):
+            candidate = chain[index]
+            adapter = self.adapters.get(candidate["backend"])
+            if adapter is None:
+                continue
+            if index != current:
+                try:
+                    if not await to_thread.run_sync(
+                        self.store.switch_candidate, job.id, self.owner, candidate
+                    ):
+                        raise Cancelled("the job's lease was lost")
+                except (billing.InsufficientCredits, billing.BudgetExceeded) as exc:
+                    log.info("%s: cannot fall back to %s: %s", job.id, candidate["model"], exc.message)
+                    continue
+                job = await to_thread.run_sync(self.store.get_any, job.id)
+                log.warning("%s falls back to %s on %s", job.id, job.model, job.backend)
+            request = GenerationRequest(
+                job_id=job.id,
+                model=job.model,
+                prompt=job.prompt,
+                params=GenerationParams.from_dict(job.params),
+                output_dir=self.artifacts.scratch_dir(job.id),
+                image_path=Path(job.input_path) if job.input_path else None,
+            )
+            backend, model, params = job.backend, job.model, request.params
+
+            def outcome(
+                ok: bool,
+                seconds: float,
+                backend: str = backend,
+                model: str = model,
+                params: GenerationParams = params,
+            ) -> None:
+                if self.fleet is None:
+                    return
+                if ok:
+                    self.fleet.record_success(backend, model, params, seconds)
+                else:
+                    self.fleet.record_failure(backend)
+
+            try:
+                artifact, seconds = await run_on_backend(
+                    adapter,
+                    request,
+                    _Progress(self.store, job.id, self.owner),
+                    cancel,
+                    self._executor,
+                    self.config.retry,
+                    deadline=deadline,
+                    allow=self._allow(backend),
+                    on_outcome=outcome,
+                )
+                return artifact, job, seconds
+            except TransientError as exc:
+                last = exc
+                log.warning("%s failed on %s (%s): %s", job.id, backend, exc.code, exc.message)
+                if time.monotonic() >= deadline:
+                    break
+        raise last or TransientError("no backend could run this job", code="no_backend_available")
+
+    def _allow(self, backend: str) -> Callable[[], bool]:
+        fleet = self.fleet
+        return (lambda: fleet.allow(backend)) if fleet is not None else (lambda: True)
 
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
         files: dict[str, Path] = {"video": artifact.video_path}

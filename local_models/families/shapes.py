@@ -43,6 +43,7 @@ class ShapesFamily:
             max_steps=100,
             price_per_second=preset.price_per_second,
             negative_prompt=False,
+            quality=preset.quality,
             description=preset.description,
             extras={"native_size": f"{NATIVE}x{NATIVE}"},
         )

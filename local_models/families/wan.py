@@ -41,6 +41,7 @@ class WanFamily:
             default_steps=4 if tiny else 30,
             default_guidance=5.0,
             price_per_second=1.0 if tiny else 20.0,
+            quality=0.05 if tiny else 0.8,
             description="Wan 2.1 text-to-video" + (" (tiny random weights)" if tiny else ""),
         )
         return entry.apply_overrides(base)

@@ -16,6 +16,7 @@ class Preset:
     steps: int = 8
     guidance: float = 3.0
     price_per_second: float = 0.1
+    quality: float = 0.5
     description: str = ""
 
 
@@ -27,7 +28,8 @@ PRESETS: dict[str, Preset] = {
         steps=8,
         guidance=3.0,
         price_per_second=0.1,
-        description="Framegate shapes, fast: factorized space-time conv UNet, 8 steps",
+        quality=0.6,
+        description="Framegate shapes, fast: space-time conv UNet (attention at 8x8 and 4x4), 8 steps",
     ),
     "shapes-hq": Preset(
         "shapes-hq",
@@ -36,7 +38,8 @@ PRESETS: dict[str, Preset] = {
         steps=16,
         guidance=3.0,
         price_per_second=0.25,
-        description="Framegate shapes, quality: spatio-temporal transformer, 16 steps",
+        quality=0.8,
+        description="Framegate shapes, quality: spatio-temporal transformer, conv stem and refiner, 16 steps",
     ),
 }
 

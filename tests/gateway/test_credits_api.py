@@ -66,7 +66,7 @@ async def test_transient_failures_past_max_attempts_fail_and_refund(gw: Gateway)
     video = (await gw.create(key, prompt="p", model="fake-video")).json()
     done = await gw.wait(key, video["id"])
     assert done["status"] == "failed" and done["error"]["code"] == "backend_unavailable"
-    assert gw.state.adapters["fake"].behaviour.calls == gw.state.settings.max_attempts  # type: ignore[attr-defined]
+    assert gw.state.adapters["fake"].behaviour.calls == gw.state.settings.retries_per_backend  # type: ignore[attr-defined]
     balance = gw.balance(key)
     assert (balance.balance_mc, balance.held_mc) == (3000, 0)
 

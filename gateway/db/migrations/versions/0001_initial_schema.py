@@ -94,6 +94,8 @@ def upgrade() -> None:
         sa.Column("input_sha256", sa.String(length=64), nullable=True),
         sa.Column("progress", sa.Integer(), nullable=False),
         sa.Column("quoted_mc", sa.BigInteger(), nullable=False),
+        sa.Column("eta_seconds", sa.Float(), nullable=True),
+        sa.Column("candidates", sa.JSON(), nullable=True),
         sa.Column("cost_mc", sa.BigInteger(), nullable=True),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),

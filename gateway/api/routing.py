@@ -1,0 +1,67 @@
+"""``POST /v1/routes/explain`` (a dry run of the router) and ``GET /v1/backends`` (their health)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
+
+from billing import credits
+
+from ..auth import Principal
+from ..state import AppState
+from .bodies import read_create_body
+from .deps import app_state, principal
+from .images import validate_image
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["routing"])
+StateDep = Annotated[AppState, Depends(app_state)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+@router.post("/routes/explain")
+async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Rank the candidates for a ``POST /v1/videos`` body without creating anything: each with its price,
+    estimated time (queue + cold load + run) and score, and why every other candidate was excluded."""
+    body = await read_create_body(request, max_body_bytes=state.settings.max_body_bytes)
+    image = None
+    if body.image_bytes is not None:
+        image = await to_thread.run_sync(
+            lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels)
+        )
+    if not (body.fields.prompt or "").strip():
+        body.fields = body.fields.model_copy(update={"prompt": "explain"})
+    routed = await to_thread.run_sync(state.service.route, body.fields, image, who.key_id)
+    ranked = [
+        {
+            "rank": i + 1,
+            "model": r.candidate.spec.id,
+            "backend": r.candidate.backend,
+            "why": r.why,
+            "score": round(r.score, 6),
+            "price": credits(r.candidate.price_mc),
+            "eta_seconds": round(r.estimate.total, 3),
+            "queue_seconds": round(r.estimate.queue_seconds, 3),
+            "load_seconds": round(r.estimate.load_seconds, 3),
+            "run_seconds": round(r.estimate.run_seconds, 3),
+            "warm": r.estimate.warm,
+            "size": r.candidate.params.size,
+            "frames": r.candidate.params.frames,
+            "steps": r.candidate.params.steps,
+        }
+        for i, r in enumerate(routed.ranked)
+    ]
+    excluded = [
+        {"model": e.model, "backend": e.backend, "code": e.code, "reason": e.reason} for e in routed.excluded
+    ]
+    routing = body.fields.routing or state.service.routing_defaults(who.key_id)
+    return {"object": "route.explanation", "policy": routing.policy, "ranked": ranked, "excluded": excluded}
+
+
+@router.get("/backends")
+async def backends(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Each backend's circuit state, recent error rate, median latency, queued work and warm models."""
+    return {"object": "list", "data": await to_thread.run_sync(state.fleet.describe)}

@@ -1,0 +1,124 @@
+"""What the router needs to know about the backends right now: health (circuit breakers), measured
+run and load times per model, queued work and warm models. The worker records; the router reads a
+snapshot. Choice and health stay apart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from adapters import Adapter
+from local_models import GenerationParams, ModelSpec
+from router import BackendHealth, BackendView, FleetView, HealthRegistry, History, Offer, estimate
+
+from .db import Database, jobs
+from .jobs.states import IN_PROGRESS, QUEUED
+
+__all__ = ["Fleet"]
+
+
+class Fleet:
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[str, Adapter],
+        offers: list[Offer],
+        health: HealthRegistry | None = None,
+        snapshot_seconds: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.specs: dict[str, ModelSpec] = {o.spec.id: o.spec for o in offers}
+        self.health = health or HealthRegistry()
+        self.history: dict[str, History] = {}
+        self._lock = threading.Lock()
+        self._snapshot_seconds = snapshot_seconds
+        self._cached: tuple[float, FleetView] | None = None
+
+    # -- recording (worker side) ---------------------------------------------------------------
+    def record_success(
+        self,
+        backend: str,
+        model: str,
+        params: GenerationParams,
+        run_seconds: float,
+        load_seconds: float | None = None,
+    ) -> None:
+        self.health.breaker(backend).record(True, run_seconds)
+        with self._lock:
+            h = self.history.setdefault(model, History())
+            h.record_run(max(0.0, run_seconds - (load_seconds or 0.0)), params)
+            if load_seconds:
+                h.record_load(load_seconds)
+
+    def record_failure(self, backend: str) -> None:
+        self.health.breaker(backend).record(False)
+
+    def allow(self, backend: str) -> bool:
+        return self.health.breaker(backend).allow()
+
+    # -- reading (router side) -----------------------------------------------------------------
+    def health_snapshot(self) -> dict[str, BackendHealth]:
+        return {name: self.health.breaker(name).snapshot() for name in self.adapters}
+
+    def view(self) -> FleetView:
+        now = time.monotonic()
+        cached = self._cached
+        if cached is not None and now - cached[0] < self._snapshot_seconds:
+            return cached[1]
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.backend, jobs.c.model, jobs.c.params).where(
+                    jobs.c.status.in_((QUEUED, IN_PROGRESS))
+                )
+            ).all()
+        with self._lock:
+            history = {
+                k: History(v.run_seconds_per_frame_step, v.load_seconds) for k, v in self.history.items()
+            }
+        partial = FleetView(history=history)
+        queued: dict[str, float] = {}
+        for row in rows:
+            spec = self.specs.get(row.model)
+            if spec is None:
+                continue
+            params = GenerationParams.from_dict(row.params)
+            queued[row.backend] = (
+                queued.get(row.backend, 0.0) + estimate(spec, row.backend, params, partial).run_seconds
+            )
+        backends = {}
+        for name, adapter in self.adapters.items():
+            try:
+                warm = frozenset(adapter.health().warm_models)
+            except Exception:
+                warm = frozenset()
+            backends[name] = BackendView(queued_seconds=queued.get(name, 0.0), warm_models=warm)
+        view = FleetView(backends=backends, history=history)
+        self._cached = (now, view)
+        return view
+
+    def describe(self) -> list[dict[str, Any]]:
+        """``GET /v1/backends``: each backend's breaker, error rate, latency, queue and warm models."""
+        view = self.view()
+        out = []
+        for name, adapter in sorted(self.adapters.items()):
+            h = self.health.breaker(name).snapshot()
+            b = view.backends.get(name, BackendView())
+            out.append(
+                {
+                    "id": name,
+                    "object": "backend",
+                    "state": h.state,
+                    "error_rate": h.error_rate,
+                    "recent_calls": h.calls,
+                    "latency_p50_seconds": h.latency_p50,
+                    "queued_seconds": round(b.queued_seconds, 3),
+                    "warm_models": sorted(b.warm_models),
+                    "models": sorted(spec.id for spec in adapter.models()),
+                }
+            )
+        return out

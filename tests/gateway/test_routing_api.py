@@ -1,0 +1,181 @@
+"""Routing through the API: explain, policies and preferences, backends, fallbacks and faults.
+
+Every job ends completed or failed-and-refunded; the job names the model that produced the video
+and is charged that model's price; the ledger always verifies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import billing
+
+from ..support import Gateway, auth, make_settings, png_bytes, running_gateway
+
+CONFIG = """
+[backends.flaky]
+type = "fake"
+models = [{ id = "fake-a", price_per_second = 1.0 }, { id = "shared", price_per_second = 1.0 }]
+
+[backends.good]
+type = "fake"
+models = [{ id = "fake-b", price_per_second = 2.0 }, { id = "shared", price_per_second = 1.0 }]
+
+[routes]
+fallbacks = { "fake-a" = ["fake-b"] }
+"""
+
+
+@pytest.fixture
+async def rgw(tmp_path: Path, database_url: str, models_dir: Path) -> AsyncIterator[Gateway]:
+    settings = make_settings(
+        tmp_path, database_url, models_dir, config=CONFIG, generation_timeout_seconds=1.0
+    )
+    async with running_gateway(settings) as gateway:
+        yield gateway
+
+
+def flaky(gw: Gateway):  # type: ignore[no-untyped-def]
+    return gw.state.adapters["flaky"].behaviour  # type: ignore[attr-defined]
+
+
+def ledger_ok(gw: Gateway) -> None:
+    with gw.state.db.read() as conn:
+        assert billing.verify_ledger(conn) == []
+
+
+async def test_explain_ranks_and_excludes(rgw: Gateway) -> None:
+    key = rgw.new_key()
+    body = {
+        "prompt": "p",
+        "size": "64x64",
+        "routing": {"policy": "cheapest", "ignore": ["good"], "max_price": 0.5},
+    }
+    explained = (await rgw.client.post("/v1/routes/explain", json=body, headers=auth(key))).json()
+    assert explained["object"] == "route.explanation" and explained["policy"] == "cheapest"
+    first = explained["ranked"][0]
+    assert first["model"] == "shapes-fast" or first["price"] <= 0.5
+    assert all(r["price"] <= 0.5 for r in explained["ranked"])
+    codes = {(e["model"], e["backend"], e["code"]) for e in explained["excluded"]}
+    assert ("fake-b", "good", "ignored") in codes and ("fake-a", "flaky", "over_max_price") in codes
+    for r in explained["ranked"]:
+        assert r["eta_seconds"] == pytest.approx(
+            r["queue_seconds"] + r["load_seconds"] + r["run_seconds"], abs=0.01
+        )
+    assert (await rgw.client.get("/v1/videos", headers=auth(key))).json()["data"] == []
+
+
+async def test_routing_on_create_json_and_multipart(rgw: Gateway) -> None:
+    key = rgw.new_key()
+    best = await rgw.create(
+        key, prompt="p", size="64x64", routing={"policy": "quality", "only": ["flaky", "good"]}
+    )
+    assert best.status_code == 200 and best.json()["model"] in ("fake-a", "fake-b", "shared")
+    assert best.json()["eta_seconds"] is not None
+    form = await rgw.client.post(
+        "/v1/videos",
+        headers=auth(key),
+        files={"input_reference": ("a.png", png_bytes(), "image/png")},
+        data={"prompt": "p", "size": "48x32", "routing": '{"order": ["fake-b"], "allow_fallbacks": false}'},
+    )
+    assert form.status_code == 200 and form.json()["model"] == "fake-b"
+    bad = await rgw.create(key, prompt="p", routing={"policy": "luck"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"].startswith("routing")
+    too_cheap = await rgw.create(key, prompt="p", model="fake-b", routing={"max_price": 0.1})
+    assert too_cheap.status_code == 400 and too_cheap.json()["error"]["code"] == "no_model_available"
+
+
+async def test_fallback_to_pricier_model_moves_the_reserve(rgw: Gateway) -> None:
+    flaky(rgw).fail = "transient"
+    key = rgw.new_key(credits=5)
+    video = (await rgw.create(key, prompt="p", model="fake-a")).json()
+    assert video["model"] == "fake-a" and video["quoted_cost"] == 1.0
+    done = await rgw.wait(key, video["id"])
+    assert done["status"] == "completed"
+    assert (done["model"], done["backend"], done["cost"]) == ("fake-b", "good", 2.0)
+    assert rgw.balance(key).balance_mc == 3000 and rgw.balance(key).held_mc == 0
+    usage = (await rgw.client.get("/v1/usage?group_by=model", headers=auth(key))).json()["data"]
+    assert [u["model"] for u in usage] == ["fake-b"]
+    ledger_ok(rgw)
+
+
+async def test_no_fallback_the_account_cannot_pay_for(rgw: Gateway) -> None:
+    flaky(rgw).fail = "transient"
+    key = rgw.new_key(credits=1.5)
+    video = (await rgw.create(key, prompt="p", model="fake-a")).json()
+    done = await rgw.wait(key, video["id"])
+    assert done["status"] == "failed" and done["cost"] == 0 and done["error"]["code"] == "backend_unavailable"
+    assert (rgw.balance(key).balance_mc, rgw.balance(key).held_mc) == (1500, 0)
+    ledger_ok(rgw)
+
+
+async def test_same_model_falls_back_to_another_backend(rgw: Gateway) -> None:
+    flaky(rgw).fail = "transient"
+    key = rgw.new_key()
+    video = (await rgw.create(key, prompt="p", model="shared", routing={"order": []})).json()
+    done = await rgw.wait(key, video["id"])
+    assert done["status"] == "completed" and done["backend"] == "good" and done["model"] == "shared"
+
+
+@pytest.mark.parametrize("fault", ["hang", "corrupt", "die_at_step"])
+async def test_faults_are_retried_then_routed_around(rgw: Gateway, fault: str) -> None:
+    setattr(flaky(rgw), fault, True if fault != "die_at_step" else 2)
+    key = rgw.new_key(credits=5)
+    video = (await rgw.create(key, prompt="p", model="fake-a", steps=4)).json()
+    done = await rgw.wait(key, video["id"], timeout=30)
+    assert done["status"] == "completed" and done["model"] == "fake-b", done
+    assert rgw.balance(key).held_mc == 0
+    ledger_ok(rgw)
+
+
+async def test_permanent_errors_never_fall_back(rgw: Gateway) -> None:
+    flaky(rgw).fail = "permanent"
+    key = rgw.new_key(credits=5)
+    video = (await rgw.create(key, prompt="p", model="fake-a")).json()
+    done = await rgw.wait(key, video["id"])
+    assert (
+        done["status"] == "failed"
+        and done["model"] == "fake-a"
+        and done["error"]["code"] == "generation_failed"
+    )
+    assert rgw.state.adapters["good"].behaviour.calls == 0  # type: ignore[attr-defined]
+    assert rgw.balance(key).balance_mc == 5000
+
+
+async def test_breaker_opens_and_router_skips_the_backend(rgw: Gateway) -> None:
+    flaky(rgw).fail = "transient"
+    key = rgw.new_key(credits=50)
+    for _ in range(3):
+        video = (await rgw.create(key, prompt="p", model="fake-a")).json()
+        await rgw.wait(key, video["id"])
+    backends = {b["id"]: b for b in (await rgw.client.get("/v1/backends", headers=auth(key))).json()["data"]}
+    assert backends["flaky"]["state"] == "open" and backends["flaky"]["error_rate"] > 0.5
+    assert backends["good"]["state"] == "closed" and backends["good"]["latency_p50_seconds"] is not None
+    explained = (
+        await rgw.client.post(
+            "/v1/routes/explain", json={"prompt": "p", "model": "shared"}, headers=auth(key)
+        )
+    ).json()
+    assert [r["backend"] for r in explained["ranked"]] == ["good"]
+    assert ("flaky", "circuit_open") in {(e["backend"], e["code"]) for e in explained["excluded"]}
+
+
+async def test_chaos_every_job_completes_or_is_refunded(rgw: Gateway) -> None:
+    b = flaky(rgw)
+    b.fail_rate, b.seed = 0.5, 7
+    rgw.state.adapters["good"].behaviour.fail_rate = 0.2  # type: ignore[attr-defined]
+    key = rgw.new_key(credits=100)
+    created = await asyncio.gather(*[rgw.create(key, prompt=f"c{i}", model="fake-a") for i in range(24)])
+    ids = [r.json()["id"] for r in created]
+    done = [await rgw.wait(key, i, timeout=60) for i in ids]
+    assert {d["status"] for d in done} <= {"completed", "failed"}
+    charged = sum(d["cost"] for d in done)
+    assert charged == sum(
+        {"fake-a": 1.0, "fake-b": 2.0}[d["model"]] for d in done if d["status"] == "completed"
+    )
+    balance = rgw.balance(key)
+    assert balance.held_mc == 0 and balance.balance_mc == 100_000 - round(charged * 1000)
+    ledger_ok(rgw)
