@@ -13,6 +13,7 @@ from .errors import AdapterError, Cancelled, PermanentError, TransientError
 from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
 from .local import LocalAdapter
 from .registry import adapter_types, create_adapter, register_adapter_type
+from .remote import RemoteAdapter
 
 __all__ = [
     "Adapter",
@@ -27,6 +28,7 @@ __all__ = [
     "LocalAdapter",
     "PermanentError",
     "ProgressCallback",
+    "RemoteAdapter",
     "TransientError",
     "adapter_types",
     "create_adapter",

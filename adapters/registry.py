@@ -49,4 +49,13 @@ def _fake(name: str, models: list[dict[str, Any]] | None = None, **behaviour: An
     return FakeAdapter(name, specs, FakeBehaviour(**behaviour))
 
 
+def _remote(
+    name: str, url: str, api_key: str, models: list[str] | None = None, timeout: float = 30.0
+) -> Adapter:
+    from .remote import RemoteAdapter
+
+    return RemoteAdapter(name, url, api_key, models=models, timeout=timeout)
+
+
 register_adapter_type("fake", _fake)
+register_adapter_type("remote", _remote)

@@ -72,6 +72,9 @@ def build_backends(
     unknown = sorted(set(config.prices) - known)
     if unknown:
         raise ConfigError(f"[prices] names unknown models: {', '.join(unknown)}")
+    if settings.role == "worker":
+        # A worker node runs jobs for an upstream gateway, which does the billing: nothing costs here.
+        return adapters, [Offer(o.spec, o.backend, PriceRule(0.0)) for o in offers]
     return adapters, [_priced(offer, config.prices.get(offer.spec.id)) for offer in offers]
 
 

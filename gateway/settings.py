@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    role: Literal["gateway", "worker"] = Field(
+        default="gateway", description="worker: a node that runs jobs for an upstream gateway (no billing)"
+    )
     workers: int = Field(default=1, ge=0, description="in-process job workers (0: API only)")
     lease_seconds: float = Field(default=30.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)

@@ -35,6 +35,7 @@ class RoutingBody(BaseModel):
     ignore: list[str] = Field(default_factory=list, max_length=64)
     max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     max_wait_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    compare: list[str] = Field(default_factory=list, max_length=8)
 
     def preferences(self) -> RoutingPreferences:
         return RoutingPreferences(

@@ -27,6 +27,9 @@ def serve(
     host: str | None = typer.Option(None, help="bind address (FRAMEGATE_HOST, default 127.0.0.1)"),
     port: int | None = typer.Option(None, help="port (FRAMEGATE_PORT, default 8000)"),
     workers: int | None = typer.Option(None, help="in-process job workers (FRAMEGATE_WORKERS)"),
+    role: str | None = typer.Option(
+        None, help="gateway (default) or worker: run jobs for an upstream gateway"
+    ),
 ) -> None:
     """Run the gateway with its in-process workers (SQLite in ./.framegate by default)."""
     import uvicorn
@@ -37,7 +40,9 @@ def serve(
     # Weights only ever load from local disk; make any stray Hub lookup fail instead of downloading.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     overrides: dict[str, Any] = {
-        k: v for k, v in (("host", host), ("port", port), ("workers", workers)) if v is not None
+        k: v
+        for k, v in (("host", host), ("port", port), ("workers", workers), ("role", role))
+        if v is not None
     }
     settings = Settings(**overrides)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -115,23 +115,43 @@ class JobService:
                 replay = idempotency.find(conn, idem)
             if replay is not None:
                 return Submitted(replay.body, True)
-        routed = self.route(req, image, principal.key_id)
-        chosen = routed.first
-        job_id = new_video_id()
-        input_path = self.artifacts.save_input(job_id, image.png, ".png") if image is not None else None
+        routing = req.routing
+        if routing is not None and routing.compare:
+            if len(set(routing.compare)) != len(routing.compare):
+                raise BadRequest(
+                    "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
+                )
+            # A/B: one job per model, each its own plan (no fallbacks: a take must be that model).
+            single = routing.model_copy(update={"compare": [], "allow_fallbacks": False})
+            plans = [
+                self.route(req.model_copy(update={"model": m, "routing": single}), image, principal.key_id)
+                for m in routing.compare
+            ]
+        else:
+            plans = [self.route(req, image, principal.key_id)]
+        job_ids = [new_video_id() for _ in plans]
+        inputs = [
+            self.artifacts.save_input(j, image.png, ".png") if image is not None else None for j in job_ids
+        ]
         try:
             with self.db.write() as conn:
                 billing.lock_account(conn, principal.account_id)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     return Submitted(replay.body, True)
-                row = self._insert(conn, principal, req, image, routed, job_id, input_path)
-                body = video_object(row)
+                rows = [
+                    self._insert(conn, principal, req, image, routed, job_id, path)
+                    for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
+                ]
+                body = (
+                    video_object(rows[0])
+                    if len(rows) == 1
+                    else {"object": "list", "data": [video_object(r) for r in rows]}
+                )
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)
         except IntegrityError:
             # Another request with the same Idempotency-Key committed first (PostgreSQL): replay it.
-            if input_path is not None:
-                input_path.unlink(missing_ok=True)
+            self._discard(inputs)
             if idem is not None:
                 with self.db.read() as conn:
                     replay = idempotency.find(conn, idem)
@@ -139,12 +159,18 @@ class JobService:
                     return Submitted(replay.body, True)
             raise
         except BaseException:
-            if input_path is not None:
-                input_path.unlink(missing_ok=True)
+            self._discard(inputs)
             raise
-        self.on_submitted(chosen.spec.id, chosen.price_mc)
+        for routed in plans:
+            self.on_submitted(routed.first.spec.id, routed.first.price_mc)
         self.wake()
         return Submitted(body, False)
+
+    @staticmethod
+    def _discard(paths: list[Any]) -> None:
+        for path in paths:
+            if path is not None:
+                path.unlink(missing_ok=True)
 
     def _insert(
         self,

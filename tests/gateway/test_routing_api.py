@@ -179,3 +179,25 @@ async def test_chaos_every_job_completes_or_is_refunded(rgw: Gateway) -> None:
     balance = rgw.balance(key)
     assert balance.held_mc == 0 and balance.balance_mc == 100_000 - round(charged * 1000)
     ledger_ok(rgw)
+
+
+async def test_compare_renders_one_job_per_model_atomically(rgw: Gateway) -> None:
+    rgw.state.adapters["good"].behaviour.hang = True  # type: ignore[attr-defined]
+    flaky(rgw).hang = True
+    key = rgw.new_key(credits=3)
+    response = await rgw.create(
+        key, prompt="a red circle", size="64x64", routing={"compare": ["fake-a", "fake-b"]}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["object"] == "list" and [v["model"] for v in body["data"]] == ["fake-a", "fake-b"]
+    assert len({v["id"] for v in body["data"]}) == 2 and len({v["seed"] for v in body["data"]}) == 2
+    assert rgw.balance(key).held_mc == 3000
+    # Not enough left for both takes: neither is created.
+    again = await rgw.create(key, prompt="p", routing={"compare": ["fake-a", "fake-b"]})
+    assert again.status_code == 402
+    assert len((await rgw.client.get("/v1/videos", headers=auth(key))).json()["data"]) == 2
+    dup = await rgw.create(key, prompt="p", routing={"compare": ["fake-a", "fake-a"]})
+    assert dup.status_code == 400 and dup.json()["error"]["code"] == "invalid_routing"
+    for v in body["data"]:
+        await rgw.client.post(f"/v1/videos/{v['id']}/cancel", headers=auth(key))
