@@ -70,6 +70,7 @@ class LocalAdapter:
         p = request.params
         try:
             with self._device_lock:
+                was_warm = (entry.id, p.mode) in self._pool.warm()
                 loaded = self._pool.get(
                     (entry.id, p.mode),
                     lambda: load_entry(entry, p.mode, self._models_dir, self._device),
@@ -111,6 +112,7 @@ class LocalAdapter:
                 "device": loaded.device,
                 "family": entry.family,
                 "load_seconds": round(loaded.load_seconds, 4),
+                "loaded_now": not was_warm,
                 **get_family(entry.family).run_notes(p),
             },
         )

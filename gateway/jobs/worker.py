@@ -273,18 +273,8 @@ class WorkerPool:
             )
             backend, model, params = job.backend, job.model, request.params
 
-            def outcome(
-                ok: bool,
-                seconds: float,
-                backend: str = backend,
-                model: str = model,
-                params: GenerationParams = params,
-            ) -> None:
-                if self.fleet is None:
-                    return
-                if ok:
-                    self.fleet.record_success(backend, model, params, seconds)
-                else:
+            def outcome(ok: bool, seconds: float, backend: str = backend) -> None:
+                if self.fleet is not None and not ok:
                     self.fleet.record_failure(backend)
 
             try:
@@ -299,6 +289,10 @@ class WorkerPool:
                     allow=self._allow(backend),
                     on_outcome=outcome,
                 )
+                if self.fleet is not None:
+                    meta = artifact.metadata
+                    load = float(meta.get("load_seconds", 0.0)) if meta.get("loaded_now") else None
+                    self.fleet.record_success(backend, model, params, seconds, load_seconds=load)
                 return artifact, job, seconds
             except TransientError as exc:
                 last = exc

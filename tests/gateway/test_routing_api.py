@@ -201,3 +201,16 @@ async def test_compare_renders_one_job_per_model_atomically(rgw: Gateway) -> Non
     assert dup.status_code == 400 and dup.json()["error"]["code"] == "invalid_routing"
     for v in body["data"]:
         await rgw.client.post(f"/v1/videos/{v['id']}/cancel", headers=auth(key))
+
+
+async def test_estimates_learn_from_measured_runs(rgw: Gateway) -> None:
+    key = rgw.new_key()
+    body = {"prompt": "p", "model": "fake-b"}
+    before = (await rgw.client.post("/v1/routes/explain", json=body, headers=auth(key))).json()["ranked"][0]
+    assert before["run_seconds"] == pytest.approx(0.05 * 8 * 4)  # the catalog prior: frames x steps
+    video = (await rgw.create(key, **body)).json()
+    await rgw.wait(key, video["id"])
+    rgw.state.fleet._cached = None  # the snapshot is cached for half a second
+    after = (await rgw.client.post("/v1/routes/explain", json=body, headers=auth(key))).json()["ranked"][0]
+    assert after["run_seconds"] != before["run_seconds"] and after["run_seconds"] < 1.0
+    assert after["warm"] is True
