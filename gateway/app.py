@@ -19,7 +19,7 @@ from local_models import Catalog, LoadedPipeline, parse_size
 from router import Offer, default_price
 
 from . import idempotency
-from .api import account, billing_routes, health, models, projects, quotes, routing, videos
+from .api import account, billing_routes, creative, health, models, projects, quotes, routing, videos
 from .artifacts import LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .db import Database, upgrade
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             artifacts,
             lambda: offers,
             max_prompt_chars=settings.max_prompt_chars,
+            regeneration=(settings.regeneration_guard, settings.regeneration_limit),
             fleet=fleet,
             fallbacks=config.routes.fallbacks,
             routing_defaults=config.routes.defaults,
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(account.router)
     app.include_router(quotes.router)
     app.include_router(routing.router)
+    app.include_router(creative.router)
     app.include_router(projects.router)
     app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

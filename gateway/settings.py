@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, description="default: Stripe's; tests use a local fake")
     ledger_verify_seconds: float = Field(default=600.0, ge=0, description="0 turns the periodic check off")
 
+    regeneration_guard: Literal["warn", "block", "off"] = Field(
+        default="warn", description="an unchanged prompt regenerated on one model more than the limit"
+    )
+    regeneration_limit: int = Field(default=3, ge=1)
+
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_prompt_chars: int = Field(default=4000, ge=1)
     max_image_pixels: int = Field(default=4096 * 4096, ge=1)

@@ -145,6 +145,7 @@ def video_object(row: Any) -> dict[str, Any]:
         "mode": params.get("mode"),
         "project": row.project_id,
         "eta_seconds": row.eta_seconds,
+        "qc": (row.result or {}).get("qc"),
         "upsampled_from": ((row.result or {}).get("backend_metadata") or {}).get("upsampled_from"),
     }
 

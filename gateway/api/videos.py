@@ -67,6 +67,8 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
     headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)}
     if submitted.replayed:
         headers["idempotent-replayed"] = "true"
+    if submitted.body.get("warnings"):
+        headers["framegate-warning"] = ", ".join(w["code"] for w in submitted.body["warnings"])
     return JSONResponse(submitted.body, headers=headers)
 
 

@@ -72,6 +72,7 @@ jobs = Table(
     Column("model", String(64), nullable=False),
     Column("backend", String(64), nullable=False),
     Column("prompt", Text, nullable=False),
+    Column("prompt_key", String(64), nullable=True),  # sha256 of the normalized prompt (regeneration guard)
     Column("seconds", String(16), nullable=False),
     Column("size", String(16), nullable=False),
     Column("params", JSON, nullable=False),
@@ -95,4 +96,5 @@ jobs = Table(
     Column("result", JSON, nullable=True),
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
+    Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),
 )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 import billing
@@ -19,8 +20,9 @@ from ..api.images import ValidatedImage
 from ..api.schemas import RoutingBody, VideoCreate, format_seconds, parse_model, video_object
 from ..artifacts import ArtifactStore
 from ..auth import Principal
+from ..creative import normalize_prompt
 from ..db import Database, api_keys, jobs, projects
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Conflict, NotFound
 from ..fleet import Fleet
 from ..ids import new_video_id
 from .states import QUEUED
@@ -46,6 +48,7 @@ class JobService:
         offers: Callable[[], Sequence[Offer]],
         *,
         max_prompt_chars: int,
+        regeneration: tuple[str, int] = ("warn", 3),
         fleet: Fleet,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         routing_defaults: Mapping[str, Any] | None = None,
@@ -57,6 +60,7 @@ class JobService:
         self.artifacts = artifacts
         self.offers = offers
         self.max_prompt_chars = max_prompt_chars
+        self.regeneration_mode, self.regeneration_limit = regeneration
         self.on_submitted = on_submitted
         self.wake = wake
         self.fleet = fleet
@@ -138,15 +142,11 @@ class JobService:
                 billing.lock_account(conn, principal.account_id)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     return Submitted(replay.body, True)
-                rows = [
+                videos = [
                     self._insert(conn, principal, req, image, routed, job_id, path)
                     for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
                 ]
-                body = (
-                    video_object(rows[0])
-                    if len(rows) == 1
-                    else {"object": "list", "data": [video_object(r) for r in rows]}
-                )
+                body = videos[0] if len(videos) == 1 else {"object": "list", "data": videos}
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)
         except IntegrityError:
@@ -181,9 +181,11 @@ class JobService:
         routed: Plan,
         job_id: str,
         input_path: Any,
-    ) -> Any:
+    ) -> dict[str, Any]:
         chosen = routed.first
         params = chosen.params
+        prompt_key = hashlib.sha256(normalize_prompt(req.prompt or "").encode()).hexdigest()
+        warnings = self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
         seconds = req.seconds if req.seconds is not None else chosen.spec.default_seconds
         project_budget = None
         if req.project is not None:
@@ -222,6 +224,7 @@ class JobService:
                 model=chosen.spec.id,
                 backend=chosen.backend,
                 prompt=(req.prompt or "").strip(),
+                prompt_key=prompt_key,
                 seconds=format_seconds(seconds),
                 size=params.size,
                 params=params.as_dict(),
@@ -254,4 +257,30 @@ class JobService:
             model=chosen.spec.id,
             limits=limits,
         )
-        return row
+        video = video_object(row)
+        if warnings:
+            video["warnings"] = warnings
+        return video
+
+    def _regeneration_check(
+        self, conn: Connection, account_id: str, model: str, prompt_key: str
+    ) -> list[dict[str, str]]:
+        """An unchanged prompt regenerated on the same model more than the limit: the prompt, not the
+        seed, is the problem. Warn (default) or refuse."""
+        if self.regeneration_mode == "off":
+            return []
+        earlier = conn.execute(
+            select(func.count())
+            .select_from(jobs)
+            .where(jobs.c.account_id == account_id, jobs.c.model == model, jobs.c.prompt_key == prompt_key)
+        ).scalar_one()
+        if earlier < self.regeneration_limit:
+            return []
+        message = (
+            f"this exact prompt has already been generated {earlier} times on {model}; another seed "
+            "will give another variation of the same reading. Rewrite the prompt instead "
+            "(POST /v1/prompts/analyze says what is missing)"
+        )
+        if self.regeneration_mode == "block":
+            raise Conflict(message, code="unchanged_prompt", param="prompt")
+        return [{"code": "unchanged_prompt", "message": message}]

@@ -27,9 +27,11 @@ from anyio import to_thread
 import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
 from local_models import GenerationParams
+from local_models.qc import check_frames
 from local_models.video import read_frames, write_posters
 
 from ..artifacts import ArtifactStore
+from ..creative import wants_motion
 from ..fleet import Fleet
 from ..metrics import Metrics
 from .attempts import RetryPolicy, run_on_backend
@@ -88,6 +90,7 @@ class WorkerPool:
         self.config = config
         self.metrics = metrics
         self.fleet = fleet
+        self.shapes_models = {s.id for a in adapters.values() for s in a.models() if s.family == "shapes"}
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
         self._executor = ThreadPoolExecutor(
@@ -307,8 +310,14 @@ class WorkerPool:
 
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
         files: dict[str, Path] = {"video": artifact.video_path}
+        frames, _ = read_frames(artifact.video_path)
+        qc = check_frames(
+            frames,
+            prompt=job.prompt,
+            wants_motion=wants_motion(job.prompt),
+            shapes_model=job.model in self.shapes_models,
+        ).as_dict()
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
-            frames, _ = read_frames(artifact.video_path)
             thumb = artifact.video_path.with_name("thumbnail.webp")
             sheet = artifact.video_path.with_name("spritesheet.jpg")
             write_posters(frames, thumb, sheet)
@@ -324,6 +333,7 @@ class WorkerPool:
             "run_seconds": round(run_seconds, 4),
             "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
             "backend_metadata": artifact.metadata,
+            "qc": qc,
         }
         metadata = {
             "id": job.id,

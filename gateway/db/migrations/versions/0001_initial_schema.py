@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("model", sa.String(length=64), nullable=False),
         sa.Column("backend", sa.String(length=64), nullable=False),
         sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("prompt_key", sa.String(length=64), nullable=True),
         sa.Column("seconds", sa.String(length=16), nullable=False),
         sa.Column("size", sa.String(length=16), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
@@ -114,6 +115,7 @@ def upgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_account_id", ["account_id", "id"], unique=False)
         batch_op.create_index("ix_jobs_status_id", ["status", "id"], unique=False)
+        batch_op.create_index("ix_jobs_regeneration", ["account_id", "model", "prompt_key"], unique=False)
 
     op.create_table(
         "projects",
@@ -302,6 +304,7 @@ def downgrade() -> None:
 
     op.drop_table("projects")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_regeneration")
         batch_op.drop_index("ix_jobs_status_id")
         batch_op.drop_index("ix_jobs_account_id")
 

@@ -1,0 +1,194 @@
+"""Quality checks for any clip (no model weights): temporal consistency, flicker, motion, frozen and
+blank frames, and, for Framegate's shapes models, prompt adherence.
+
+Each check has a documented threshold and a plain-language flag. Frames are uint8 (T, H, W, 3).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["THRESHOLDS", "QcFlag", "QcReport", "check_frames"]
+
+# The thresholds, in one place (documented in the README).
+THRESHOLDS = {
+    "consistency_min": 0.35,  # mean SSIM of consecutive frames below this: the clip "boils"
+    "flicker_max": 4.0,  # std of frame-to-frame brightness changes (0-255 luma) above this
+    "motion_min": 0.002,  # mean optical-flow magnitude, as a fraction of the frame diagonal per frame
+    "frozen_fraction": 0.5,  # more than half the consecutive pairs (near-)identical
+    # two frames are the same when under 0.2% of pixels change by more than 8 in any channel
+    "duplicate_changed": 0.002,
+    "blank_luma": 10.0,  # frame mean luma under this, with almost no detail, is blank
+    "blank_std": 3.0,
+}
+
+
+@dataclass(frozen=True)
+class QcFlag:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class QcReport:
+    scores: dict[str, float]
+    flags: list[QcFlag] = field(default_factory=list)
+    adherence: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scores": self.scores,
+            "flags": [{"code": f.code, "message": f.message} for f in self.flags],
+            "adherence": self.adherence,
+            "passed": not self.flags,
+        }
+
+
+def _gray(frames: np.ndarray) -> np.ndarray:
+    return (frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114).astype(np.float32)
+
+
+def _ssim(a: np.ndarray, b: np.ndarray) -> float:
+    import cv2
+
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda x: cv2.GaussianBlur(x, (7, 7), 1.5)  # noqa: E731
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a**2
+    var_b = blur(b * b) - mu_b**2
+    cov = blur(a * b) - mu_a * mu_b
+    ssim = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(ssim.mean())
+
+
+def _flow(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean Farneback flow magnitude, on whichever colour channel moves most (iso-luminant colours
+    vanish in grayscale: a red shape on a gray ground has almost the same luma)."""
+    import cv2
+
+    best = 0.0
+    for c in range(3):
+        flow = cv2.calcOpticalFlowFarneback(a[..., c], b[..., c], None, 0.5, 3, 9, 3, 5, 1.1, 0)  # type: ignore[call-overload]
+        best = max(best, float(np.linalg.norm(flow, axis=-1).mean()))
+    return best
+
+
+def _small(frames: np.ndarray, max_side: int = 256) -> np.ndarray:
+    """QC needs structure, not detail: work on at most ``max_side`` pixels a side."""
+    import cv2
+
+    h, w = frames.shape[1:3]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return frames
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def check_frames(
+    frames: np.ndarray,
+    *,
+    prompt: str | None = None,
+    wants_motion: bool | None = None,
+    shapes_model: bool = False,
+) -> QcReport:
+    """Score a clip and flag what a creator would want to know before using it.
+
+    ``wants_motion``: whether the prompt asks for movement (True: ``low_motion`` can be flagged; False:
+    it asks for stillness, so an unchanging clip is not ``frozen``; None: unknown);
+    ``shapes_model``: also check prompt adherence with the shapes models' checker.
+    """
+    t = THRESHOLDS
+    original = frames
+    frames = _small(frames)
+    gray = _gray(frames)
+    h, w = gray.shape[1:]
+    diagonal = float(np.hypot(h, w))
+    pairs = list(itertools.pairwise(gray))
+    means = gray.mean(axis=(1, 2))
+    stds = gray.std(axis=(1, 2))
+    colour = frames.astype(np.int16)
+    changed = [float((np.abs(a - b).max(axis=-1) > 8).mean()) for a, b in itertools.pairwise(colour)]
+    consistency = float(np.mean([_ssim(a, b) for a, b in pairs])) if pairs else 1.0
+    flicker = float(np.std(np.diff(means))) if len(means) > 2 else 0.0
+    motion = (
+        float(np.mean([_flow(a, b) for a, b in itertools.pairwise(frames)])) / diagonal
+        if len(frames) > 1
+        else 0.0
+    )
+    diffs = changed
+    duplicates = sum(c < t["duplicate_changed"] for c in changed)
+    frozen = duplicates / len(diffs) if diffs else 1.0
+    blank = int(np.sum((means < t["blank_luma"]) & (stds < t["blank_std"])))
+    scores = {
+        "temporal_consistency": round(consistency, 4),
+        "flicker": round(flicker, 3),
+        "motion": round(motion, 5),
+        "frozen_fraction": round(frozen, 3),
+        "blank_frames": blank,
+        "frames": len(frames),
+    }
+    flags: list[QcFlag] = []
+    if frozen > t["frozen_fraction"] and wants_motion is not False:
+        flags.append(
+            QcFlag(
+                "frozen",
+                f"{duplicates} of {len(diffs)} frame changes show no change at all: "
+                "the clip is frozen or stutters",
+            )
+        )
+    if flicker > t["flicker_max"]:
+        flags.append(
+            QcFlag(
+                "flicker",
+                f"brightness jumps between frames (jitter {flicker:.1f} on a 0-255 scale): visible flicker",
+            )
+        )
+    if blank:
+        flags.append(QcFlag("blank_frames", f"{blank} of {len(frames)} frames are blank or nearly black"))
+    if consistency < t["consistency_min"] and frozen <= t["frozen_fraction"]:
+        flags.append(
+            QcFlag(
+                "inconsistent",
+                f"consecutive frames share little structure (SSIM {consistency:.2f}): "
+                "objects change shape or appear and vanish",
+            )
+        )
+    if wants_motion and motion < t["motion_min"]:
+        asked = f" although the prompt asks for it ({prompt!r})" if prompt else ""
+        flags.append(QcFlag("low_motion", f"little motion{asked}"))
+    adherence = None
+    if shapes_model and prompt:
+        from .shapes.adherence import check_clip
+        from .shapes.vocab import parse_prompt
+
+        attrs = parse_prompt(prompt)
+        result = check_clip(original, attrs)
+        adherence = {
+            "passed": result.passed,
+            "colour": result.colour,
+            "shape": result.shape,
+            "motion": result.motion,
+            "displacement": list(result.displacement),
+            "colour_ok": result.colour_ok,
+            "shape_ok": result.shape_ok,
+            "motion_ok": result.motion_ok,
+        }
+        if not result.passed:
+            wrong = [
+                f"{name} is {found} (asked {asked})"
+                for name, found, asked, ok in (
+                    ("colour", result.colour, attrs.colour, result.colour_ok),
+                    ("shape", result.shape, attrs.shape, result.shape_ok),
+                    ("motion", result.motion, attrs.motion, result.motion_ok),
+                )
+                if ok is False
+            ]
+            flags.append(
+                QcFlag("off_prompt", "the clip does not show what the prompt asks: " + "; ".join(wrong))
+            )
+    return QcReport(scores, flags, adherence)

@@ -1,0 +1,152 @@
+"""Prompt help, quality checks on any clip and on every take, and the regeneration guard."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.creative import analyze_prompt, wants_motion
+from local_models.shapes.data import render_clips, sample_specs, to_uint8
+from local_models.shapes.vocab import Attributes
+from local_models.video import encode_mp4
+
+from ..support import Gateway, auth, make_settings, running_gateway
+
+ARTICLE_EXAMPLE = (
+    "dense pine forest, morning mist at ground level, shafts of light through the canopy; "
+    "slow dolly forward along the forest floor, camera at knee height; quiet, slightly eerie, "
+    "no wind; the mist thickens gradually toward the end of the clip"
+)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "codes"),
+    [
+        ("forest", {"missing_motion", "missing_mood", "missing_temporal_arc"}),
+        ("slowly drifting toward the end, quiet and eerie", {"missing_scene"}),
+        ("a dog runs across a beach, the waves roll in, gradually the sun sets", {"missing_mood"}),
+        ("a calm lake at dawn, mist over the water, gradually brightening", {"missing_motion"}),
+        ("a tense street at night, a car drives past", {"missing_temporal_arc"}),
+        ("Cinematic sunset, mountains, 4k, epic", {"keyword_list", "missing_motion", "missing_temporal_arc"}),
+        (
+            "a man, a woman, a dog, a cat and a horse walk through a quiet park, then it rains",
+            {"too_many_subjects"},
+        ),
+        (ARTICLE_EXAMPLE, set()),
+    ],
+)
+def test_each_rule(prompt: str, codes: set[str]) -> None:
+    assert {w["code"] for w in analyze_prompt(prompt).warnings} == codes
+
+
+def test_camera_moves_are_found() -> None:
+    analysis = analyze_prompt("handheld tracking shot, then a whip pan and a rack focus onto the candle")
+    assert analysis.camera == ["handheld", "rack focus", "tracking", "whip pan"] or set(analysis.camera) >= {
+        "handheld",
+        "rack focus",
+        "tracking",
+    }
+    assert wants_motion("slow dolly forward") is True
+    assert wants_motion("a still life of apples, static shot") is False
+    assert wants_motion("a bowl of apples") is None
+
+
+async def test_analyze_endpoint(gw: Gateway) -> None:
+    key = gw.new_key()
+    body = (
+        await gw.client.post("/v1/prompts/analyze", json={"prompt": ARTICLE_EXAMPLE}, headers=auth(key))
+    ).json()
+    assert body["object"] == "prompt.analysis" and body["layers_present"] == 4 and body["warnings"] == []
+    assert body["layers"]["motion"]["camera"] == ["dolly"]
+    bare = (await gw.client.post("/v1/prompts/analyze", json={"prompt": "forest"}, headers=auth(key))).json()
+    assert {w["code"] for w in bare["warnings"]} >= {"missing_motion"}
+    assert all(w["suggestion"] for w in bare["warnings"])
+    assert (await gw.client.post("/v1/prompts/analyze", json={}, headers=auth(key))).status_code == 400
+
+
+def _clip(tmp_path: Path, frames: np.ndarray) -> bytes:
+    path = tmp_path / "upload.mp4"
+    encode_mp4(frames, 8, path)
+    return path.read_bytes()
+
+
+async def test_qc_endpoint_flags(gw: Gateway, tmp_path: Path) -> None:
+    key = gw.new_key()
+    attrs = Attributes("red", "circle", "right", "quickly", "gray", None)
+    moving = to_uint8(
+        render_clips(sample_specs([attrs], random.Random(1), frames=8, size=32), frames=8, size=32)
+    )[0]
+    moving = np.repeat(np.repeat(moving, 4, axis=1), 4, axis=2)  # 128x128, like a displayed take
+
+    async def qc(frames: np.ndarray, **fields: str) -> dict:
+        response = await gw.client.post(
+            "/v1/qc",
+            headers=auth(key),
+            data=fields,
+            files={"file": ("c.mp4", io.BytesIO(_clip(tmp_path, frames)), "video/mp4")},
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    good = await qc(
+        moving, prompt="a red circle moving right quickly on a gray background", model="shapes-fast"
+    )
+    assert good["passed"] and good["flags"] == [] and good["frames"] == 8 and good["width"] == 128
+    frozen = await qc(np.repeat(moving[:1], 8, axis=0), prompt="a red circle moving right")
+    assert {f["code"] for f in frozen["flags"]} == {"frozen", "low_motion"}
+    assert "moving right" in next(f["message"] for f in frozen["flags"] if f["code"] == "low_motion")
+    flicker = moving.astype(int)
+    flicker[::2] += 70
+    assert "flicker" in {f["code"] for f in (await qc(np.clip(flicker, 0, 255).astype(np.uint8)))["flags"]}
+    blank = moving.copy()
+    blank[3:5] = 0
+    assert "blank_frames" in {f["code"] for f in (await qc(blank))["flags"]}
+    off = await qc(moving, prompt="a blue square moving left on a gray background", model="shapes-fast")
+    assert "off_prompt" in {f["code"] for f in off["flags"]} and off["adherence"]["passed"] is False
+    not_video = await gw.client.post(
+        "/v1/qc", headers=auth(key), files={"file": ("x.mp4", b"nope", "video/mp4")}
+    )
+    assert not_video.status_code == 400 and not_video.json()["error"]["code"] == "invalid_video"
+    missing = await gw.client.post("/v1/qc", headers=auth(key), data={"prompt": "x"})
+    assert missing.status_code == 400
+
+
+async def test_every_take_gets_qc(gw: Gateway) -> None:
+    key = gw.new_key()
+    video = (await gw.create(key, prompt="a square moving right", model="fake-video")).json()
+    done = await gw.wait(key, video["id"])
+    assert set(done["qc"]["scores"]) >= {"temporal_consistency", "flicker", "motion", "frozen_fraction"}
+    assert done["qc"]["scores"]["motion"] > 0
+
+
+async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_dir: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir)
+    async with running_gateway(settings) as gw:
+        key = gw.new_key(credits=50)
+        for _ in range(3):
+            response = await gw.create(key, prompt="A red  circle, moving right!", model="fake-video")
+            assert "warnings" not in response.json() and "framegate-warning" not in response.headers
+        fourth = await gw.create(key, prompt="a red circle moving right", model="fake-video")
+        assert fourth.status_code == 200 and fourth.headers["framegate-warning"] == "unchanged_prompt"
+        assert fourth.json()["warnings"][0]["code"] == "unchanged_prompt"
+        changed = await gw.create(key, prompt="a red circle moving right slowly", model="fake-video")
+        assert "warnings" not in changed.json()
+    blocking = (
+        make_settings(
+            tmp_path / "b", f"sqlite:///{tmp_path / 'b.sqlite'}", models_dir, regeneration_guard="block"
+        )
+        if (tmp_path / "b").mkdir() is None
+        else None
+    )
+    assert blocking is not None
+    async with running_gateway(blocking) as gw:
+        key = gw.new_key(credits=50)
+        for _ in range(3):
+            await gw.create(key, prompt="same", model="fake-video")
+        refused = await gw.create(key, prompt="same", model="fake-video")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "unchanged_prompt"
+        assert gw.balance(key).balance_mc - gw.balance(key).held_mc == 47_000
