@@ -45,11 +45,7 @@ def test_each_rule(prompt: str, codes: set[str]) -> None:
 
 def test_camera_moves_are_found() -> None:
     analysis = analyze_prompt("handheld tracking shot, then a whip pan and a rack focus onto the candle")
-    assert analysis.camera == ["handheld", "rack focus", "tracking", "whip pan"] or set(analysis.camera) >= {
-        "handheld",
-        "rack focus",
-        "tracking",
-    }
+    assert {"handheld", "rack focus", "tracking", "whip pan"} <= set(analysis.camera)
     assert wants_motion("slow dolly forward") is True
     assert wants_motion("a still life of apples, static shot") is False
     assert wants_motion("a bowl of apples") is None
@@ -135,14 +131,10 @@ async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_di
         assert fourth.json()["warnings"][0]["code"] == "unchanged_prompt"
         changed = await gw.create(key, prompt="a red circle moving right slowly", model="fake-video")
         assert "warnings" not in changed.json()
-    blocking = (
-        make_settings(
-            tmp_path / "b", f"sqlite:///{tmp_path / 'b.sqlite'}", models_dir, regeneration_guard="block"
-        )
-        if (tmp_path / "b").mkdir() is None
-        else None
+    (tmp_path / "b").mkdir()
+    blocking = make_settings(
+        tmp_path / "b", f"sqlite:///{tmp_path / 'b.sqlite'}", models_dir, regeneration_guard="block"
     )
-    assert blocking is not None
     async with running_gateway(blocking) as gw:
         key = gw.new_key(credits=50)
         for _ in range(3):
