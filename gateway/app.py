@@ -19,7 +19,7 @@ from local_models import Catalog, LoadedPipeline, parse_size
 from router import Offer, default_price
 
 from . import idempotency
-from .api import account, billing_routes, creative, health, models, projects, quotes, routing, videos
+from .api import account, billing_routes, creative, health, models, projects, quotes, routing, shots, videos
 from .artifacts import LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .db import Database, upgrade
@@ -234,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(quotes.router)
     app.include_router(routing.router)
     app.include_router(creative.router)
+    app.include_router(shots.router)
     app.include_router(projects.router)
     app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -36,6 +36,10 @@ class ArtifactStore(Protocol):
 
     def delete_scratch(self, job_id: str) -> None: ...
 
+    def cut_path(self, cut_id: str) -> Path:
+        """Where an assembled cut (a project's winning takes joined) is kept."""
+        ...
+
 
 class LocalDiskStore:
     """``<root>/<job_id>/video.mp4`` and friends; inputs under ``<root>/inputs``."""
@@ -78,3 +82,7 @@ class LocalDiskStore:
 
     def delete_scratch(self, job_id: str) -> None:
         shutil.rmtree(self.root / ".scratch" / job_id, ignore_errors=True)
+
+    def cut_path(self, cut_id: str) -> Path:
+        (self.root / "cuts").mkdir(exist_ok=True)
+        return self.root / "cuts" / f"{cut_id}.mp4"

@@ -114,3 +114,52 @@ def probe(path: Path) -> VideoInfo:
         fps=float(video.group(5)),
         audio_codec=audio.group(1) if audio else None,
     )
+
+
+def concat_videos(paths: list[Path], out: Path, *, width: int, height: int, fps: int) -> None:
+    """Join clips, in order, into one H.264 MP4 at a common size and frame rate (the shipped ffmpeg).
+
+    Each clip is scaled to fit ``width``x``height`` (letterboxed, aspect kept) and resampled to ``fps``.
+    """
+    if not paths:
+        raise ValueError("nothing to join")
+    if width % 2 or height % 2:
+        raise ValueError("yuv420p needs even width and height")
+    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    for path in paths:
+        args += ["-i", str(path)]
+    chains = [
+        f"[{i}:v]scale={width}:{height}:force_original_aspect_ratio=decrease,"
+        f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,fps={fps},setsar=1,format=yuv420p[v{i}]"
+        for i in range(len(paths))
+    ]
+    joined = "".join(f"[v{i}]" for i in range(len(paths)))
+    graph = ";".join(chains) + f";{joined}concat=n={len(paths)}:v=1:a=0[out]"
+    tmp = out.with_suffix(".part.mp4")
+    result = subprocess.run(
+        [
+            *args,
+            "-filter_complex",
+            graph,
+            "-map",
+            "[out]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "18",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            str(tmp),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"ffmpeg could not join the clips: {result.stderr.strip()[-300:]}")
+    tmp.replace(out)

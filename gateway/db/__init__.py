@@ -2,15 +2,18 @@
 
 from .engine import Database, normalize_url
 from .migrate import upgrade
-from .schema import api_keys, idempotency_keys, jobs, metadata, projects
+from .schema import api_keys, cuts, idempotency_keys, jobs, metadata, projects, shots, takes
 
 __all__ = [
     "Database",
     "api_keys",
+    "cuts",
     "idempotency_keys",
     "jobs",
     "metadata",
     "normalize_url",
     "projects",
+    "shots",
+    "takes",
     "upgrade",
 ]

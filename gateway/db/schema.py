@@ -18,7 +18,7 @@ from sqlalchemy import (
 
 from billing import metadata
 
-__all__ = ["api_keys", "idempotency_keys", "jobs", "metadata", "projects"]
+__all__ = ["api_keys", "cuts", "idempotency_keys", "jobs", "metadata", "projects", "shots", "takes"]
 
 api_keys = Table(
     "api_keys",
@@ -97,4 +97,48 @@ jobs = Table(
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
     Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),
+)
+
+shots = Table(
+    "shots",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("image_path", String(255), nullable=True),
+    Column("size", String(16), nullable=True),
+    Column("seconds", Float, nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+    Index("ix_shots_project", "project_id", "position"),
+)
+
+takes = Table(
+    "takes",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("shot_id", String(40), ForeignKey("shots.id"), nullable=False),
+    Column("job_id", String(40), ForeignKey("jobs.id"), nullable=False, unique=True),
+    Column("prompt", Text, nullable=False),  # as rendered: a re-render may change it
+    Column("parent_take_id", String(40), ForeignKey("takes.id"), nullable=True),
+    Column("change", Text, nullable=True),  # what changed from the parent take
+    Column("is_winner", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_takes_shot", "shot_id", "created_at"),
+)
+
+cuts = Table(
+    "cuts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project_id", String(40), ForeignKey("projects.id"), nullable=False),
+    Column("take_ids", JSON, nullable=False),
+    Column("size", String(16), nullable=False),
+    Column("fps", Integer, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_cuts_project", "project_id", "created_at"),
 )

@@ -113,7 +113,10 @@ class JobService:
         req: VideoCreate,
         image: ValidatedImage | None,
         idem: idempotency.IdempotentRequest | None = None,
+        on_created: Callable[[Connection, list[dict[str, Any]]], None] | None = None,
     ) -> Submitted:
+        """Create the job (or, with ``routing.compare``, one per model) and reserve its credits, in one
+        transaction. ``on_created(conn, videos)`` runs inside it (shots use it to record takes)."""
         if idem is not None:
             with self.db.read() as conn:
                 replay = idempotency.find(conn, idem)
@@ -146,6 +149,8 @@ class JobService:
                     self._insert(conn, principal, req, image, routed, job_id, path)
                     for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
                 ]
+                if on_created is not None:
+                    on_created(conn, videos)
                 body = videos[0] if len(videos) == 1 else {"object": "list", "data": videos}
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)

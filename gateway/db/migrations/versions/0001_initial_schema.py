@@ -240,6 +240,60 @@ def upgrade() -> None:
         batch_op.create_index("ix_entries_account", ["account_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_entries_transfer_id"), ["transfer_id"], unique=False)
 
+    op.create_table(
+        "shots",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("project_id", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("image_path", sa.String(length=255), nullable=True),
+        sa.Column("size", sa.String(length=16), nullable=True),
+        sa.Column("seconds", sa.Float(), nullable=True),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("deleted_at", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_shots_account_id_accounts")),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_shots_project_id_projects")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shots")),
+    )
+    with op.batch_alter_table("shots", schema=None) as batch_op:
+        batch_op.create_index("ix_shots_project", ["project_id", "position"], unique=False)
+
+    op.create_table(
+        "takes",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("shot_id", sa.String(length=40), nullable=False),
+        sa.Column("job_id", sa.String(length=40), nullable=False),
+        sa.Column("prompt", sa.Text(), nullable=False),
+        sa.Column("parent_take_id", sa.String(length=40), nullable=True),
+        sa.Column("change", sa.Text(), nullable=True),
+        sa.Column("is_winner", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name=op.f("fk_takes_job_id_jobs")),
+        sa.ForeignKeyConstraint(["parent_take_id"], ["takes.id"], name=op.f("fk_takes_parent_take_id_takes")),
+        sa.ForeignKeyConstraint(["shot_id"], ["shots.id"], name=op.f("fk_takes_shot_id_shots")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_takes")),
+        sa.UniqueConstraint("job_id", name=op.f("uq_takes_job_id")),
+    )
+    with op.batch_alter_table("takes", schema=None) as batch_op:
+        batch_op.create_index("ix_takes_shot", ["shot_id", "created_at"], unique=False)
+
+    op.create_table(
+        "cuts",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("project_id", sa.String(length=40), nullable=False),
+        sa.Column("take_ids", sa.JSON(), nullable=False),
+        sa.Column("size", sa.String(length=16), nullable=False),
+        sa.Column("fps", sa.Integer(), nullable=False),
+        sa.Column("seconds", sa.Float(), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], name=op.f("fk_cuts_project_id_projects")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_cuts")),
+    )
+    with op.batch_alter_table("cuts", schema=None) as batch_op:
+        batch_op.create_index("ix_cuts_project", ["project_id", "created_at"], unique=False)
+
     # The system accounts every ledger needs: the sources of granted and bought credits, and revenue.
     accounts = sa.table(
         "accounts",
@@ -282,6 +336,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table in ("cuts", "takes", "shots"):
+        op.drop_table(table)
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_entries_transfer_id"))
         batch_op.drop_index("ix_entries_account")

@@ -1,0 +1,322 @@
+"""Shots, takes and the cut: ``/v1/projects/{id}/shots``, ``/v1/shots/{id}/takes``, ``/v1/takes/{id}/winner``,
+``/v1/projects/{id}/cut``. The dashboard uses exactly these."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select, update
+
+from local_models import parse_size
+from local_models.video import concat_videos, probe
+
+from ..auth import Principal
+from ..creative.shots import (
+    ShotFields,
+    create_shot,
+    get_project_row,
+    get_shot_row,
+    record_cut,
+    record_takes,
+    set_winner,
+    shot_object,
+    take_object,
+    takes_of,
+    winners_of,
+)
+from ..db import cuts, shots, takes
+from ..errors import BadRequest, Conflict, NotFound
+from ..state import AppState
+from .deps import app_state, principal
+from .images import decode_data_url, validate_image
+from .schemas import RoutingBody, VideoCreate, parse_model, video_object
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["shots"])
+StateDep = Annotated[AppState, Depends(app_state)]
+PrincipalDep = Annotated[Principal, Depends(principal)]
+
+
+class ShotCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=4000)
+    size: str | None = None
+    seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
+    notes: str | None = Field(default=None, max_length=20_000)
+    position: int | None = Field(default=None, ge=1)
+    image_url: str | None = None
+
+
+class ShotUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str | None = Field(default=None, min_length=1, max_length=4000)
+    size: str | None = None
+    seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
+    notes: str | None = Field(default=None, max_length=20_000)
+    position: int | None = Field(default=None, ge=1)
+
+
+class TakesCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: list[str] = Field(min_length=1, max_length=8)
+    prompt: str | None = Field(default=None, min_length=1, max_length=4000)
+    from_take: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+
+
+class CutCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    size: str | None = None
+    fps: int | None = Field(default=None, ge=1, le=60)
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
+
+
+def _shot_with_takes(state: AppState, conn: Any, shot: Any, sort: str | None = None) -> dict[str, Any]:
+    objs = [take_object(t, video_object(job)) for t, job in takes_of(conn, shot.id)]
+    if sort == "qc":  # the A/B view: clean takes first, then the cheaper
+        objs.sort(key=lambda t: (t["status"] != "completed", len(t["qc_flags"]), t["cost"] or 0))
+    return shot_object(shot, objs)
+
+
+@router.post("/projects/{project_id}/shots")
+async def add_shot(project_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    req = parse_model(ShotCreate, await _json(request))
+    if req.size:
+        parse_size(req.size)
+    image = None
+    if req.image_url:
+        image = await to_thread.run_sync(
+            lambda: validate_image(
+                decode_data_url(req.image_url or "", "image_url"),
+                max_pixels=state.settings.max_image_pixels,
+                param="image_url",
+            )
+        )
+
+    def create() -> dict[str, Any]:
+        with state.db.write() as conn:
+            get_project_row(conn, who.account_id, project_id)
+            path = None
+            shot_id_hint = f"shotimg_{time.time_ns()}"
+            if image is not None:
+                path = str(state.artifacts.save_input(shot_id_hint, image.png, ".png"))
+            row = create_shot(
+                conn,
+                who.account_id,
+                project_id,
+                ShotFields(req.prompt.strip(), req.size, req.seconds, req.notes, path),
+                req.position,
+            )
+            return shot_object(row, [])
+
+    return await to_thread.run_sync(create)
+
+
+@router.get("/projects/{project_id}/shots")
+async def list_shots(
+    project_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
+) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        with state.db.read() as conn:
+            get_project_row(conn, who.account_id, project_id)
+            rows = conn.execute(
+                select(shots)
+                .where(shots.c.project_id == project_id, shots.c.deleted_at.is_(None))
+                .order_by(shots.c.position, shots.c.created_at)
+            ).all()
+            return {"object": "list", "data": [_shot_with_takes(state, conn, s, sort) for s in rows]}
+
+    return await state.db.run_read(read)
+
+
+@router.get("/shots/{shot_id}")
+async def get_shot(
+    shot_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
+) -> dict[str, Any]:
+    def read() -> dict[str, Any]:
+        with state.db.read() as conn:
+            return _shot_with_takes(state, conn, get_shot_row(conn, who.account_id, shot_id), sort)
+
+    return await state.db.run_read(read)
+
+
+@router.patch("/shots/{shot_id}")
+async def update_shot(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    req = parse_model(ShotUpdate, await _json(request))
+    if req.size:
+        parse_size(req.size)
+    changes = req.model_dump(exclude_unset=True)
+
+    def write() -> dict[str, Any]:
+        with state.db.write() as conn:
+            get_shot_row(conn, who.account_id, shot_id)
+            if changes:
+                conn.execute(update(shots).where(shots.c.id == shot_id).values(**changes))
+            return _shot_with_takes(state, conn, get_shot_row(conn, who.account_id, shot_id))
+
+    return await to_thread.run_sync(write)
+
+
+@router.delete("/shots/{shot_id}")
+async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    def write() -> None:
+        with state.db.write() as conn:
+            get_shot_row(conn, who.account_id, shot_id)
+            conn.execute(update(shots).where(shots.c.id == shot_id).values(deleted_at=time.time()))
+
+    await to_thread.run_sync(write)
+    return {"id": shot_id, "object": "shot.deleted", "deleted": True}
+
+
+@router.post("/shots/{shot_id}/takes")
+async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
+    a changed ``prompt``) the new takes record where they came from and what changed."""
+    req = parse_model(TakesCreate, await _json(request))
+
+    def create() -> dict[str, Any]:
+        with state.db.read() as conn:
+            shot = get_shot_row(conn, who.account_id, shot_id)
+            parent = None
+            if req.from_take is not None:
+                parent = conn.execute(
+                    select(takes).where(takes.c.id == req.from_take, takes.c.shot_id == shot_id)
+                ).one_or_none()
+                if parent is None:
+                    raise NotFound(
+                        f"no take {req.from_take!r} in this shot", code="take_not_found", param="from_take"
+                    )
+            project = get_project_row(conn, who.account_id, shot.project_id)
+        prompt = (req.prompt or (parent.prompt if parent is not None else shot.prompt)).strip()
+        image = None
+        if shot.image_path:
+            with open(shot.image_path, "rb") as fh:
+                image = validate_image(fh.read(), max_pixels=state.settings.max_image_pixels)
+        fields = VideoCreate(
+            prompt=prompt,
+            size=shot.size,
+            seconds=shot.seconds,
+            seed=req.seed,
+            steps=req.steps,
+            project=project.id,
+            routing=RoutingBody(compare=list(req.models)),
+        )
+        created: list[str] = []
+
+        def on_created(conn: Any, videos: list[dict[str, Any]]) -> None:
+            created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
+
+        state.service.submit(who, fields, image, None, on_created=on_created)
+        with state.db.read() as conn:
+            rows = [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
+        return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
+
+    return await to_thread.run_sync(create)
+
+
+@router.post("/takes/{take_id}/winner")
+async def pick_winner(take_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    def write() -> dict[str, Any]:
+        with state.db.write() as conn:
+            row = set_winner(conn, who.account_id, take_id)
+            return _shot_with_takes(state, conn, get_shot_row(conn, who.account_id, row.shot_id))
+
+    return await to_thread.run_sync(write)
+
+
+@router.post("/projects/{project_id}/cut")
+async def assemble_cut(
+    project_id: str, request: Request, state: StateDep, who: PrincipalDep
+) -> dict[str, Any]:
+    """Join the winning take of every shot, in order, into one MP4 at a common size and fps."""
+    raw = await request.body()
+    req = parse_model(CutCreate, await _json(request)) if raw.strip() else CutCreate()
+
+    def build() -> dict[str, Any]:
+        with state.db.read() as conn:
+            pairs = winners_of(conn, who.account_id, project_id)
+        if not pairs:
+            raise Conflict("the project has no shots", code="no_shots", param="project_id")
+        missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
+        if missing:
+            raise Conflict(
+                "pick a winning take for every shot first: " + ", ".join(missing) + " has none",
+                code="shot_without_winner",
+                param="project_id",
+            )
+        paths = []
+        take_ids = []
+        seconds = 0.0
+        for shot, win in pairs:
+            assert win is not None
+            take, job = win
+            path = state.artifacts.local_path(job.id, "video")
+            if job.status != "completed" or path is None:
+                raise Conflict(
+                    f"the winning take of shot {shot.position} has no video", code="take_not_ready"
+                )
+            paths.append(path)
+            take_ids.append(take.id)
+            seconds += job.params["frames"] / job.params["fps"]
+        infos = [probe(p) for p in paths]
+        if req.size:
+            width, height = parse_size(req.size)
+        else:
+            width, height = max(i.width for i in infos), max(i.height for i in infos)
+        width, height = width + width % 2, height + height % 2
+        fps = req.fps or round(max(i.fps for i in infos))
+        with state.db.write() as conn:
+            cut_id = record_cut(conn, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+        concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
+        return {
+            "id": cut_id,
+            "object": "cut",
+            "project_id": project_id,
+            "takes": take_ids,
+            "size": f"{width}x{height}",
+            "fps": fps,
+            "seconds": round(seconds, 3),
+            "url": f"/v1/projects/{project_id}/cut/content",
+        }
+
+    return await to_thread.run_sync(build)
+
+
+@router.get("/projects/{project_id}/cut/content")
+async def cut_content(project_id: str, state: StateDep, who: PrincipalDep) -> FileResponse:
+    def latest() -> str:
+        with state.db.read() as conn:
+            get_project_row(conn, who.account_id, project_id)
+            cut_id = conn.execute(
+                select(cuts.c.id)
+                .where(cuts.c.project_id == project_id)
+                .order_by(cuts.c.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        if cut_id is None:
+            raise NotFound(
+                "no cut has been assembled for this project", code="cut_not_found", param="project_id"
+            )
+        return str(cut_id)
+
+    cut_id = await to_thread.run_sync(latest)
+    return FileResponse(
+        state.artifacts.cut_path(cut_id), media_type="video/mp4", filename=f"{project_id}-cut.mp4"
+    )
