@@ -22,6 +22,7 @@ from . import idempotency
 from .api import account, billing_routes, creative, health, models, projects, quotes, routing, shots, videos
 from .artifacts import LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
+from .dashboard import install_dashboard
 from .db import Database, upgrade
 from .errors import install_error_handlers
 from .fleet import Fleet
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routing.router)
     app.include_router(creative.router)
     app.include_router(shots.router)
+    install_dashboard(app)
     app.include_router(projects.router)
     app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -36,7 +36,7 @@ from .deps import app_state, principal
 from .images import decode_data_url, validate_image
 from .schemas import RoutingBody, VideoCreate, parse_model, video_object
 
-__all__ = ["router"]
+__all__ = ["CutCreate", "build_cut", "router"]
 
 router = APIRouter(prefix="/v1", tags=["shots"])
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -241,6 +241,53 @@ async def pick_winner(take_id: str, state: StateDep, who: PrincipalDep) -> dict[
     return await to_thread.run_sync(write)
 
 
+def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) -> dict[str, Any]:
+    """Join the winning take of every shot, in order, into one MP4 at a common size and fps."""
+    with state.db.read() as conn:
+        pairs = winners_of(conn, who.account_id, project_id)
+    if not pairs:
+        raise Conflict("the project has no shots", code="no_shots", param="project_id")
+    missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
+    if missing:
+        raise Conflict(
+            "pick a winning take for every shot first: " + ", ".join(missing) + " has none",
+            code="shot_without_winner",
+            param="project_id",
+        )
+    paths = []
+    take_ids = []
+    seconds = 0.0
+    for shot, win in pairs:
+        assert win is not None
+        take, job = win
+        path = state.artifacts.local_path(job.id, "video")
+        if job.status != "completed" or path is None:
+            raise Conflict(f"the winning take of shot {shot.position} has no video", code="take_not_ready")
+        paths.append(path)
+        take_ids.append(take.id)
+        seconds += job.params["frames"] / job.params["fps"]
+    infos = [probe(p) for p in paths]
+    if req.size:
+        width, height = parse_size(req.size)
+    else:
+        width, height = max(i.width for i in infos), max(i.height for i in infos)
+    width, height = width + width % 2, height + height % 2
+    fps = req.fps or round(max(i.fps for i in infos))
+    with state.db.write() as conn:
+        cut_id = record_cut(conn, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+    concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
+    return {
+        "id": cut_id,
+        "object": "cut",
+        "project_id": project_id,
+        "takes": take_ids,
+        "size": f"{width}x{height}",
+        "fps": fps,
+        "seconds": round(seconds, 3),
+        "url": f"/v1/projects/{project_id}/cut/content",
+    }
+
+
 @router.post("/projects/{project_id}/cut")
 async def assemble_cut(
     project_id: str, request: Request, state: StateDep, who: PrincipalDep
@@ -248,55 +295,7 @@ async def assemble_cut(
     """Join the winning take of every shot, in order, into one MP4 at a common size and fps."""
     raw = await request.body()
     req = parse_model(CutCreate, await _json(request)) if raw.strip() else CutCreate()
-
-    def build() -> dict[str, Any]:
-        with state.db.read() as conn:
-            pairs = winners_of(conn, who.account_id, project_id)
-        if not pairs:
-            raise Conflict("the project has no shots", code="no_shots", param="project_id")
-        missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
-        if missing:
-            raise Conflict(
-                "pick a winning take for every shot first: " + ", ".join(missing) + " has none",
-                code="shot_without_winner",
-                param="project_id",
-            )
-        paths = []
-        take_ids = []
-        seconds = 0.0
-        for shot, win in pairs:
-            assert win is not None
-            take, job = win
-            path = state.artifacts.local_path(job.id, "video")
-            if job.status != "completed" or path is None:
-                raise Conflict(
-                    f"the winning take of shot {shot.position} has no video", code="take_not_ready"
-                )
-            paths.append(path)
-            take_ids.append(take.id)
-            seconds += job.params["frames"] / job.params["fps"]
-        infos = [probe(p) for p in paths]
-        if req.size:
-            width, height = parse_size(req.size)
-        else:
-            width, height = max(i.width for i in infos), max(i.height for i in infos)
-        width, height = width + width % 2, height + height % 2
-        fps = req.fps or round(max(i.fps for i in infos))
-        with state.db.write() as conn:
-            cut_id = record_cut(conn, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
-        concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
-        return {
-            "id": cut_id,
-            "object": "cut",
-            "project_id": project_id,
-            "takes": take_ids,
-            "size": f"{width}x{height}",
-            "fps": fps,
-            "seconds": round(seconds, 3),
-            "url": f"/v1/projects/{project_id}/cut/content",
-        }
-
-    return await to_thread.run_sync(build)
+    return await to_thread.run_sync(build_cut, state, who, project_id, req)
 
 
 @router.get("/projects/{project_id}/cut/content")

@@ -2,7 +2,7 @@
 
 from .engine import Database, normalize_url
 from .migrate import upgrade
-from .schema import api_keys, cuts, idempotency_keys, jobs, metadata, projects, shots, takes
+from .schema import api_keys, cuts, idempotency_keys, jobs, metadata, projects, sessions, shots, takes
 
 __all__ = [
     "Database",
@@ -13,6 +13,7 @@ __all__ = [
     "metadata",
     "normalize_url",
     "projects",
+    "sessions",
     "shots",
     "takes",
     "upgrade",

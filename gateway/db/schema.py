@@ -18,7 +18,17 @@ from sqlalchemy import (
 
 from billing import metadata
 
-__all__ = ["api_keys", "cuts", "idempotency_keys", "jobs", "metadata", "projects", "shots", "takes"]
+__all__ = [
+    "api_keys",
+    "cuts",
+    "idempotency_keys",
+    "jobs",
+    "metadata",
+    "projects",
+    "sessions",
+    "shots",
+    "takes",
+]
 
 api_keys = Table(
     "api_keys",
@@ -141,4 +151,15 @@ cuts = Table(
     Column("seconds", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_cuts_project", "project_id", "created_at"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's random token
+    Column("key_id", String(40), ForeignKey("api_keys.id"), nullable=False),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

@@ -113,7 +113,7 @@ class JobService:
         req: VideoCreate,
         image: ValidatedImage | None,
         idem: idempotency.IdempotentRequest | None = None,
-        on_created: Callable[[Connection, list[dict[str, Any]]], None] | None = None,
+        on_created: Callable[[Connection, list[dict[str, Any]]], object] | None = None,
     ) -> Submitted:
         """Create the job (or, with ``routing.compare``, one per model) and reserve its credits, in one
         transaction. ``on_created(conn, videos)`` runs inside it (shots use it to record takes)."""

@@ -294,6 +294,21 @@ def upgrade() -> None:
     with op.batch_alter_table("cuts", schema=None) as batch_op:
         batch_op.create_index("ix_cuts_project", ["project_id", "created_at"], unique=False)
 
+    op.create_table(
+        "sessions",
+        sa.Column("id_hash", sa.String(length=64), nullable=False),
+        sa.Column("key_id", sa.String(length=40), nullable=False),
+        sa.Column("account_id", sa.String(length=40), nullable=False),
+        sa.Column("csrf", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.Column("expires_at", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_sessions_account_id_accounts")
+        ),
+        sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_sessions_key_id_api_keys")),
+        sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_sessions")),
+    )
+
     # The system accounts every ledger needs: the sources of granted and bought credits, and revenue.
     accounts = sa.table(
         "accounts",
@@ -336,7 +351,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("cuts", "takes", "shots"):
+    for table in ("sessions", "cuts", "takes", "shots"):
         op.drop_table(table)
     with op.batch_alter_table("entries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_entries_transfer_id"))

@@ -1,0 +1,28 @@
+"""The dashboard, served by the gateway at ``/``: server-rendered pages over the same services as the API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from .actions import router as actions_router
+from .common import SignedOut
+from .live import router as live_router
+from .pages import router as pages_router
+
+__all__ = ["install_dashboard"]
+
+
+def install_dashboard(app: FastAPI) -> None:
+    app.include_router(pages_router)
+    app.include_router(actions_router)
+    app.include_router(live_router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+
+    async def signed_out(request: Request, exc: Exception) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    app.add_exception_handler(SignedOut, signed_out)

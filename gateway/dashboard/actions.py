@@ -1,0 +1,275 @@
+"""Dashboard form posts. Each checks the CSRF token, then does what the API does (same services)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from sqlalchemy import insert
+
+import billing
+from billing import millicredits
+
+from ..api.schemas import RoutingBody, VideoCreate
+from ..auth import create_key, revoke_key
+from ..creative.shots import ShotFields, create_shot, get_shot_row, record_takes, set_winner
+from ..db import api_keys, projects
+from ..errors import ApiError
+from .common import require_session, see_other, state_of, verify_csrf
+from .session import COOKIE, end_session, start_session
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _text(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+async def _attempt(back: str, work: Any) -> RedirectResponse:
+    """Run a form action; API errors come back to the page as a readable message."""
+    try:
+        flash = await to_thread.run_sync(work)
+    except ApiError as exc:
+        return see_other(back, error=exc.message)
+    except Exception as exc:  # package errors carry a message and a code too
+        message = getattr(exc, "message", None)
+        if message is None:
+            raise
+        return see_other(back, error=str(message))
+    return see_other(back, flash=flash)
+
+
+@router.post("/login")
+async def login(request: Request) -> RedirectResponse:
+    form = await request.form()
+    key = form.get("api_key")
+    token = start_session(state_of(request).db, key) if isinstance(key, str) and key.strip() else None
+    if token is None:
+        return see_other("/login", error="That API key is not valid (or was revoked).")
+    response = see_other("/")
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=12 * 3600
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> RedirectResponse:
+    session = require_session(request)
+    await verify_csrf(request, session)
+    end_session(state_of(request).db, request.cookies.get(COOKIE))
+    response = see_other("/login", flash="Signed out.")
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.post("/jobs")
+async def quick_generate(request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+
+    def work() -> str:
+        req = VideoCreate(prompt=_text(f, "prompt"), model=_text(f, "model"), size=_text(f, "size"))
+        submitted = state.service.submit(session.principal, req, None)
+        return f"Queued {submitted.body['id']} on {submitted.body['model']}."
+
+    return await _attempt("/jobs", work)
+
+
+@router.post("/jobs/{video_id}/cancel")
+async def cancel(video_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    await verify_csrf(request, session)
+    state = state_of(request)
+
+    def work() -> str:
+        state.jobs.request_cancel(session.principal.account_id, video_id)
+        if state.workers is not None:
+            state.workers.cancel_local(video_id)
+        return f"Cancelled {video_id}; its credits are released."
+
+    return await _attempt("/jobs", work)
+
+
+@router.post("/projects")
+async def new_project(request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+    name = _text(f, "name")
+    if not name:
+        return see_other("/projects", error="A project needs a name.")
+    budget = _text(f, "budget")
+
+    def work() -> str:
+        import secrets
+        import time
+
+        with state.db.write() as conn:
+            conn.execute(
+                insert(projects).values(
+                    id="proj_" + secrets.token_hex(10),
+                    account_id=session.principal.account_id,
+                    name=name,
+                    brief=_text(f, "brief"),
+                    budget_mc=millicredits(float(budget)) if budget else None,
+                    created_at=time.time(),
+                )
+            )
+        return f"Created project {name}."
+
+    return await _attempt("/projects", work)
+
+
+@router.post("/projects/{project_id}/shots")
+async def new_shot(project_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+    back = f"/projects/{project_id}"
+
+    def work() -> str:
+        prompt = _text(f, "prompt")
+        if not prompt:
+            raise ApiError("A shot needs a prompt.", code="missing_prompt")
+        seconds = _text(f, "seconds")
+        with state.db.write() as conn:
+            row = create_shot(
+                conn,
+                session.principal.account_id,
+                project_id,
+                ShotFields(prompt, _text(f, "size"), float(seconds) if seconds else None, _text(f, "notes")),
+            )
+        return f"Added shot {row.position}."
+
+    return await _attempt(back, work)
+
+
+@router.post("/shots/{shot_id}/takes")
+async def render_takes(shot_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    form = await request.form()
+    if not session.csrf_ok(form.get("csrf") if isinstance(form.get("csrf"), str) else None):  # type: ignore[arg-type]
+        return see_other("/projects", error="The form was stale; reload the page.")
+    models = [m for m in form.getlist("models") if isinstance(m, str)]
+    state = state_of(request)
+    with state.db.read() as conn:
+        shot = get_shot_row(conn, session.principal.account_id, shot_id)
+    back = f"/projects/{shot.project_id}"
+
+    def work() -> str:
+        if not models:
+            raise ApiError("Pick at least one model.", code="missing_models")
+        req = VideoCreate(
+            prompt=shot.prompt,
+            size=shot.size,
+            seconds=shot.seconds,
+            project=shot.project_id,
+            routing=RoutingBody(compare=models),
+        )
+        state.service.submit(
+            session.principal,
+            req,
+            None,
+            None,
+            on_created=lambda conn, videos: record_takes(
+                conn, shot_id, videos, prompt=shot.prompt, parent=None
+            ),
+        )
+        return f"Rendering shot {shot.position} on {', '.join(models)}."
+
+    return await _attempt(back, work)
+
+
+@router.post("/takes/{take_id}/winner")
+async def winner(take_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+    back = _text(f, "back") or "/projects"
+
+    def work() -> str:
+        with state.db.write() as conn:
+            set_winner(conn, session.principal.account_id, take_id)
+        return "Winner picked."
+
+    return await _attempt(back if back.startswith("/projects") else "/projects", work)
+
+
+@router.post("/projects/{project_id}/cut")
+async def cut(project_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    await verify_csrf(request, session)
+    from ..api.shots import CutCreate, build_cut
+
+    state = state_of(request)
+    return await _attempt(
+        f"/projects/{project_id}",
+        lambda: (
+            "Assembled the cut: "
+            + str(build_cut(state, session.principal, project_id, CutCreate())["seconds"])
+            + " s."
+        ),
+    )
+
+
+@router.post("/keys")
+async def new_key(request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+    with state.db.write() as conn:
+        key = create_key(conn, session.principal.account_id, _text(f, "name"))
+    # Shown once, on the next page only.
+    return see_other(f"/keys?new_key={key.secret}", flash="Copy the new key now: it will not be shown again.")
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke(key_id: str, request: Request) -> RedirectResponse:
+    session = require_session(request)
+    await verify_csrf(request, session)
+    state = state_of(request)
+    with state.db.write() as conn:
+        from sqlalchemy import select
+
+        owner = conn.execute(
+            select(api_keys.c.account_id).where(api_keys.c.id == key_id)
+        ).scalar_one_or_none()
+        if owner != session.principal.account_id:
+            return see_other("/keys", error="No such key.")
+        revoke_key(conn, key_id)
+    state.keys.clear()
+    return see_other("/keys", flash=f"Revoked {key_id}.")
+
+
+@router.post("/checkout")
+async def checkout(request: Request) -> RedirectResponse:
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+    base = state.settings.base_url()
+
+    def work() -> str:
+        stripe_session, pack = billing.create_checkout(
+            state.stripe,
+            state.packs,
+            _text(f, "pack") or "",
+            session.principal.account_id,
+            success_url=f"{base}/?flash=Thanks!+Your+credits+arrive+once+Stripe+confirms+the+payment.",
+            cancel_url=f"{base}/?error=Checkout+cancelled.",
+        )
+        with state.db.write() as conn:
+            billing.record_session(conn, stripe_session["id"], session.principal.account_id, pack)
+        return str(stripe_session["url"])
+
+    try:
+        url = await to_thread.run_sync(work)
+    except billing.BillingError as exc:
+        return see_other("/", error=exc.message)
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,109 @@
+"""Live job progress for the dashboard (server-sent events) and media for its video players."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from sqlalchemy import select
+
+from ..artifacts import VARIANTS
+from ..db import cuts, jobs
+from ..errors import NotFound
+from ..ids import is_video_id
+from .common import require_session, state_of
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/events")
+async def events(request: Request) -> StreamingResponse:
+    """``job`` events (id, status, progress, cost) for the account's jobs that are queued or running,
+    and one final event as each finishes."""
+    session = require_session(request)
+    state = state_of(request)
+    account = session.principal.account_id
+
+    def snapshot(watch: set[str]) -> list[dict[str, object]]:
+        with state.db.read() as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.status, jobs.c.progress, jobs.c.cost_mc, jobs.c.model).where(
+                    jobs.c.account_id == account,
+                    jobs.c.status.in_(("queued", "in_progress")) | jobs.c.id.in_(list(watch)),
+                )
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "status": r.status,
+                "progress": r.progress,
+                "model": r.model,
+                "cost": None if r.cost_mc is None else r.cost_mc / 1000,
+            }
+            for r in rows
+        ]
+
+    async def stream() -> AsyncIterator[bytes]:
+        last: dict[str, tuple[object, ...]] = {}
+        watch: set[str] = set()
+        yield b": connected\n\n"
+        for _ in range(3600):  # at most ~30 minutes; the browser reconnects by itself
+            if await request.is_disconnected():
+                break
+            for item in await state.db.run_read(snapshot, watch):
+                key = (item["status"], item["progress"], item["cost"])
+                if last.get(str(item["id"])) != key:
+                    last[str(item["id"])] = key
+                    yield f"event: job\ndata: {json.dumps(item)}\n\n".encode()
+                if item["status"] in ("queued", "in_progress"):
+                    watch.add(str(item["id"]))
+                else:
+                    watch.discard(str(item["id"]))
+            await asyncio.sleep(0.5)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+@router.get("/media/{video_id}")
+async def media(video_id: str, request: Request, variant: str = "video") -> FileResponse:
+    session = require_session(request)
+    state = state_of(request)
+    if not is_video_id(video_id) or variant not in VARIANTS:
+        raise NotFound("no such video", code="video_not_found")
+    row = await state.db.run_read(state.jobs.get, session.principal.account_id, video_id)
+    path = state.artifacts.local_path(video_id, variant) if row is not None else None
+    if path is None:
+        raise NotFound("no such video", code="video_not_found")
+    return FileResponse(path, media_type=VARIANTS[variant][1])
+
+
+@router.get("/media/cut/{project_id}")
+async def cut_media(project_id: str, request: Request) -> FileResponse:
+    session = require_session(request)
+    state = state_of(request)
+
+    def latest() -> str | None:
+        from ..creative.shots import get_project_row
+
+        with state.db.read() as conn:
+            get_project_row(conn, session.principal.account_id, project_id)
+            return conn.execute(
+                select(cuts.c.id)
+                .where(cuts.c.project_id == project_id)
+                .order_by(cuts.c.created_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+
+    cut_id = await state.db.run_read(latest)
+    if cut_id is None:
+        raise NotFound("no cut yet", code="cut_not_found")
+    return FileResponse(state.artifacts.cut_path(cut_id), media_type="video/mp4")

@@ -1,0 +1,81 @@
+"""Dashboard sign-in: an API key buys a server-side session; the browser holds only a random token in an
+HTTP-only, SameSite=Lax cookie. Every form posts a per-session CSRF token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select
+
+from ..auth import Principal, lookup
+from ..db import Database, api_keys, sessions
+
+__all__ = ["COOKIE", "Session", "end_session", "find_session", "start_session"]
+
+COOKIE = "framegate_session"
+TTL_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    principal: Principal
+    csrf: str
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return token is not None and hmac.compare_digest(token, self.csrf)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db: Database, api_key: str) -> str | None:
+    """A new session token for a valid key, or None."""
+    principal = lookup(db, api_key.strip())
+    if principal is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    now = time.time()
+    with db.write() as conn:
+        conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+        conn.execute(
+            insert(sessions).values(
+                id_hash=_hash(token),
+                key_id=principal.key_id,
+                account_id=principal.account_id,
+                csrf=secrets.token_urlsafe(24),
+                created_at=now,
+                expires_at=now + TTL_SECONDS,
+            )
+        )
+    return token
+
+
+def find_session(db: Database, token: str | None) -> Session | None:
+    if not token:
+        return None
+    with db.read() as conn:
+        row = conn.execute(
+            select(
+                sessions.c.key_id,
+                sessions.c.account_id,
+                sessions.c.csrf,
+                sessions.c.expires_at,
+                api_keys.c.revoked_at,
+            )
+            .join(api_keys, api_keys.c.id == sessions.c.key_id)
+            .where(sessions.c.id_hash == _hash(token))
+        ).one_or_none()
+    if row is None or row.expires_at < time.time() or row.revoked_at is not None:
+        return None
+    return Session(Principal(row.account_id, row.key_id), row.csrf)
+
+
+def end_session(db: Database, token: str | None) -> None:
+    if token:
+        with db.write() as conn:
+            conn.execute(delete(sessions).where(sessions.c.id_hash == _hash(token)))

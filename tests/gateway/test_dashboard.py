@@ -1,0 +1,161 @@
+"""The dashboard: sign-in sessions, CSRF, and the creator's whole flow in a real browser (Debian's Chromium
+driven by Playwright; no browser is downloaded). Screenshots land in test-artifacts/dashboard/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..support import FAKE_CONFIG, Gateway, live_server, make_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+CONFIG = """
+[backends.studio]
+type = "fake"
+step_seconds = 0.08
+models = [{ id = "fake-video", price_per_second = 1.0 }, { id = "fake-alt", price_per_second = 2.0 }]
+"""
+
+
+async def test_pages_need_a_session_and_forms_need_csrf(gw: Gateway) -> None:
+    page = await gw.client.get("/jobs")
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    bad = await gw.client.post("/login", data={"api_key": "fg-nope"})
+    gw.client.cookies.clear()
+    assert bad.status_code == 303 and "error=" in bad.headers["location"]
+    key = gw.new_key()
+    ok = await gw.client.post("/login", data={"api_key": key})
+    cookie = ok.cookies.get("framegate_session")
+    assert ok.status_code == 303 and cookie and key not in cookie
+    assert (
+        "httponly" in ok.headers["set-cookie"].lower() and "samesite=lax" in ok.headers["set-cookie"].lower()
+    )
+    gw.client.cookies.set("framegate_session", cookie)
+    jobs = await gw.client.get("/jobs")
+    assert jobs.status_code == 200 and "Jobs" in jobs.text
+    forged = await gw.client.post("/jobs", data={"prompt": "p", "csrf": "guess"})
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "csrf_failed"
+    csrf = re.search(r'name="csrf" value="([^"]+)"', jobs.text).group(1)  # type: ignore[union-attr]
+    made = await gw.client.post("/jobs", data={"prompt": "a red circle", "model": "fake-video", "csrf": csrf})
+    assert made.status_code == 303 and "Queued" in httpx.URL(made.headers["location"]).params["flash"]
+
+
+@pytest.fixture
+def server(tmp_path: Path, models_dir: Path) -> Iterator[tuple[str, str, object]]:
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=FAKE_CONFIG + CONFIG
+    )
+    with live_server(settings) as (url, app):
+        import billing
+        from gateway.auth import create_key
+
+        with app.state.fg.db.write() as conn:
+            account = billing.ensure_account(conn, "studio")
+            billing.grant(conn, account, billing.millicredits(40))
+            key = create_key(conn, account).secret
+        yield url, key, app
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, key, app = server
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--autoplay-policy=no-user-gesture-required",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/jobs")
+        expect(page).to_have_url(re.compile(r"/login"))
+        page.screenshot(path=SHOTS / "01-sign-in.png")
+        page.fill("input[name=api_key]", key)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#balance")).to_have_text("40")
+        page.screenshot(path=SHOTS / "02-credits.png")
+
+        page.click("nav >> text=Projects")
+        page.fill("input[name=name]", "Launch teaser")
+        page.fill("input[name=brief]", "a red square meets a blue circle")
+        page.get_by_role("button", name="Create project").click()
+        page.get_by_role("link", name=re.compile("Launch teaser")).click()
+        page.fill("input[name=prompt]", "a red square moving right, calm, gradually slowing")
+        page.fill("input[name=size]", "64x64")
+        page.fill("input[name=seconds]", "1")
+        page.get_by_role("button", name="Add shot").click()
+        expect(page.locator("h2", has_text="Shot 1")).to_be_visible()
+
+        page.check("input[name=models][value=fake-video]")
+        page.check("input[name=models][value=fake-alt]")
+        page.get_by_role("button", name="Render takes").click()
+        # Progress arrives over server-sent events; the page shows the videos once both takes finish.
+        progress = page.locator("[data-progress]").first
+        expect(progress).to_be_visible()
+        page.screenshot(path=SHOTS / "03-rendering.png")
+        expect(page.locator(".take video")).to_have_count(2, timeout=30_000)
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('.take video')).every(v => v.readyState >= 1)"
+        )
+        page.screenshot(path=SHOTS / "04-compare.png")
+
+        page.click("[data-ab-play]")
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('.take video')).every(v => !v.paused && v.currentTime > 0)"
+        )
+        page.click("[data-ab-play]")
+        page.eval_on_selector(
+            "[data-ab-scrub]", "s => { s.value = 500; s.dispatchEvent(new Event('input')); }"
+        )
+        times = page.eval_on_selector_all(".take video", "vs => vs.map(v => v.currentTime / v.duration)")
+        assert len(times) == 2 and all(abs(t - 0.5) < 0.1 for t in times), times
+
+        page.locator(".take", has_text="fake-alt").locator("text=Pick as winner").click()
+        expect(page.locator(".take.winner")).to_contain_text("fake-alt")
+        page.get_by_role("button", name="Assemble the cut from the winners").click()
+        expect(page.locator("video[data-cut]")).to_be_visible()
+        page.wait_for_function("document.querySelector('video[data-cut]').readyState >= 1")
+        page.screenshot(path=SHOTS / "05-cut.png", full_page=True)
+
+        costs = page.eval_on_selector_all(
+            ".take [data-cost]", "els => els.map(e => parseFloat(e.textContent))"
+        )
+        page.click("nav >> text=Credits")
+        expect(page.locator("#balance")).to_have_text(f"{40 - sum(costs):g}")
+        expect(page.locator("#held")).to_have_text("0")
+        page.screenshot(path=SHOTS / "06-credits-after.png")
+
+        page.click("nav >> text=Jobs")
+        page.screenshot(path=SHOTS / "07-jobs.png")
+        page.click("nav >> text=Usage")
+        page.screenshot(path=SHOTS / "08-usage.png")
+        page.click("nav >> text=API keys")
+        page.get_by_role("button", name="Create key").click()
+        expect(page.locator("[data-new-key]")).to_have_text(re.compile(r"^fg-"))
+        page.screenshot(path=SHOTS / "09-keys.png")
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.context.add_cookies(page.context.cookies())
+        for name, path in (("credits", "/"), ("jobs", "/jobs"), ("projects", "/projects")):
+            phone.goto(f"{url}{path}")
+            phone.screenshot(path=SHOTS / f"phone-{name}.png", full_page=True)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400, f"{name} scrolls sideways on a phone ({width}px)"
+        browser.close()
+    _ = app
