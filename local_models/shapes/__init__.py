@@ -13,7 +13,6 @@ __all__ = [
     "Attributes",
     "ShapesPipeline",
     "ShapesTextEncoder",
-    "ShapesTransformer",
     "ShapesUNet",
     "parse_prompt",
     "write_prompt",
@@ -22,7 +21,6 @@ __all__ = [
 _LAZY = {
     "ShapesPipeline": ".pipeline",
     "ShapesTextEncoder": ".text",
-    "ShapesTransformer": ".dit",
     "ShapesUNet": ".unet",
 }
 

@@ -1,7 +1,7 @@
 """``ShapesPipeline``: text (and optionally a first frame) to a short clip of a moving shape.
 
 A diffusers ``DiffusionPipeline`` with four components: a word-level tokenizer, the slot text
-encoder, a denoiser (``ShapesUNet`` or ``ShapesTransformer``) and ``FlowMatchEulerDiscreteScheduler``.
+encoder, a denoiser (``ShapesUNet``) and ``FlowMatchEulerDiscreteScheduler``.
 It renders at the model's native 32x32 and, when asked for more, upsamples (bicubic) for display.
 """
 
@@ -20,7 +20,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
 # Diffusers loads a component class only from a module that is already imported.
-from . import dit, text, unet  # noqa: F401
+from . import text, unet  # noqa: F401
 from .text import MAX_TOKENS
 
 __all__ = ["ShapesPipeline", "ShapesPipelineOutput", "image_to_tensor"]

@@ -11,7 +11,7 @@ __all__ = ["PRESETS", "Preset", "build_pipeline"]
 @dataclass(frozen=True)
 class Preset:
     name: str
-    denoiser: str  # "unet" | "dit"
+    denoiser: str  # "unet"
     config: dict[str, Any] = field(default_factory=dict)
     steps: int = 8
     guidance: float = 3.0
@@ -33,13 +33,13 @@ PRESETS: dict[str, Preset] = {
     ),
     "shapes-hq": Preset(
         "shapes-hq",
-        "dit",
-        {"dim": 128, "depth": 4, "heads": 4},
+        "unet",
+        {"channels": (64, 128, 160)},
         steps=16,
         guidance=3.0,
         price_per_second=0.25,
         quality=0.8,
-        description="Framegate shapes, quality: spatio-temporal transformer, conv stem and refiner, 16 steps",
+        description="Framegate shapes, quality: a wider space-time conv UNet, 16 steps",
     ),
 }
 
@@ -49,7 +49,6 @@ def build_pipeline(name: str, *, seed: int = 0) -> Any:
     import torch
     from diffusers import FlowMatchEulerDiscreteScheduler
 
-    from .dit import ShapesTransformer
     from .pipeline import ShapesPipeline
     from .text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
     from .unet import ShapesUNet
@@ -58,8 +57,7 @@ def build_pipeline(name: str, *, seed: int = 0) -> Any:
     torch.manual_seed(seed)
     tokenizer = build_tokenizer()
     text_encoder = ShapesTextEncoder(token_concepts(tokenizer), concept_table())
-    cls = ShapesUNet if preset.denoiser == "unet" else ShapesTransformer
-    denoiser = cls(**preset.config)
+    denoiser = ShapesUNet(**preset.config)
     scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
     return ShapesPipeline(
         tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
