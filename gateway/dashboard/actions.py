@@ -74,12 +74,22 @@ async def quick_generate(request: Request) -> RedirectResponse:
     f = await verify_csrf(request, session)
     state = state_of(request)
 
-    def work() -> str:
+    def work() -> tuple[str, str | None]:
         req = VideoCreate(prompt=_text(f, "prompt"), model=_text(f, "model"), size=_text(f, "size"))
         submitted = state.service.submit(session.principal, req, None)
-        return f"Queued {submitted.body['id']} on {submitted.body['model']}."
+        # The regeneration guard's warning goes on the page, where the creator will see it.
+        warning = "; ".join(w["message"] for w in submitted.body.get("warnings", [])) or None
+        return f"Queued {submitted.body['id']} on {submitted.body['model']}.", warning
 
-    return await _attempt("/jobs", work)
+    try:
+        flash, warning = await to_thread.run_sync(work)
+    except ApiError as exc:
+        return see_other("/jobs", error=exc.message)
+    except Exception as exc:
+        if getattr(exc, "message", None) is None:
+            raise
+        return see_other("/jobs", error=str(exc.message))  # type: ignore[attr-defined]
+    return see_other("/jobs", flash=flash, error=warning)
 
 
 @router.post("/jobs/{video_id}/cancel")

@@ -109,6 +109,10 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
         progress = page.locator("[data-progress]").first
         expect(progress).to_be_visible()
         page.screenshot(path=SHOTS / "03-rendering.png")
+        page.wait_for_function(
+            "Array.from(document.querySelectorAll('[data-progress]')).every(f => f.style.width === '100%')",
+            timeout=30_000,
+        )
         expect(page.locator(".take video")).to_have_count(2, timeout=30_000)
         page.wait_for_function(
             "Array.from(document.querySelectorAll('.take video')).every(v => v.readyState >= 1)"
@@ -159,3 +163,16 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
             assert width <= 400, f"{name} scrolls sideways on a phone ({width}px)"
         browser.close()
     _ = app
+
+
+async def test_dashboard_says_when_the_prompt_not_the_seed_is_the_problem(gw: Gateway) -> None:
+    key = gw.new_key(credits=20)
+    await gw.client.post("/login", data={"api_key": key})
+    page = await gw.client.get("/jobs")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    for _ in range(4):
+        made = await gw.client.post(
+            "/jobs", data={"prompt": "same old prompt", "model": "fake-video", "csrf": csrf}
+        )
+    shown = await gw.client.get(made.headers["location"])
+    assert "rewrite the prompt" in shown.text.lower() and "already been generated 3 times" in shown.text

@@ -19,7 +19,7 @@
           el.dataset.done = job.status;
           // Show the finished video (and settled cost) once every job on the page has settled.
           if (!document.querySelector("[data-job]:not([data-done]) [data-status]")) {
-            setTimeout(() => window.location.reload(), 400);
+            setTimeout(() => window.location.reload(), 900);
           }
         }
       });
