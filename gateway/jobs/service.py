@@ -144,6 +144,7 @@ class JobService:
             with self.db.write() as conn:
                 billing.lock_account(conn, principal.account_id)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
+                    self._discard(inputs)
                     return Submitted(replay.body, True)
                 videos = [
                     self._insert(conn, principal, req, image, routed, job_id, path)
