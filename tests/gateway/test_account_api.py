@@ -174,6 +174,8 @@ async def test_multipart_idempotency_ignores_the_boundary(gw: Gateway) -> None:
         files={"input_reference": ("b.png", _png(), "image/png")},
     )
     assert a.json()["id"] == b.json()["id"]
+    # The replay kept nothing of its own: one stored input image, the first request's.
+    assert len(list((gw.state.settings.artifacts_dir / "inputs").iterdir())) == 1
 
 
 def _png() -> bytes:
