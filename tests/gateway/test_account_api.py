@@ -149,13 +149,20 @@ async def test_concurrent_retries_with_one_key_create_one_job(gw: Gateway) -> No
     headers = auth(key) | {"Idempotency-Key": "storm"}
     responses = await asyncio.gather(
         *[
-            gw.client.post("/v1/videos", json={"prompt": "p", "model": "fake-video"}, headers=headers)
+            gw.client.post(
+                "/v1/videos",
+                data={"prompt": "p", "model": "fake-video"},
+                headers=headers,
+                files={"input_reference": ("a.png", _png(), "image/png")},
+            )
             for _ in range(12)
         ]
     )
     assert {r.status_code for r in responses} == {200}
     assert len({r.json()["id"] for r in responses}) == 1
     assert gw.balance(key).held_mc == 1000
+    # Retries that lost the race kept nothing: one stored input image.
+    assert len(list((gw.state.settings.artifacts_dir / "inputs").iterdir())) == 1
 
 
 async def test_multipart_idempotency_ignores_the_boundary(gw: Gateway) -> None:
