@@ -32,6 +32,7 @@ from .jobs.store import JobStore
 from .jobs.worker import WorkerConfig, WorkerPool
 from .metrics import Metrics, MetricsMiddleware
 from .middleware import BodyLimitMiddleware
+from .ratelimit import make_limiter
 from .settings import Settings
 from .state import AppState, KeyCache
 
@@ -194,6 +195,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             workers=workers,
             keys=KeyCache(),
             fleet=fleet,
+            limiter=make_limiter(
+                settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url
+            ),
             stripe=StripeConfig(
                 settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
             ),
@@ -219,6 +223,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await workers.stop()
             for adapter in adapters.values():
                 adapter.close()
+            if app.state.fg.limiter is not None:
+                await app.state.fg.limiter.close()
             db.dispose()
 
     app = FastAPI(

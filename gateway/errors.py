@@ -30,6 +30,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PaymentRequired",
+    "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
@@ -92,6 +93,10 @@ class PayloadTooLarge(ApiError):
 
 class UnsupportedMediaType(ApiError):
     status, code, type = 415, "unsupported_media_type", "invalid_request_error"
+
+
+class RateLimited(ApiError):
+    status, code, type = 429, "rate_limited", "rate_limit_error"
 
 
 class ServiceUnavailable(ApiError):

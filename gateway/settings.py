@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = Field(default=None, description="default: Stripe's; tests use a local fake")
     ledger_verify_seconds: float = Field(default=600.0, ge=0, description="0 turns the periodic check off")
 
+    rate_limit_per_minute: float = Field(default=0, ge=0, description="requests per key per minute; 0: off")
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="default: a tenth of a minute's worth"
+    )
+    redis_url: str | None = Field(default=None, description="share rate limits between gateway processes")
+
     regeneration_guard: Literal["warn", "block", "off"] = Field(
         default="warn", description="an unchanged prompt regenerated on one model more than the limit"
     )

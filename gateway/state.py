@@ -14,6 +14,7 @@ from .artifacts import ArtifactStore
 from .auth import Principal
 from .db import Database
 from .metrics import Metrics
+from .ratelimit import RateLimiter
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -63,3 +64,4 @@ class AppState:
     fleet: Fleet
     stripe: StripeConfig
     packs: dict[str, CreditPack]
+    limiter: RateLimiter | None = None

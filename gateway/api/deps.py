@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from fastapi import Request
 
 from ..auth import Principal, bearer_secret, hash_key, lookup
-from ..errors import Unauthorized
+from ..errors import RateLimited, Unauthorized
 from ..state import AppState
 
 __all__ = ["app_state", "principal"]
@@ -27,4 +29,11 @@ async def principal(request: Request) -> Principal:
         if found is None:
             raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
         state.keys.put(key_hash, found)
+    if state.limiter is not None:
+        wait = await state.limiter.acquire(found.key_id)
+        if wait > 0:
+            raise RateLimited(
+                f"too many requests for this key; try again in {wait:.1f} s",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
+            )
     return found

@@ -26,10 +26,11 @@ app.command("generate")(generate)
 def serve(
     host: str | None = typer.Option(None, help="bind address (FRAMEGATE_HOST, default 127.0.0.1)"),
     port: int | None = typer.Option(None, help="port (FRAMEGATE_PORT, default 8000)"),
-    workers: int | None = typer.Option(None, help="in-process job workers (FRAMEGATE_WORKERS)"),
+    workers: int | None = typer.Option(None, help="in-process job workers per process (FRAMEGATE_WORKERS)"),
     role: str | None = typer.Option(
         None, help="gateway (default) or worker: run jobs for an upstream gateway"
     ),
+    processes: int = typer.Option(1, min=1, help="gateway processes sharing the port and the database"),
 ) -> None:
     """Run the gateway with its in-process workers (SQLite in ./.framegate by default)."""
     import uvicorn
@@ -44,11 +45,25 @@ def serve(
         for k, v in (("host", host), ("port", port), ("workers", workers), ("role", role))
         if v is not None
     }
-    settings = Settings(**overrides)
+    # Several processes each build their own app from the environment: pass the overrides down.
+    for name, value in overrides.items():
+        os.environ[f"FRAMEGATE_{name.upper()}"] = str(value)
+    settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False
-    )
+    if processes > 1:
+        uvicorn.run(
+            "gateway.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=processes,
+            log_level="info",
+            access_log=False,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False
+        )
 
 
 @app.command("models")
