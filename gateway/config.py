@@ -43,6 +43,7 @@ __all__ = [
     "PriceConfig",
     "RoutesConfig",
     "load_config",
+    "registered_models",
 ]
 
 
@@ -103,8 +104,23 @@ class FileConfig(BaseModel):
     builtin_models: bool = True
 
 
-def load_config(path: Path | None) -> FileConfig:
-    """Parse and validate the config file; no file means the defaults."""
+def registered_models(data_dir: Path) -> list[dict[str, Any]]:
+    """Models added with ``framegate models add`` (kept in ``DATA_DIR/models.toml``)."""
+    path = data_dir / "models.toml"
+    if not path.is_file():
+        return []
+    return list(tomllib.loads(path.read_text()).get("models", []))
+
+
+def load_config(path: Path | None, data_dir: Path | None = None) -> FileConfig:
+    """Parse and validate the config file (no file means the defaults), plus registered models."""
+    config = _load_file(path)
+    if data_dir is not None:
+        config.models = [*registered_models(data_dir), *config.models]
+    return config
+
+
+def _load_file(path: Path | None) -> FileConfig:
     if path is None:
         return FileConfig()
     try:

@@ -11,7 +11,7 @@ from .errors import (
     UnknownFamily,
     WeightsNotFound,
 )
-from .families import Family, family_names, get_family
+from .families import Family, detect_family, family_names, get_family
 from .loading import LoadedPipeline, default_device, load_entry, materialize
 from .residency import PipelinePool
 from .runner import CancelToken, ProgressFn, run_pipeline
@@ -39,6 +39,7 @@ __all__ = [
     "UnknownFamily",
     "WeightsNotFound",
     "default_device",
+    "detect_family",
     "family_names",
     "get_family",
     "load_entry",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -66,15 +67,21 @@ def serve(
         )
 
 
-@app.command("models")
-def models() -> None:
-    """List the models this gateway would serve (from the built-ins and FRAMEGATE_CONFIG)."""
+models_app = typer.Typer(help="List and register models.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """List the models this gateway would serve (built-ins, FRAMEGATE_CONFIG, and added models)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ..app import build_backends
     from ..config import load_config
     from ..settings import Settings
 
     settings = Settings()
-    _, offers = build_backends(settings, load_config(settings.config))
+    _, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
     typer.echo(f"{'MODEL':<24} {'BACKEND':<10} {'MODES':<9} {'DEFAULT SIZE':<13} {'FRAMES':<26} CREDITS/S")
     for offer in sorted(offers, key=lambda o: o.spec.id):
         spec = offer.spec
@@ -83,6 +90,58 @@ def models() -> None:
             f"{spec.id:<24} {offer.backend:<10} {','.join(sorted(spec.modes)):<9} {size:<13} "
             f"{spec.frames.describe():<26} {spec.price_per_second:g}"
         )
+
+
+@models_app.command("add")
+def models_add(
+    path: Path = typer.Option(
+        ..., exists=True, file_okay=False, help="a diffusers folder (model_index.json)"
+    ),
+    id: str | None = typer.Option(None, help="model id (default: the folder's name, lower-cased)"),
+    family: str | None = typer.Option(None, help="family (default: detected from model_index.json)"),
+) -> None:
+    """Validate a local diffusers folder and register it; weights are never downloaded."""
+    import json
+    import re
+
+    from local_models import CatalogEntry, LocalModelError, detect_family, get_family
+
+    from ..config import registered_models
+    from ..settings import Settings
+
+    index_path = path / "model_index.json"
+    if not index_path.is_file():
+        typer.echo(f"{path} is not a diffusers folder (no model_index.json)", err=True)
+        raise typer.Exit(1)
+    index = json.loads(index_path.read_text())
+    missing = [
+        name
+        for name, spec in index.items()
+        if not name.startswith("_") and isinstance(spec, list) and spec[0] and not (path / name).is_dir()
+    ]
+    if missing:
+        typer.echo(f"{path} is incomplete: missing {', '.join(missing)}", err=True)
+        raise typer.Exit(1)
+    try:
+        family = family or detect_family(index)
+        model_id = id or re.sub(r"[^a-z0-9._-]+", "-", path.resolve().name.lower()).strip("-")
+        entry = CatalogEntry(id=model_id, family=family, weights=str(path.resolve()))
+        spec = get_family(family).spec(entry)
+    except (LocalModelError, ValueError) as exc:
+        typer.echo(f"cannot register {path}: {getattr(exc, 'message', exc)}", err=True)
+        raise typer.Exit(1) from None
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    entries = [m for m in registered_models(settings.data_dir) if m.get("id") != model_id]
+    entries.append({"id": model_id, "family": family, "weights": str(path.resolve())})
+    lines = []
+    for m in entries:
+        lines += ["[[models]]", *(f"{k} = {json.dumps(v)}" for k, v in m.items()), ""]
+    (settings.data_dir / "models.toml").write_text("\n".join(lines))
+    typer.echo(
+        f"registered {model_id} ({family}, {', '.join(sorted(spec.modes))}, frames {spec.frames.describe()}, "
+        f"{spec.sizes.describe()}); restart the gateway to serve it"
+    )
 
 
 def main() -> None:

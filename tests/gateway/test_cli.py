@@ -103,3 +103,27 @@ def test_ledger_verify_and_budgets(env: Path) -> None:
     db.dispose()
     broken = runner.invoke(app, ["ledger", "verify"])
     assert broken.exit_code == 1 and "BROKEN" in broken.output
+
+
+def test_models_add_registers_a_local_folder(env: Path, tmp_path: Path, models_dir: Path) -> None:
+    from local_models import BUILTIN_ENTRIES, materialize
+
+    wan = materialize(next(e for e in BUILTIN_ENTRIES if e.id == "wan-tiny"), models_dir)
+    runner = CliRunner()
+    added = runner.invoke(app, ["models", "add", "--path", str(wan), "--id", "my-wan"])
+    assert added.exit_code == 0, added.output
+    assert "registered my-wan (wan, t2v, frames 4k+1" in added.stdout
+    listed = runner.invoke(app, ["models"])
+    assert "my-wan" in listed.stdout
+    (tmp_path / "empty").mkdir()
+    assert runner.invoke(app, ["models", "add", "--path", str(tmp_path / "empty")]).exit_code == 1
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "model_index.json").write_text('{"_class_name": "MysteryPipeline"}')
+    refused = runner.invoke(app, ["models", "add", "--path", str(tmp_path / "other")])
+    assert refused.exit_code == 1 and "MysteryPipeline" in refused.output
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "model_index.json").write_text(
+        '{"_class_name": "WanPipeline", "vae": ["diffusers", "X"]}'
+    )
+    incomplete = runner.invoke(app, ["models", "add", "--path", str(tmp_path / "half")])
+    assert incomplete.exit_code == 1 and "missing vae" in incomplete.output
