@@ -20,6 +20,8 @@ from local_models import (
     load_entry,
     run_pipeline,
 )
+from local_models.loading import default_device, device_memory_bytes, estimate_bytes
+from local_models.speed import parse_speed_options
 from local_models.video import encode_mp4, write_posters
 
 from .base import Artifact, BackendHealth, CancelEvent, GenerationRequest, ProgressCallback
@@ -39,14 +41,27 @@ class LocalAdapter:
         name: str = "local",
         device: str | None = None,
         max_loaded: int = 2,
+        memory_gb: float | None = None,
         on_load: Callable[[LoadedPipeline], None] | None = None,
+        on_evict: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self._entries: dict[str, CatalogEntry] = {e.id: e for e in catalog.for_backend(name)}
+        for entry in self._entries.values():
+            try:
+                parse_speed_options(entry.options)
+            except LocalModelError as exc:
+                raise LocalModelError(f"model {entry.id!r}: {exc.message}", code=exc.code) from None
         self._specs = [get_family(e.family).spec(e) for e in self._entries.values()]
         self._models_dir = models_dir
         self._device = device
-        self._pool = PipelinePool(max_loaded, on_load=on_load)
+        # The residency budget: FRAMEGATE_GPU_MEMORY_GB, else 90% of the device (none on a CPU).
+        if memory_gb is not None:
+            budget: int | None = int(memory_gb * 1024**3)
+        else:
+            total = device_memory_bytes(device or default_device())
+            budget = int(total * 0.9) if total else None
+        self._pool = PipelinePool(max_loaded, budget_bytes=budget, on_load=on_load, on_evict=on_evict)
         # One generation per device at a time: two jobs on one GPU only thrash its memory.
         self._device_lock = threading.Lock()
 
@@ -54,7 +69,15 @@ class LocalAdapter:
         return self._specs
 
     def health(self) -> BackendHealth:
-        return BackendHealth(ok=True, warm_models=[model for model, _ in self._pool.warm()])
+        return BackendHealth(ok=True, warm_models=self._pool.warm())
+
+    def resident_count(self) -> int:
+        """How many models this backend holds loaded."""
+        return len(self._pool.warm())
+
+    def resident_bytes(self) -> int:
+        """Measured memory of the models this backend holds loaded."""
+        return self._pool.used_bytes()
 
     def close(self) -> None:
         self._pool.clear()
@@ -70,13 +93,14 @@ class LocalAdapter:
         p = request.params
         try:
             with self._device_lock:
-                was_warm = (entry.id, p.mode) in self._pool.warm()
+                was_warm = entry.id in self._pool.warm()
                 loaded = self._pool.get(
-                    (entry.id, p.mode),
+                    entry.id,
                     lambda: load_entry(entry, p.mode, self._models_dir, self._device),
+                    estimate_bytes=estimate_bytes(entry, self._models_dir),
                 )
                 image = _open_image(request.image_path)
-                frames = run_pipeline(
+                output = run_pipeline(
                     loaded,
                     entry.family,
                     p,
@@ -93,9 +117,10 @@ class LocalAdapter:
             if _is_out_of_memory(exc):
                 raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
             raise
+        frames = output.frames
         request.output_dir.mkdir(parents=True, exist_ok=True)
         video = request.output_dir / "video.mp4"
-        encode_mp4(frames, p.fps, video)
+        encode_mp4(frames, p.fps, video, audio=output.audio, sample_rate=output.sample_rate)
         thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
         write_posters(frames, thumb, sheet)
         height, width = frames.shape[1:3]
@@ -107,6 +132,7 @@ class LocalAdapter:
             fps=p.fps,
             thumbnail_path=thumb,
             spritesheet_path=sheet,
+            has_audio=output.audio is not None,
             metadata={
                 "backend": self.name,
                 "device": loaded.device,

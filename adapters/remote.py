@@ -142,6 +142,7 @@ class RemoteAdapter:
             "steps": p.steps,
             "guidance": p.guidance,
             "seed": p.seed,
+            "audio": p.audio,
             "routing": {"allow_fallbacks": False},
         }
         if p.negative_prompt:
@@ -192,6 +193,7 @@ class RemoteAdapter:
             height=p.height,
             frames=video.get("frames") or p.frames,
             fps=float(video.get("fps") or p.fps),
+            has_audio=bool(video.get("audio")),
             metadata={"backend": self.name, "remote_id": video["id"], "remote_model": video["model"]},
         )
 

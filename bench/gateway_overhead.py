@@ -117,7 +117,7 @@ class DirectRunner:
             None,
             lambda d, t: None,
             threading.Event(),
-        )
+        ).frames
         pipe = time.perf_counter() - started
         encode_mp4(frames, self.params.fps, self.out)
         return pipe, time.perf_counter() - started

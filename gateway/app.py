@@ -53,6 +53,10 @@ def build_backends(
             metrics.models_loaded.labels(model=loaded.model_id).inc()
             metrics.model_load_seconds.labels(model=loaded.model_id).observe(loaded.load_seconds)
 
+    def on_evict(model_id: str) -> None:
+        if metrics is not None:
+            metrics.model_evictions.labels(model=model_id).inc()
+
     local_backends = {entry.backend for entry in catalog} - set(config.backends)
     for name in sorted(local_backends):
         adapters[name] = LocalAdapter(
@@ -61,7 +65,9 @@ def build_backends(
             name=name,
             device=settings.device,
             max_loaded=settings.max_loaded_models,
+            memory_gb=settings.gpu_memory_gb,
             on_load=on_load,
+            on_evict=on_evict,
         )
     for name, backend in config.backends.items():
         options: dict[str, Any] = backend.model_dump(exclude={"type"})
@@ -183,6 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             wake=workers.wake if workers else lambda: None,
         )
         metrics.track_queue_depth(store.queue_depth)
+        for name, adapter in adapters.items():
+            if isinstance(adapter, LocalAdapter):
+                metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
         app.state.fg = AppState(
             settings=settings,
             db=db,

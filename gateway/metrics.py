@@ -49,6 +49,18 @@ class Metrics:
             registry=r,
         )
         self.models_loaded = Counter("framegate_model_loads_total", "pipelines loaded", ["model"], registry=r)
+        self.model_evictions = Counter(
+            "framegate_model_evictions_total", "pipelines evicted to make room (LRU)", ["model"], registry=r
+        )
+        self.models_resident = Gauge(
+            "framegate_models_resident", "pipelines held in memory", ["backend"], registry=r
+        )
+        self.device_memory = Gauge(
+            "framegate_device_memory_bytes",
+            "measured memory of the resident pipelines",
+            ["backend"],
+            registry=r,
+        )
         self.credits_reserved = Counter(
             "framegate_credits_reserved_total", "credits held for new jobs", ["model"], registry=r
         )
@@ -81,6 +93,12 @@ class Metrics:
 
     def track_queue_depth(self, read: Callable[[], int]) -> None:
         self.queue_depth.set_function(read)
+
+    def track_residency(
+        self, backend: str, resident: Callable[[], int], used_bytes: Callable[[], int]
+    ) -> None:
+        self.models_resident.labels(backend=backend).set_function(resident)
+        self.device_memory.labels(backend=backend).set_function(used_bytes)
 
     def submitted(self, model: str, reserved_mc: int) -> None:
         self.jobs_submitted.labels(model=model).inc()

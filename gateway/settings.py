@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=1.0, gt=0, description="how often idle workers look for new jobs")
     poll_after_ms: int = Field(default=500, ge=50, description="the openai-poll-after-ms hint")
     max_loaded_models: int = Field(default=2, ge=1)
+    gpu_memory_gb: float | None = Field(
+        default=None, gt=0, description="residency budget per device (default: 90% of the GPU; none on a CPU)"
+    )
     retries_per_backend: int = Field(default=3, ge=1, description="tries of one backend before falling back")
     retry_base_seconds: float = Field(default=0.5, ge=0, description="first back-off (exponential, jittered)")
     retry_max_seconds: float = Field(default=10.0, ge=0)

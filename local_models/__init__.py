@@ -14,7 +14,7 @@ from .errors import (
 from .families import Family, detect_family, family_names, get_family
 from .loading import LoadedPipeline, default_device, load_entry, materialize
 from .residency import PipelinePool
-from .runner import CancelToken, ProgressFn, run_pipeline
+from .runner import CancelToken, ProgressFn, RunOutput, run_pipeline
 from .spec import MAX_SEED, MODES, FrameRule, GenerationParams, Mode, ModelSpec, SizeRule, parse_size, resolve
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "ModelSpec",
     "PipelinePool",
     "ProgressFn",
+    "RunOutput",
     "SizeRule",
     "UnknownFamily",
     "WeightsNotFound",

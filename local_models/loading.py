@@ -15,7 +15,15 @@ from .errors import WeightsNotFound
 from .families import get_family
 from .spec import Mode
 
-__all__ = ["LoadedPipeline", "default_device", "load_entry", "materialize"]
+__all__ = [
+    "LoadedPipeline",
+    "default_device",
+    "device_memory_bytes",
+    "estimate_bytes",
+    "load_entry",
+    "materialize",
+    "pipeline_bytes",
+]
 
 
 @dataclass
@@ -27,6 +35,7 @@ class LoadedPipeline:
     pipe: Any
     device: str
     load_seconds: float
+    memory_bytes: int = 0
 
 
 def default_device() -> str:
@@ -90,5 +99,49 @@ def load_entry(
     device = device or default_device()
     started = time.perf_counter()
     path = materialize(entry, models_dir)
-    pipe = get_family(entry.family).load(path, mode, device=device, dtype=_dtype(entry.dtype, device))
-    return LoadedPipeline(entry.id, mode, pipe, device, time.perf_counter() - started)
+    family = get_family(entry.family)
+    pipe = family.load(path, mode, device=device, dtype=_dtype(entry.dtype, device))
+    from .speed import apply_speed_options
+
+    apply_speed_options(pipe, entry.options, device=device)
+    return LoadedPipeline(entry.id, mode, pipe, device, time.perf_counter() - started, pipeline_bytes(pipe))
+
+
+def pipeline_bytes(pipe: Any) -> int:
+    """Bytes of every parameter and buffer of the pipeline's models (what residency counts)."""
+    import torch
+
+    seen: set[int] = set()
+    total = 0
+    for component in getattr(pipe, "components", {}).values():
+        if not isinstance(component, torch.nn.Module):
+            continue
+        for tensor in [*component.parameters(), *component.buffers()]:
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def estimate_bytes(entry: CatalogEntry, models_dir: Path) -> int:
+    """The size of ``entry``'s weight files on disk: a residency estimate before loading (0 if unknown)."""
+    path = weights_path(entry, models_dir)
+    if entry.weights.startswith("builtin:"):
+        try:
+            packaged = get_family(entry.family).packaged_weights(entry.weights.removeprefix("builtin:"))
+        except WeightsNotFound:
+            packaged = None
+        path = packaged or path
+    if not path.is_dir():
+        return 0
+    return sum(f.stat().st_size for f in path.rglob("*") if f.suffix in (".safetensors", ".bin", ".pt"))
+
+
+def device_memory_bytes(device: str) -> int | None:
+    """Total memory of a CUDA device (None for the CPU, where only the model count limits residency)."""
+    import torch
+
+    if not device.startswith("cuda") or not torch.cuda.is_available():
+        return None
+    index = torch.device(device).index or 0
+    return int(torch.cuda.get_device_properties(index).total_memory)

@@ -139,6 +139,7 @@ class GenerationParams:
     guidance: float
     seed: int
     negative_prompt: str | None = None
+    audio: bool = False
 
     @property
     def duration(self) -> float:
@@ -159,6 +160,7 @@ class GenerationParams:
             "guidance": self.guidance,
             "seed": self.seed,
             "negative_prompt": self.negative_prompt,
+            "audio": self.audio,
         }
 
     @classmethod
@@ -193,6 +195,7 @@ def resolve(
     guidance: float | None = None,
     seed: int | None = None,
     negative_prompt: str | None = None,
+    audio: bool | None = None,
     rng: random.Random | None = None,
 ) -> GenerationParams:
     """Apply ``spec``'s rules to a request. Raises :class:`InvalidInput` naming the broken rule."""
@@ -257,6 +260,12 @@ def resolve(
             code="unsupported_negative_prompt",
             param="negative_prompt",
         )
+    if audio and not spec.audio:
+        raise InvalidInput(
+            f"model {spec.id!r} makes no sound (models with audio say so in /v1/models)",
+            code="unsupported_audio",
+            param="audio",
+        )
     if seed is None:
         seed = (rng or random.SystemRandom()).randint(0, MAX_SEED)
     elif not 0 <= seed <= MAX_SEED:
@@ -271,4 +280,5 @@ def resolve(
         guidance=float(guidance),
         seed=seed,
         negative_prompt=negative_prompt or None,
+        audio=spec.audio if audio is None else audio,
     )

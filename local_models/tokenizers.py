@@ -22,3 +22,48 @@ def tiny_t5_tokenizer(model_max_length: int = 64) -> Any:
     vocab += [("\u2581", -8.0)]
     vocab += [(ch, -10.0) for ch in "abcdefghijklmnopqrstuvwxyz0123456789.,'-!?"]
     return T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=model_max_length)
+
+
+def _chars() -> list[str]:
+    return list(
+        dict.fromkeys("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'-!?:;()\"/<>_")
+    )
+
+
+def tiny_clip_tokenizer(model_max_length: int = 77) -> Any:
+    """A byte-level CLIP BPE tokenizer without merges: every character is one token (514 ids)."""
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import CLIPTokenizer
+
+    alphabet = sorted(ByteLevel.alphabet())
+    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for suffix in ("", "</w>"):
+        for ch in alphabet:
+            vocab.setdefault(ch + suffix, len(vocab))
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=model_max_length)
+
+
+def tiny_llama_tokenizer(model_max_length: int = 256) -> Any:
+    """A Llama (metaspace BPE, byte fallback) tokenizer over single characters."""
+    from transformers import LlamaTokenizer
+
+    vocab: dict[str, int] = {"<unk>": 0, "<s>": 1, "</s>": 2, "<pad>": 3, "\u2581": 4}
+    for ch in _chars():
+        vocab.setdefault(ch, len(vocab))
+    for byte in range(256):
+        vocab.setdefault(f"<0x{byte:02X}>", len(vocab))
+    tokenizer = LlamaTokenizer(vocab=vocab, merges=[], pad_token="<pad>")
+    tokenizer.model_max_length = model_max_length
+    return tokenizer
+
+
+def tiny_gemma_tokenizer(model_max_length: int = 256) -> Any:
+    """A Gemma tokenizer over single characters."""
+    from transformers import GemmaTokenizer
+
+    vocab: dict[str, int] = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4, "\u2581": 5}
+    for ch in _chars():
+        vocab.setdefault(ch, len(vocab))
+    tokenizer = GemmaTokenizer(vocab=vocab, merges=[])
+    tokenizer.model_max_length = model_max_length
+    return tokenizer

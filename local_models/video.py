@@ -27,8 +27,31 @@ def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frames)
 
 
-def encode_mp4(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> None:
-    """Write a browser-playable H.264 MP4 (yuv420p, ``+faststart``) to ``path`` atomically."""
+def encode_mp4(
+    frames: np.ndarray,
+    fps: float,
+    path: Path,
+    *,
+    crf: int = 18,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+) -> None:
+    """Write a browser-playable H.264 MP4 (yuv420p, ``+faststart``) to ``path`` atomically.
+
+    ``audio`` (float samples in [-1, 1], shaped ``(channels, samples)``) at ``sample_rate`` is
+    muxed in as an AAC track that starts with the first frame and lasts exactly as long as the
+    picture (padded with silence or cut at the end).
+    """
+    if audio is not None:
+        if not sample_rate:
+            raise ValueError("audio needs its sample rate")
+        silent = path.with_suffix(".video.mp4")
+        try:
+            encode_mp4(frames, fps, silent, crf=crf)
+            _mux_audio(silent, audio, sample_rate, len(frames) / fps, path)
+        finally:
+            silent.unlink(missing_ok=True)
+        return
     frames = to_uint8_frames(frames)
     _, height, width, _ = frames.shape
     if width % 2 or height % 2:
@@ -49,6 +72,59 @@ def encode_mp4(frames: np.ndarray, fps: float, path: Path, *, crf: int = 18) -> 
         writer.send(frame)
     writer.close()
     tmp.replace(path)
+
+
+def _mux_audio(video: Path, audio: np.ndarray, sample_rate: int, seconds: float, out: Path) -> None:
+    samples = np.asarray(audio, dtype=np.float32)
+    if samples.ndim == 1:
+        samples = samples[None, :]
+    if samples.ndim != 2 or samples.shape[0] > 8:
+        raise ValueError(f"expected audio shaped (channels, samples), got {samples.shape}")
+    pcm = (np.clip(samples, -1.0, 1.0).T * 32767.0).round().astype("<i2")
+    tmp = out.with_suffix(".part.mp4")
+    result = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-f",
+            "s16le",
+            "-ar",
+            str(int(sample_rate)),
+            "-ac",
+            str(samples.shape[0]),
+            "-i",
+            "pipe:0",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-af",
+            "apad",
+            "-t",
+            f"{seconds:.6f}",
+            "-movflags",
+            "+faststart",
+            str(tmp),
+        ],
+        input=pcm.tobytes(),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"ffmpeg could not mux the audio: {result.stderr.decode(errors='replace')[-300:]}")
+    tmp.replace(out)
 
 
 def write_posters(frames: np.ndarray, thumbnail: Path, spritesheet: Path, *, max_tiles: int = 16) -> None:

@@ -57,6 +57,7 @@ class RouteRequest:
     guidance: float | None = None
     seed: int | None = None
     negative_prompt: str | None = None
+    audio: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def make_candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
         guidance=request.guidance,
         seed=seed,
         negative_prompt=request.negative_prompt,
+        audio=request.audio,
     )
     price = offer.price_rule.quote_mc(
         seconds=params.duration, width=params.width, height=params.height, steps=params.steps

@@ -65,6 +65,7 @@ class VideoCreate(BaseModel):
     fps: int | None = None
     frames: int | None = None
     negative_prompt: str | None = None
+    audio: bool | None = None
     project: str | None = None
     routing: RoutingBody | None = None
 
@@ -143,6 +144,9 @@ def video_object(row: Any) -> dict[str, Any]:
         "guidance": params.get("guidance"),
         "negative_prompt": params.get("negative_prompt"),
         "mode": params.get("mode"),
+        "audio": bool((row.result or {}).get("has_audio"))
+        if row.status == "completed"
+        else params.get("audio"),
         "project": row.project_id,
         "eta_seconds": row.eta_seconds,
         "qc": (row.result or {}).get("qc"),

@@ -96,6 +96,7 @@ class JobService:
             guidance=req.guidance,
             seed=req.seed,
             negative_prompt=req.negative_prompt,
+            audio=req.audio,
         )
         routing = req.routing or self.routing_defaults(key_id)
         return plan(

@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 from ..errors import UnknownFamily
+from .animatediff import AnimateDiffFamily
 from .base import Family
+from .cogvideox import CogVideoXFamily
+from .hunyuan import HunyuanVideoFamily
+from .ltx import LTXFamily
+from .ltx2 import LTX2Family
+from .mochi import MochiFamily
 from .shapes import ShapesFamily
+from .svd import SVDFamily
 from .wan import WanFamily
 
 __all__ = ["Family", "detect_family", "family_names", "get_family"]
 
 # diffusers pipeline class (model_index.json "_class_name") -> family
-_PIPELINES = {"WanPipeline": "wan", "ShapesPipeline": "shapes"}
-
-_FAMILIES: dict[str, Family] = {family.name: family for family in (ShapesFamily(), WanFamily())}
+_FAMILY_LIST: tuple[Family, ...] = (
+    AnimateDiffFamily(),
+    CogVideoXFamily(),
+    HunyuanVideoFamily(),
+    LTXFamily(),
+    LTX2Family(),
+    MochiFamily(),
+    ShapesFamily(),
+    SVDFamily(),
+    WanFamily(),
+)
+_FAMILIES: dict[str, Family] = {family.name: family for family in _FAMILY_LIST}
+_PIPELINES: dict[str, str] = {"ShapesPipeline": "shapes"}
+for _family in _FAMILY_LIST:
+    for _cls in getattr(_family, "pipelines", {}).values():
+        _PIPELINES[_cls] = _family.name
 
 
 def get_family(name: str) -> Family:

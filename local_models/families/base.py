@@ -29,7 +29,19 @@ class Family(Protocol):
         ...
 
     def load(self, path: Path, mode: Mode, *, device: str, dtype: Any) -> Any:
-        """Load the pipeline for ``mode`` from a local directory, never from the network."""
+        """Load the folder's pipeline from a local directory, never from the network.
+
+        ``mode`` is the mode first asked for; the loaded pipeline serves every mode of the
+        checkpoint through :meth:`for_mode`, so one model is resident once.
+        """
+        ...
+
+    def for_mode(self, pipe: Any, mode: Mode) -> Any:
+        """The pipeline that runs ``mode`` on ``pipe``'s loaded components (no second copy)."""
+        ...
+
+    def sample_rate(self, pipe: Any) -> int | None:
+        """The audio sample rate of a model that generates sound, else ``None``."""
         ...
 
     def call_kwargs(

@@ -71,6 +71,12 @@ class ShapesFamily:
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
 
+    def for_mode(self, pipe: Any, mode: Mode) -> Any:
+        return pipe  # one pipeline does t2v and i2v
+
+    def sample_rate(self, pipe: Any) -> int | None:
+        return None
+
     def call_kwargs(
         self, pipe: Any, params: GenerationParams, prompt: str, image: Image.Image | None
     ) -> dict[str, Any]:

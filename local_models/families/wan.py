@@ -1,111 +1,163 @@
-"""Wan 2.1 text-to-video (``WanPipeline``).
+"""Wan 2.1 / 2.2 (``WanPipeline``, ``WanImageToVideoPipeline``).
 
-Rules: frames ``4k+1`` (the VAE compresses time 4x), width and height multiples of 16
-(8x VAE downsampling times the transformer's 2x2 patches), 16 fps, flow-matching Euler.
+Rules: frames ``4k+1`` (the VAE compresses time 4x), 16 fps (Wan 2.2 5B: 24), width and height
+multiples of the VAE's spatial factor times the transformer's 2x2 patches (8x2 = 16 for Wan 2.1
+and 2.2 A14B, 16x2 = 32 for Wan 2.2 5B, read from the checkpoint), flow matching.
+Modes come from the checkpoint: a ``WanImageToVideoPipeline`` folder is image-to-video (2.1 with
+its CLIP image encoder, 2.2 A14B with ``transformer_2``); a ``WanPipeline`` folder is text-to-video,
+and also image-to-video when it was trained for both (``expand_timesteps``, Wan 2.2 TI2V 5B).
+Two-expert checkpoints (``transformer_2``, ``boundary_ratio``) run both experts as diffusers does.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WeightsNotFound
 from ..spec import FrameRule, GenerationParams, Mode, ModelSpec, SizeRule
+from .common import DiffusersFamily, Rules, folder_index, text_length
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from ..catalog import CatalogEntry
 
+RULES = Rules(
+    frames=FrameRule(multiple=4, offset=1, min_frames=5, max_frames=81),
+    sizes=SizeRule(default=(832, 480), multiple=16, min_side=256, max_side=1280),
+    fps=16,
+    default_seconds=5.0,
+    default_steps=30,
+    default_guidance=5.0,
+    price_per_second=20.0,
+    quality=0.8,
+)
+TINY = Rules(
+    frames=FrameRule(multiple=4, offset=1, min_frames=5, max_frames=33),
+    sizes=SizeRule(default=(64, 64), multiple=16, min_side=32, max_side=256),
+    fps=16,
+    default_seconds=1.0,
+    default_steps=4,
+    default_guidance=5.0,
+    price_per_second=1.0,
+    quality=0.05,
+)
+VARIANTS = ("2.1-t2v", "2.2-ti2v", "2.2-i2v")
 
-class WanFamily:
-    """Wan 2.1 t2v. The tiny build shares the real checkpoint's layout and loading path."""
 
+class WanFamily(DiffusersFamily):
     name = "wan"
+    description = "Wan 2.x (Alibaba)"
+    rules = RULES
+    tiny_rules = TINY
+    pipelines = {"t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline"}
+    shared_modes = False
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
-        tiny = entry.weights.startswith("builtin:")
-        base = ModelSpec(
-            id=entry.id,
-            family=self.name,
-            modes=frozenset({"t2v"}),
-            frames=FrameRule(multiple=4, offset=1, min_frames=5, max_frames=33 if tiny else 81),
-            sizes=SizeRule(
-                default=(64, 64) if tiny else (832, 480),
-                multiple=16,
-                min_side=32 if tiny else 256,
-                max_side=256 if tiny else 1280,
-            ),
-            fps=16,
-            default_seconds=1.0 if tiny else 5.0,
-            default_steps=4 if tiny else 30,
-            default_guidance=5.0,
-            price_per_second=1.0 if tiny else 20.0,
-            quality=0.05 if tiny else 0.8,
-            description="Wan 2.1 text-to-video" + (" (tiny random weights)" if tiny else ""),
+        spec = super().spec(entry)
+        multiple = _spatial_multiple(entry)
+        if multiple is None or multiple == spec.sizes.multiple or entry.sizes is not None:
+            return spec
+        sizes = spec.sizes
+        lo = max(sizes.min_side, multiple)
+        default = tuple(max(lo, side // multiple * multiple) for side in sizes.default)
+        return spec.with_overrides(
+            sizes=replace(sizes, multiple=multiple, min_side=lo, default=(default[0], default[1]))
         )
-        return entry.apply_overrides(base)
 
-    def load(self, path: Path, mode: Mode, *, device: str, dtype: Any) -> Any:
-        from diffusers import WanPipeline
+    def modes_of(self, index: Mapping[str, Any]) -> frozenset[Mode]:
+        if index.get("_class_name") == "WanImageToVideoPipeline":
+            return frozenset({"i2v"})
+        if index.get("expand_timesteps"):
+            return frozenset({"t2v", "i2v"})  # Wan 2.2 TI2V: one model for both
+        return frozenset({"t2v"})
 
-        if not (path / "model_index.json").is_file():
-            raise WeightsNotFound(f"no diffusers model_index.json in {path}")
-        pipe = WanPipeline.from_pretrained(path, local_files_only=True, dtype=dtype)
-        pipe.set_progress_bar_config(disable=True)
-        return pipe.to(device)
+    def for_mode(self, pipe: Any, mode: Mode) -> Any:
+        from diffusers import WanImageToVideoPipeline
 
-    def call_kwargs(
-        self, pipe: Any, params: GenerationParams, prompt: str, image: Image.Image | None
-    ) -> dict[str, Any]:
+        if mode == "i2v" and type(pipe).__name__ == "WanPipeline" and pipe.config.get("expand_timesteps"):
+            derived = WanImageToVideoPipeline.from_pipe(pipe, image_encoder=None, image_processor=None)
+            derived.set_progress_bar_config(disable=True)
+            return derived
+        return super().for_mode(pipe, mode)
+
+    def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
         # The text length is a property of the checkpoint's tokenizer, not a constant.
-        max_len = min(512, int(getattr(pipe.tokenizer, "model_max_length", 512) or 512))
-        return {
-            "prompt": prompt,
-            "negative_prompt": params.negative_prompt,
-            "height": params.height,
-            "width": params.width,
-            "num_frames": params.frames,
-            "num_inference_steps": params.steps,
-            "guidance_scale": params.guidance,
-            "max_sequence_length": max_len,
-        }
-
-    def progress_total(self, params: GenerationParams) -> int:
-        return params.steps
-
-    def run_notes(self, params: GenerationParams) -> dict[str, Any]:
-        return {}
-
-    def packaged_weights(self, name: str) -> Path | None:
-        return None  # built offline from a config on first use instead
+        return {"max_sequence_length": text_length(pipe.tokenizer, 512)}
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        import torch
-        from diffusers import (
-            AutoencoderKLWan,
-            FlowMatchEulerDiscreteScheduler,
-            WanPipeline,
-            WanTransformer3DModel,
-        )
-        from transformers import UMT5Config, UMT5EncoderModel
+        build_variant(path, "2.1-t2v", seed=seed)
 
-        from ..tokenizers import tiny_t5_tokenizer
 
-        tokenizer = tiny_t5_tokenizer(model_max_length=64)
-        torch.manual_seed(seed)
-        text_encoder = UMT5EncoderModel(
-            UMT5Config(
-                vocab_size=len(tokenizer),
-                d_model=32,
-                d_ff=37,
-                d_kv=8,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-            )
+def _spatial_multiple(entry: CatalogEntry) -> int | None:
+    """VAE spatial factor x transformer patch, from the folder's configs (None before it exists)."""
+    if entry.weights.startswith("builtin:"):
+        return None
+    root = Path(entry.weights).expanduser()
+    try:
+        folder_index(root)
+        vae = json.loads((root / "vae" / "config.json").read_text())
+        name = "transformer" if (root / "transformer" / "config.json").is_file() else "transformer_2"
+        transformer = json.loads((root / name / "config.json").read_text())
+    except (WeightsNotFound, OSError, ValueError):
+        return None
+    factor = int(vae.get("scale_factor_spatial") or 8)
+    patch = transformer.get("patch_size") or [1, 2, 2]
+    return factor * int(patch[-1])
+
+
+def build_variant(path: Path, variant: str = "2.1-t2v", *, seed: int = 0) -> None:
+    """A tiny random-weight Wan checkpoint: ``2.1-t2v``, ``2.2-ti2v`` (5B-style, t2v and i2v in one
+    model, 16x VAE) or ``2.2-i2v`` (A14B-style: two experts switched at ``boundary_ratio``)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        UniPCMultistepScheduler,
+        WanImageToVideoPipeline,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    from ..tokenizers import tiny_t5_tokenizer
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown Wan variant {variant!r} (known: {', '.join(VARIANTS)})")
+    tokenizer = tiny_t5_tokenizer(model_max_length=64)
+    torch.manual_seed(seed)
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=len(tokenizer),
+            d_model=32,
+            d_ff=37,
+            d_kv=8,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
         )
-        torch.manual_seed(seed)
+    )
+    ti2v = variant == "2.2-ti2v"
+    torch.manual_seed(seed)
+    if ti2v:
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=48,
+            in_channels=12,
+            out_channels=12,
+            is_residual=True,
+            patch_size=2,
+            latents_mean=[0.0] * 48,
+            latents_std=[1.0] * 48,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            scale_factor_spatial=16,
+            scale_factor_temporal=4,
+            temperal_downsample=[False, True, True],
+        )
+    else:
         vae = AutoencoderKLWan(
             base_dim=3,
             z_dim=16,
@@ -113,13 +165,16 @@ class WanFamily:
             num_res_blocks=1,
             temperal_downsample=[False, True, True],
         )
+    in_channels = {"2.1-t2v": 16, "2.2-ti2v": 48, "2.2-i2v": 36}[variant]
+
+    def transformer() -> Any:
         torch.manual_seed(seed)
-        transformer = WanTransformer3DModel(
+        return WanTransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=2,
             attention_head_dim=12,
-            in_channels=16,
-            out_channels=16,
+            in_channels=in_channels,
+            out_channels=48 if ti2v else 16,
             text_dim=32,
             freq_dim=256,
             ffn_dim=32,
@@ -128,11 +183,29 @@ class WanFamily:
             qk_norm="rms_norm_across_heads",
             rope_max_seq_len=32,
         )
+
+    pipe: Any
+    if variant == "2.2-i2v":
+        pipe = WanImageToVideoPipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            scheduler=UniPCMultistepScheduler(
+                prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+            ),
+            image_processor=None,
+            image_encoder=None,
+            transformer=transformer(),
+            transformer_2=transformer(),
+            boundary_ratio=0.875,
+        )
+    else:
         pipe = WanPipeline(
             tokenizer=tokenizer,
             text_encoder=text_encoder,
             vae=vae,
-            transformer=transformer,
-            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+            transformer=transformer(),
+            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0 if not ti2v else 5.0),
+            expand_timesteps=ti2v,
         )
-        pipe.save_pretrained(path)  # type: ignore[attr-defined]
+    DiffusersFamily.save_tiny(pipe, path)

@@ -37,8 +37,10 @@ def test_runs_deterministically_with_progress(models_dir: Path) -> None:
     params = resolve(spec, mode="t2v", seconds=0.5, size=(48, 32), seed=11, steps=3)
     steps: list[tuple[int, int]] = []
     never = threading.Event()
-    a = run_pipeline(loaded, "wan", params, "a red circle", None, lambda d, t: steps.append((d, t)), never)
-    b = run_pipeline(loaded, "wan", params, "a red circle", None, lambda d, t: None, never)
+    a = run_pipeline(
+        loaded, "wan", params, "a red circle", None, lambda d, t: steps.append((d, t)), never
+    ).frames
+    b = run_pipeline(loaded, "wan", params, "a red circle", None, lambda d, t: None, never).frames
     assert a.shape == (params.frames, 32, 48, 3) and a.dtype == np.uint8
     assert np.array_equal(a, b)
     assert steps == [(1, 3), (2, 3), (3, 3)]
@@ -50,7 +52,7 @@ def test_runs_deterministically_with_progress(models_dir: Path) -> None:
         None,
         lambda d, t: None,
         never,
-    )
+    ).frames
     assert not np.array_equal(a, other)
 
 

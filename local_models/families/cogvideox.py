@@ -1,0 +1,147 @@
+"""CogVideoX (``CogVideoXPipeline``, ``CogVideoXImageToVideoPipeline``): t2v and i2v are separate checkpoints.
+
+Rules: frames ``8k+1`` up to the checkpoint's ``sample_frames`` (49 for 1.0, 81 for 1.5): the VAE
+compresses time 4x and decodes an odd number of latent frames to ``4n+1`` frames (an even number
+would come back as ``4n``, not what was asked for), 8 fps
+(1.5: 16, set in the catalog), width and height multiples of 16 (8x VAE, 2x2 patches); a
+checkpoint with learned positional embeddings (CogVideoX-5B-I2V 1.0) serves only the size it was
+trained at. The text length comes from ``transformer.config.max_text_seq_length``. DDIM/DPM
+schedulers as shipped, 50 steps, guidance 6.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..spec import FrameRule, GenerationParams, ModelSpec, SizeRule
+from .common import DiffusersFamily, Rules
+
+if TYPE_CHECKING:
+    from ..catalog import CatalogEntry
+
+RULES = Rules(
+    frames=FrameRule(multiple=8, offset=1, min_frames=9, max_frames=81),
+    sizes=SizeRule(default=(720, 480), multiple=16, min_side=256, max_side=1360),
+    fps=8,
+    default_seconds=6.0,
+    default_steps=50,
+    default_guidance=6.0,
+    price_per_second=12.0,
+    quality=0.6,
+)
+TINY = Rules(
+    frames=FrameRule(multiple=8, offset=1, min_frames=9, max_frames=17),
+    sizes=SizeRule(default=(32, 32), multiple=16, min_side=16, max_side=128),
+    fps=8,
+    default_seconds=1.0,
+    default_steps=2,
+    default_guidance=6.0,
+    price_per_second=1.0,
+    quality=0.05,
+)
+
+
+class CogVideoXFamily(DiffusersFamily):
+    name = "cogvideox"
+    description = "CogVideoX (THUDM)"
+    rules = RULES
+    tiny_rules = TINY
+    pipelines = {"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline"}
+    shared_modes = False
+
+    def spec(self, entry: CatalogEntry) -> ModelSpec:
+        spec = super().spec(entry)
+        config = _transformer_config(entry)
+        if config is None:
+            return spec
+        frames = spec.frames
+        if entry.max_frames is None and config.get("sample_frames"):
+            frames = FrameRule(
+                frames.multiple, frames.offset, frames.min_frames, int(config["sample_frames"])
+            )
+        sizes = spec.sizes
+        if config.get("use_learned_positional_embeddings") and entry.sizes is None:
+            native = (int(config["sample_width"]) * 8, int(config["sample_height"]) * 8)
+            sizes = SizeRule(default=native, multiple=16, allowed=(native,))
+        return spec.with_overrides(frames=frames, sizes=sizes)
+
+    def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
+        # A property of the checkpoint (226 in the released models), never a constant here.
+        return {"max_sequence_length": int(pipe.transformer.config.max_text_seq_length)}
+
+    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
+        build_variant(path, "t2v", seed=seed)
+
+
+def _transformer_config(entry: CatalogEntry) -> dict[str, Any] | None:
+    if entry.weights.startswith("builtin:"):
+        return None
+    try:
+        config: dict[str, Any] = json.loads(
+            (Path(entry.weights).expanduser() / "transformer" / "config.json").read_text()
+        )
+    except (OSError, ValueError):
+        return None
+    return config
+
+
+def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
+    """A tiny random-weight CogVideoX checkpoint for ``mode`` (``t2v`` or ``i2v``)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
+    from transformers import T5Config, T5EncoderModel
+
+    from ..tokenizers import tiny_t5_tokenizer
+
+    tokenizer = tiny_t5_tokenizer(model_max_length=64)
+    torch.manual_seed(seed)
+    text_encoder = T5EncoderModel(
+        T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4)
+    )
+    torch.manual_seed(seed)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=16,
+        in_channels=8 if mode == "i2v" else 4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=2,
+        sample_width=4,
+        sample_height=4,
+        sample_frames=17,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+        use_rotary_positional_embeddings=True,
+        use_learned_positional_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    cls = CogVideoXImageToVideoPipeline if mode == "i2v" else CogVideoXPipeline
+    pipe = cls(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=CogVideoXDDIMScheduler(timestep_spacing="trailing"),
+    )
+    DiffusersFamily.save_tiny(pipe, path)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ...support import FAKE_CONFIG, Gateway, make_settings, running_gateway
+from .tiny import catalog_toml
+
+
+@pytest.fixture
+async def fgw(tmp_path: Path, models_dir: Path, tiny_paths: dict[str, Path]) -> AsyncIterator[Gateway]:
+    """A gateway on SQLite serving every tiny family, registered through the catalog config."""
+    config = FAKE_CONFIG + catalog_toml(tiny_paths)
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=config, max_loaded_models=4
+    )
+    async with running_gateway(settings) as gateway:
+        yield gateway

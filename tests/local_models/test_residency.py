@@ -1,0 +1,64 @@
+"""The residency pool: LRU under a model count and a memory budget, one load per model at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from local_models import LoadedPipeline, LocalModelError, PipelinePool
+
+
+def fake(model_id: str, size: int) -> LoadedPipeline:
+    return LoadedPipeline(model_id, "t2v", object(), "cpu", 0.01, memory_bytes=size)
+
+
+def test_budget_evicts_least_recently_used() -> None:
+    evicted: list[str] = []
+    pool = PipelinePool(10, budget_bytes=100, on_evict=evicted.append)
+    pool.get("a", lambda: fake("a", 40), estimate_bytes=40)
+    pool.get("b", lambda: fake("b", 40), estimate_bytes=40)
+    pool.get("a", lambda: fake("a", 40))  # a is now the most recently used
+    pool.get("c", lambda: fake("c", 40), estimate_bytes=40)
+    assert evicted == ["b"] and pool.warm() == ["a", "c"] and pool.used_bytes() == 80
+
+
+def test_measured_size_counts_after_the_load() -> None:
+    evicted: list[str] = []
+    pool = PipelinePool(10, budget_bytes=100, on_evict=evicted.append)
+    pool.get("a", lambda: fake("a", 50))
+    pool.get("b", lambda: fake("b", 70), estimate_bytes=10)  # underestimated: a goes after the load
+    assert evicted == ["a"] and pool.warm() == ["b"]
+
+
+def test_count_limit_without_a_budget() -> None:
+    pool = PipelinePool(2)
+    for key in "abc":
+        pool.get(key, lambda key=key: fake(key, 1))
+    assert pool.warm() == ["b", "c"]
+
+
+def test_a_model_larger_than_the_budget_is_refused_before_loading() -> None:
+    pool = PipelinePool(2, budget_bytes=100)
+    with pytest.raises(LocalModelError) as err:
+        pool.get("huge", lambda: pytest.fail("must not load"), estimate_bytes=500)
+    assert err.value.code == "model_too_large" and "FRAMEGATE_GPU_MEMORY_GB" in err.value.message
+
+
+def test_concurrent_requests_share_one_load() -> None:
+    pool = PipelinePool(2)
+    loads = []
+
+    def slow() -> LoadedPipeline:
+        loads.append(1)
+        time.sleep(0.2)
+        return fake("a", 1)
+
+    got: list[LoadedPipeline] = []
+    threads = [threading.Thread(target=lambda: got.append(pool.get("a", slow))) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len({id(g) for g in got}) == 1
