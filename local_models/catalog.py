@@ -23,7 +23,10 @@ class CatalogEntry(BaseModel):
 
     id: str
     family: str
-    weights: str = Field(description="a local directory, or 'builtin:<name>' for shipped tiny models")
+    weights: str = Field(
+        description="a local directory, 'hf:<org>/<name>' in the local Hugging Face cache, "
+        "or 'builtin:<name>' for shipped tiny models"
+    )
     backend: str = "local"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     description: str | None = None
@@ -53,6 +56,14 @@ class CatalogEntry(BaseModel):
         if value is not None and (not value or not set(value) <= set(MODES)):
             raise ValueError(f"modes must be a non-empty subset of {list(MODES)}")
         return value
+
+    def folder(self) -> Path | None:
+        """The weights folder on this machine (``None`` for built-ins, which are built or shipped)."""
+        if self.weights.startswith("builtin:"):
+            return None
+        if self.weights.startswith("hf:"):
+            return hub_cache_path(self.weights.removeprefix("hf:"))
+        return Path(self.weights).expanduser()
 
     def apply_overrides(self, base: ModelSpec) -> ModelSpec:
         """The family's spec with this entry's overrides applied."""
@@ -146,6 +157,21 @@ def _available(entry: CatalogEntry) -> bool:
 
 def weights_path(entry: CatalogEntry, models_dir: Path) -> Path:
     """Where ``entry``'s weights live on disk (built-ins are materialized under ``models_dir``)."""
-    if entry.weights.startswith("builtin:"):
+    folder = entry.folder()
+    if folder is None:
         return models_dir / "builtin" / entry.weights.removeprefix("builtin:")
-    return Path(entry.weights).expanduser()
+    return folder
+
+
+def hub_cache_path(repo_id: str) -> Path:
+    """The newest snapshot of ``repo_id`` in the local Hugging Face cache, looked up offline.
+
+    When the repository is not cached the path returned does not exist, and loading says so.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True))
+    except (LocalEntryNotFoundError, ValueError, OSError):
+        return Path(f"<{repo_id} is not in the local Hugging Face cache>")

@@ -64,7 +64,8 @@ def materialize(entry: CatalogEntry, models_dir: Path) -> Path:
     if not entry.weights.startswith("builtin:"):
         raise WeightsNotFound(
             f"weights for {entry.id!r} not found: {path} has no model_index.json "
-            "(Framegate never downloads weights; put a diffusers folder there)",
+            "(Framegate never downloads weights; put a diffusers folder there, or the model in the "
+            "local Hugging Face cache for 'hf:<org>/<name>')",
             param="model",
         )
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,12 +7,11 @@ steps, guidance 7.5, CLIP's 77-token text.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..spec import FrameRule, ModelSpec, SizeRule
-from .common import DiffusersFamily, Rules
+from .common import DiffusersFamily, Rules, read_config
 
 if TYPE_CHECKING:
     from ..catalog import CatalogEntry
@@ -49,13 +48,8 @@ class AnimateDiffFamily(DiffusersFamily):
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         spec = super().spec(entry)
-        if entry.weights.startswith("builtin:") or entry.max_frames is not None:
-            return spec
-        try:
-            adapter = json.loads(
-                (Path(entry.weights).expanduser() / "motion_adapter" / "config.json").read_text()
-            )
-        except (OSError, ValueError):
+        adapter = read_config(entry, "motion_adapter", "config.json")
+        if adapter is None or entry.max_frames is not None:
             return spec
         rule = spec.frames
         longest = int(adapter.get("motion_max_seq_length", 32))

@@ -11,12 +11,11 @@ schedulers as shipped, 50 steps, guidance 6.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..spec import FrameRule, GenerationParams, ModelSpec, SizeRule
-from .common import DiffusersFamily, Rules
+from .common import DiffusersFamily, Rules, read_config
 
 if TYPE_CHECKING:
     from ..catalog import CatalogEntry
@@ -53,7 +52,7 @@ class CogVideoXFamily(DiffusersFamily):
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         spec = super().spec(entry)
-        config = _transformer_config(entry)
+        config = read_config(entry, "transformer", "config.json")
         if config is None:
             return spec
         frames = spec.frames
@@ -73,18 +72,6 @@ class CogVideoXFamily(DiffusersFamily):
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
         build_variant(path, "t2v", seed=seed)
-
-
-def _transformer_config(entry: CatalogEntry) -> dict[str, Any] | None:
-    if entry.weights.startswith("builtin:"):
-        return None
-    try:
-        config: dict[str, Any] = json.loads(
-            (Path(entry.weights).expanduser() / "transformer" / "config.json").read_text()
-        )
-    except (OSError, ValueError):
-        return None
-    return config
 
 
 def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:

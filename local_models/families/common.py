@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 
     from ..catalog import CatalogEntry
 
-__all__ = ["MARKER", "DiffusersFamily", "Rules", "fit_image", "folder_index", "is_tiny", "text_length"]
+__all__ = [
+    "MARKER",
+    "DiffusersFamily",
+    "Rules",
+    "fit_image",
+    "folder_index",
+    "is_tiny",
+    "read_config",
+    "text_length",
+]
 
 MARKER = "framegate.json"
 """A file a tiny test build writes beside ``model_index.json``: ``{"tiny": true}``."""
@@ -55,15 +64,23 @@ def folder_index(path: Path) -> dict[str, Any]:
     return data
 
 
+def read_config(entry: CatalogEntry, *parts: str) -> dict[str, Any] | None:
+    """A JSON file of the entry's folder (e.g. ``"transformer", "config.json"``); ``None`` if absent."""
+    folder = entry.folder()
+    if folder is None:
+        return None
+    try:
+        data = json.loads(folder.joinpath(*parts).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def is_tiny(entry: CatalogEntry) -> bool:
     """Built-in tiny models and folders that a tiny build marked as such get the tiny rules."""
-    if entry.weights.startswith("builtin:"):
+    if entry.folder() is None:
         return True
-    marker = Path(entry.weights).expanduser() / MARKER
-    try:
-        return bool(json.loads(marker.read_text()).get("tiny"))
-    except (OSError, ValueError):
-        return False
+    return bool((read_config(entry, MARKER) or {}).get("tiny"))
 
 
 def fit_image(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -133,13 +150,8 @@ class DiffusersFamily:
 
     def folder_modes(self, entry: CatalogEntry) -> frozenset[Mode]:
         """The modes the entry's checkpoint serves (read from its folder when it is on disk)."""
-        if self.shared_modes or entry.weights.startswith("builtin:"):
-            return frozenset(self.pipelines)
-        try:
-            index = folder_index(Path(entry.weights).expanduser())
-        except WeightsNotFound:
-            return frozenset(self.pipelines)
-        return self.modes_of(index)
+        index = None if self.shared_modes else read_config(entry, "model_index.json")
+        return frozenset(self.pipelines) if index is None else self.modes_of(index)
 
     def modes_of(self, index: Mapping[str, Any]) -> frozenset[Mode]:
         """Modes of a folder with this ``model_index.json``."""
@@ -157,7 +169,12 @@ class DiffusersFamily:
         saved = str(index.get("_class_name", ""))
         cls_name = saved if saved in self.pipelines.values() else self.pipelines[mode]
         cls = getattr(diffusers, cls_name)
-        pipe = cls.from_pretrained(path, local_files_only=True, dtype=dtype)
+        try:
+            pipe = cls.from_pretrained(path, local_files_only=True, dtype=dtype)
+        except (OSError, ValueError, KeyError) as exc:
+            raise WeightsNotFound(
+                f"{path} is not a complete {cls_name} checkpoint: {str(exc)[:300]}", param="model"
+            ) from exc
         pipe.set_progress_bar_config(disable=True)
         self.for_mode(pipe, mode)  # refuse a mode this checkpoint cannot serve before it is kept
         return pipe.to(device)

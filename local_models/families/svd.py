@@ -9,12 +9,11 @@ job but does not steer the clip, and the job records ``prompt_used: false``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..spec import FrameRule, GenerationParams, ModelSpec, SizeRule
-from .common import DiffusersFamily, Rules
+from .common import DiffusersFamily, Rules, read_config
 
 if TYPE_CHECKING:
     from ..catalog import CatalogEntry
@@ -55,11 +54,8 @@ class SVDFamily(DiffusersFamily):
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         spec = super().spec(entry)
-        if entry.weights.startswith("builtin:") or entry.max_frames is not None:
-            return spec
-        try:
-            unet = json.loads((Path(entry.weights).expanduser() / "unet" / "config.json").read_text())
-        except (OSError, ValueError):
+        unet = read_config(entry, "unet", "config.json")
+        if unet is None or entry.max_frames is not None:
             return spec
         rule = spec.frames
         return spec.with_overrides(

@@ -11,15 +11,13 @@ Two-expert checkpoints (``transformer_2``, ``boundary_ratio``) run both experts 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WeightsNotFound
 from ..spec import FrameRule, GenerationParams, Mode, ModelSpec, SizeRule
-from .common import DiffusersFamily, Rules, folder_index, text_length
+from .common import DiffusersFamily, Rules, read_config, text_length
 
 if TYPE_CHECKING:
     from ..catalog import CatalogEntry
@@ -93,15 +91,11 @@ class WanFamily(DiffusersFamily):
 
 def _spatial_multiple(entry: CatalogEntry) -> int | None:
     """VAE spatial factor x transformer patch, from the folder's configs (None before it exists)."""
-    if entry.weights.startswith("builtin:"):
-        return None
-    root = Path(entry.weights).expanduser()
-    try:
-        folder_index(root)
-        vae = json.loads((root / "vae" / "config.json").read_text())
-        name = "transformer" if (root / "transformer" / "config.json").is_file() else "transformer_2"
-        transformer = json.loads((root / name / "config.json").read_text())
-    except (WeightsNotFound, OSError, ValueError):
+    vae = read_config(entry, "vae", "config.json")
+    transformer = read_config(entry, "transformer", "config.json") or read_config(
+        entry, "transformer_2", "config.json"
+    )
+    if vae is None or transformer is None:
         return None
     factor = int(vae.get("scale_factor_spatial") or 8)
     patch = transformer.get("patch_size") or [1, 2, 2]
