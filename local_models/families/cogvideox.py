@@ -49,6 +49,7 @@ class CogVideoXFamily(DiffusersFamily):
     tiny_rules = TINY
     pipelines = {"t2v": "CogVideoXPipeline", "i2v": "CogVideoXImageToVideoPipeline"}
     shared_modes = False
+    tiny_modes = frozenset({"t2v"})
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         spec = super().spec(entry)

@@ -122,6 +122,7 @@ class DiffusersFamily:
     tiny_rules: Rules
     pipelines: Mapping[Mode, str] = {}
     shared_modes: bool = True
+    tiny_modes: frozenset[Mode] | None = None  # what ``build_tiny`` makes, when not every mode
 
     # -- rules -------------------------------------------------------------------------------
     def spec(self, entry: CatalogEntry) -> ModelSpec:
@@ -150,7 +151,11 @@ class DiffusersFamily:
 
     def folder_modes(self, entry: CatalogEntry) -> frozenset[Mode]:
         """The modes the entry's checkpoint serves (read from its folder when it is on disk)."""
-        index = None if self.shared_modes else read_config(entry, "model_index.json")
+        if self.shared_modes:
+            return frozenset(self.pipelines)
+        if entry.folder() is None:
+            return self.tiny_modes or frozenset(self.pipelines)
+        index = read_config(entry, "model_index.json")
         return frozenset(self.pipelines) if index is None else self.modes_of(index)
 
     def modes_of(self, index: Mapping[str, Any]) -> frozenset[Mode]:

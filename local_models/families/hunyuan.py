@@ -56,6 +56,7 @@ class HunyuanVideoFamily(DiffusersFamily):
     tiny_rules = TINY
     pipelines = {"t2v": "HunyuanVideoPipeline", "i2v": "HunyuanVideoImageToVideoPipeline"}
     shared_modes = False
+    tiny_modes = frozenset({"t2v"})
 
     def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}

@@ -52,6 +52,7 @@ class WanFamily(DiffusersFamily):
     tiny_rules = TINY
     pipelines = {"t2v": "WanPipeline", "i2v": "WanImageToVideoPipeline"}
     shared_modes = False
+    tiny_modes = frozenset({"t2v"})
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
         spec = super().spec(entry)
