@@ -67,3 +67,46 @@ def tiny_gemma_tokenizer(model_max_length: int = 256) -> Any:
     tokenizer = GemmaTokenizer(vocab=vocab, merges=[])
     tokenizer.model_max_length = model_max_length
     return tokenizer
+
+
+def tiny_t5(model_max_length: int = 64, *, seed: int = 0, umt5: bool = False) -> tuple[Any, Any]:
+    """A tiny T5 (or UMT5, as Wan uses) text encoder of width 32 with its in-memory tokenizer."""
+    import torch
+    from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
+
+    tokenizer = tiny_t5_tokenizer(model_max_length=model_max_length)
+    dims: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "d_model": 32,
+        "d_ff": 37,
+        "d_kv": 8,
+        "num_layers": 2,
+        "num_heads": 4,
+    }
+    torch.manual_seed(seed)
+    if umt5:
+        return tokenizer, UMT5EncoderModel(UMT5Config(**dims, relative_attention_num_buckets=8))
+    return tokenizer, T5EncoderModel(T5Config(**dims))
+
+
+def tiny_clip_text(hidden_size: int, *, seed: int = 0, projection_dim: int = 32) -> tuple[Any, Any]:
+    """A tiny CLIP text encoder of ``hidden_size`` with its character-level tokenizer."""
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    tokenizer = tiny_clip_tokenizer()
+    torch.manual_seed(seed)
+    encoder = CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=0,
+            eos_token_id=1,
+            pad_token_id=1,
+            hidden_size=hidden_size,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=len(tokenizer),
+            projection_dim=projection_dim,
+        )
+    )
+    return tokenizer, encoder

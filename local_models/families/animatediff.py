@@ -47,13 +47,8 @@ class AnimateDiffFamily(DiffusersFamily):
     shared_modes = True
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
-        spec = super().spec(entry)
-        adapter = read_config(entry, "motion_adapter", "config.json")
-        if adapter is None or entry.max_frames is not None:
-            return spec
-        rule = spec.frames
-        longest = int(adapter.get("motion_max_seq_length", 32))
-        return spec.with_overrides(frames=FrameRule(rule.multiple, rule.offset, rule.min_frames, longest))
+        adapter = read_config(entry, "motion_adapter", "config.json") or {}
+        return self.capped_frames(super().spec(entry), entry, adapter.get("motion_max_seq_length"))
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
         import torch
@@ -64,9 +59,8 @@ class AnimateDiffFamily(DiffusersFamily):
             MotionAdapter,
             UNet2DConditionModel,
         )
-        from transformers import CLIPTextConfig, CLIPTextModel
 
-        from ..tokenizers import tiny_clip_tokenizer
+        from ..tokenizers import tiny_clip_text
 
         channels = (8, 8)
         torch.manual_seed(seed)
@@ -91,21 +85,7 @@ class AnimateDiffFamily(DiffusersFamily):
             latent_channels=4,
             norm_num_groups=2,
         )
-        tokenizer = tiny_clip_tokenizer()
-        torch.manual_seed(seed)
-        text_encoder = CLIPTextModel(
-            CLIPTextConfig(
-                bos_token_id=0,
-                eos_token_id=1,
-                pad_token_id=1,
-                hidden_size=8,
-                intermediate_size=37,
-                layer_norm_eps=1e-05,
-                num_attention_heads=4,
-                num_hidden_layers=2,
-                vocab_size=len(tokenizer),
-            )
-        )
+        tokenizer, text_encoder = tiny_clip_text(8, seed=seed)
         torch.manual_seed(seed)
         motion_adapter = MotionAdapter(
             block_out_channels=channels,

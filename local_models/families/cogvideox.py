@@ -52,20 +52,12 @@ class CogVideoXFamily(DiffusersFamily):
     tiny_modes = frozenset({"t2v"})
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
-        spec = super().spec(entry)
-        config = read_config(entry, "transformer", "config.json")
-        if config is None:
-            return spec
-        frames = spec.frames
-        if entry.max_frames is None and config.get("sample_frames"):
-            frames = FrameRule(
-                frames.multiple, frames.offset, frames.min_frames, int(config["sample_frames"])
-            )
-        sizes = spec.sizes
+        config = read_config(entry, "transformer", "config.json") or {}
+        spec = self.capped_frames(super().spec(entry), entry, config.get("sample_frames"))
         if config.get("use_learned_positional_embeddings") and entry.sizes is None:
             native = (int(config["sample_width"]) * 8, int(config["sample_height"]) * 8)
-            sizes = SizeRule(default=native, multiple=16, allowed=(native,))
-        return spec.with_overrides(frames=frames, sizes=sizes)
+            spec = spec.with_overrides(sizes=SizeRule(default=native, multiple=16, allowed=(native,)))
+        return spec
 
     def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
         # A property of the checkpoint (226 in the released models), never a constant here.
@@ -85,15 +77,10 @@ def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
         CogVideoXPipeline,
         CogVideoXTransformer3DModel,
     )
-    from transformers import T5Config, T5EncoderModel
 
-    from ..tokenizers import tiny_t5_tokenizer
+    from ..tokenizers import tiny_t5
 
-    tokenizer = tiny_t5_tokenizer(model_max_length=64)
-    torch.manual_seed(seed)
-    text_encoder = T5EncoderModel(
-        T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4)
-    )
+    tokenizer, text_encoder = tiny_t5(64, seed=seed)
     torch.manual_seed(seed)
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=2,

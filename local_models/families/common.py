@@ -149,6 +149,17 @@ class DiffusersFamily:
         )
         return entry.apply_overrides(base)
 
+    @staticmethod
+    def capped_frames(spec: ModelSpec, entry: CatalogEntry, longest: object) -> ModelSpec:
+        """``spec`` with its frame rule capped at a checkpoint's own limit ``longest`` (from its
+        config; ``None`` when unknown), unless the catalog entry sets ``max_frames`` itself."""
+        if longest is None or entry.max_frames is not None:
+            return spec
+        rule = spec.frames
+        return spec.with_overrides(
+            frames=FrameRule(rule.multiple, rule.offset, rule.min_frames, int(str(longest)))
+        )
+
     def folder_modes(self, entry: CatalogEntry) -> frozenset[Mode]:
         """The modes the entry's checkpoint serves (read from its folder when it is on disk)."""
         if self.shared_modes:

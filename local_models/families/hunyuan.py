@@ -85,8 +85,6 @@ def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
     )
     from transformers import (
         CLIPImageProcessor,
-        CLIPTextConfig,
-        CLIPTextModel,
         CLIPVisionConfig,
         LlamaConfig,
         LlamaModel,
@@ -94,7 +92,7 @@ def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
         LlavaForConditionalGeneration,
     )
 
-    from ..tokenizers import tiny_clip_tokenizer, tiny_llama_tokenizer
+    from ..tokenizers import tiny_clip_text, tiny_llama_tokenizer
 
     i2v = mode == "i2v"
     torch.manual_seed(seed)
@@ -131,7 +129,6 @@ def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
         mid_block_add_attention=True,
     )
     tokenizer = tiny_llama_tokenizer()
-    tokenizer_2 = tiny_clip_tokenizer()
     text_config = LlamaConfig(
         bos_token_id=1,
         eos_token_id=2,
@@ -164,21 +161,7 @@ def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
         )
     else:
         text_encoder = LlamaModel(text_config)
-    torch.manual_seed(seed)
-    text_encoder_2 = CLIPTextModel(
-        CLIPTextConfig(
-            bos_token_id=0,
-            eos_token_id=1,
-            pad_token_id=1,
-            hidden_size=8,
-            intermediate_size=37,
-            num_attention_heads=4,
-            num_hidden_layers=2,
-            vocab_size=len(tokenizer_2),
-            hidden_act="gelu",
-            projection_dim=32,
-        )
-    )
+    tokenizer_2, text_encoder_2 = tiny_clip_text(8, seed=seed)
     common = dict(
         transformer=transformer,
         vae=vae,

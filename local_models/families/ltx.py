@@ -59,15 +59,10 @@ class LTXFamily(DiffusersFamily):
             LTXPipeline,
             LTXVideoTransformer3DModel,
         )
-        from transformers import T5Config, T5EncoderModel
 
-        from ..tokenizers import tiny_t5_tokenizer
+        from ..tokenizers import tiny_t5
 
-        tokenizer = tiny_t5_tokenizer(model_max_length=64)
-        torch.manual_seed(seed)
-        text_encoder = T5EncoderModel(
-            T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4)
-        )
+        tokenizer, text_encoder = tiny_t5(64, seed=seed)
         torch.manual_seed(seed)
         transformer = LTXVideoTransformer3DModel(
             in_channels=8,

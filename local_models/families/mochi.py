@@ -54,15 +54,10 @@ class MochiFamily(DiffusersFamily):
             MochiPipeline,
             MochiTransformer3DModel,
         )
-        from transformers import T5Config, T5EncoderModel
 
-        from ..tokenizers import tiny_t5_tokenizer
+        from ..tokenizers import tiny_t5
 
-        tokenizer = tiny_t5_tokenizer(model_max_length=32)
-        torch.manual_seed(seed)
-        text_encoder = T5EncoderModel(
-            T5Config(vocab_size=len(tokenizer), d_model=32, d_ff=37, d_kv=8, num_layers=2, num_heads=4)
-        )
+        tokenizer, text_encoder = tiny_t5(32, seed=seed)
         torch.manual_seed(seed)
         transformer = MochiTransformer3DModel(
             patch_size=2,

@@ -53,14 +53,8 @@ class SVDFamily(DiffusersFamily):
     shared_modes = True
 
     def spec(self, entry: CatalogEntry) -> ModelSpec:
-        spec = super().spec(entry)
-        unet = read_config(entry, "unet", "config.json")
-        if unet is None or entry.max_frames is not None:
-            return spec
-        rule = spec.frames
-        return spec.with_overrides(
-            frames=FrameRule(rule.multiple, rule.offset, rule.min_frames, int(unet.get("num_frames", 25)))
-        )
+        unet = read_config(entry, "unet", "config.json") or {}
+        return self.capped_frames(super().spec(entry), entry, unet.get("num_frames"))
 
     def call_kwargs(self, pipe: Any, params: GenerationParams, prompt: str, image: Any) -> dict[str, Any]:
         kwargs = super().call_kwargs(pipe, params, prompt, image)

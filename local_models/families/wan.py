@@ -115,25 +115,12 @@ def build_variant(path: Path, variant: str = "2.1-t2v", *, seed: int = 0) -> Non
         WanPipeline,
         WanTransformer3DModel,
     )
-    from transformers import UMT5Config, UMT5EncoderModel
 
-    from ..tokenizers import tiny_t5_tokenizer
+    from ..tokenizers import tiny_t5
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown Wan variant {variant!r} (known: {', '.join(VARIANTS)})")
-    tokenizer = tiny_t5_tokenizer(model_max_length=64)
-    torch.manual_seed(seed)
-    text_encoder = UMT5EncoderModel(
-        UMT5Config(
-            vocab_size=len(tokenizer),
-            d_model=32,
-            d_ff=37,
-            d_kv=8,
-            num_layers=2,
-            num_heads=4,
-            relative_attention_num_buckets=8,
-        )
-    )
+    tokenizer, text_encoder = tiny_t5(64, seed=seed, umt5=True)
     ti2v = variant == "2.2-ti2v"
     torch.manual_seed(seed)
     if ti2v:
