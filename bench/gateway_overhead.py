@@ -43,9 +43,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], port: int, extra: list[str] | None = None) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port), *(extra or [])],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
