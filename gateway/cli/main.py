@@ -50,6 +50,7 @@ def serve(
     for name, value in overrides.items():
         os.environ[f"FRAMEGATE_{name.upper()}"] = str(value)
     settings = Settings()
+    _check_config(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if processes > 1:
         uvicorn.run(
@@ -90,6 +91,25 @@ def models(ctx: typer.Context) -> None:
             f"{spec.id:<24} {offer.backend:<10} {','.join(sorted(spec.modes)):<9} {size:<13} "
             f"{spec.frames.describe():<26} {spec.price_per_second:g}"
         )
+
+
+def _check_config(settings: Any) -> None:
+    """Fail before the server starts, with one line, when the config or a model entry is wrong."""
+    from local_models import LocalModelError
+
+    from ..app import build_backends
+    from ..config import ConfigError, load_config
+
+    try:
+        adapters, _ = build_backends(settings, load_config(settings.config, settings.data_dir))
+    except ConfigError as exc:
+        typer.echo(f"framegate: config: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except LocalModelError as exc:
+        typer.echo(f"framegate: config: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    for adapter in adapters.values():
+        adapter.close()
 
 
 @models_app.command("add")

@@ -127,3 +127,29 @@ def test_models_add_registers_a_local_folder(env: Path, tmp_path: Path, models_d
     )
     incomplete = runner.invoke(app, ["models", "add", "--path", str(tmp_path / "half")])
     assert incomplete.exit_code == 1 and "missing vae" in incomplete.output
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            '[[models]]\nid = "w"\nfamily = "nope"\nweights = "builtin:wan-tiny"\n',
+            "unknown model family 'nope'",
+        ),
+        (
+            '[[models]]\nid = "w"\nfamily = "wan"\nweights = "builtin:wan-tiny"\n'
+            'options = { cache = "warp" }\n',
+            "model 'w': model options: cache",
+        ),
+        ('[backends.x]\ntype = "nope"\n', "backend 'x': unknown adapter type 'nope'"),
+    ],
+)
+def test_serve_refuses_a_bad_config_in_one_line(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config: str, message: str
+) -> None:
+    path = tmp_path / "framegate.toml"
+    path.write_text(config)
+    monkeypatch.setenv("FRAMEGATE_CONFIG", str(path))
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("framegate: config: ") and message in result.stderr
