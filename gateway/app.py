@@ -20,7 +20,7 @@ from router import Offer, default_price
 
 from . import idempotency
 from .api import account, billing_routes, creative, health, models, projects, quotes, routing, shots, videos
-from .artifacts import LocalDiskStore
+from .artifacts import ArtifactStore, LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .dashboard import install_dashboard
 from .db import Database, upgrade
@@ -149,7 +149,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url())
         upgrade(db)
         adapters, offers = build_backends(settings, config, metrics)
-        artifacts = LocalDiskStore(settings.artifacts_dir)
+        artifacts: ArtifactStore
+        if settings.artifacts_url:
+            from .artifacts_s3 import S3Store
+
+            artifacts = S3Store(
+                settings.artifacts_url, settings.artifacts_dir, endpoint_url=settings.s3_endpoint_url
+            )
+        else:
+            artifacts = LocalDiskStore(settings.artifacts_dir)
         store = JobStore(db, on_settle=metrics.settled)
         fleet = Fleet(db, adapters, offers)
         workers = None

@@ -30,14 +30,28 @@ class ArtifactStore(Protocol):
         """A local file for ``variant``, or None if there is none."""
         ...
 
-    def save_input(self, job_id: str, data: bytes, suffix: str) -> Path: ...
+    def save_input(self, job_id: str, data: bytes, suffix: str) -> Path:
+        """Keep a request's input image; the returned path is what the job row records."""
+        ...
+
+    def input_file(self, stored: str) -> Path:
+        """A local copy of an input that :meth:`save_input` kept (fetched if this host lacks it)."""
+        ...
 
     def delete(self, job_id: str) -> None: ...
 
     def delete_scratch(self, job_id: str) -> None: ...
 
     def cut_path(self, cut_id: str) -> Path:
-        """Where an assembled cut (a project's winning takes joined) is kept."""
+        """Where to write an assembled cut (a project's winning takes joined)."""
+        ...
+
+    def publish_cut(self, cut_id: str) -> None:
+        """Keep the cut written at :meth:`cut_path` for every gateway process."""
+        ...
+
+    def cut_file(self, cut_id: str) -> Path | None:
+        """A local copy of an assembled cut, or None if there is none."""
         ...
 
 
@@ -83,6 +97,16 @@ class LocalDiskStore:
     def delete_scratch(self, job_id: str) -> None:
         shutil.rmtree(self.root / ".scratch" / job_id, ignore_errors=True)
 
+    def input_file(self, stored: str) -> Path:
+        return Path(stored)
+
     def cut_path(self, cut_id: str) -> Path:
         (self.root / "cuts").mkdir(exist_ok=True)
         return self.root / "cuts" / f"{cut_id}.mp4"
+
+    def publish_cut(self, cut_id: str) -> None:
+        return None  # already where every process on this disk reads it
+
+    def cut_file(self, cut_id: str) -> Path | None:
+        path = self.cut_path(cut_id)
+        return path if path.is_file() else None

@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         default=None, ge=1, description="default: a tenth of a minute's worth"
     )
     redis_url: str | None = Field(default=None, description="share rate limits between gateway processes")
+    artifacts_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix: keep clips in an S3-compatible bucket (default: local disk)",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="an S3-compatible server (MinIO, Ceph, R2...)"
+    )
 
     regeneration_guard: Literal["warn", "block", "off"] = Field(
         default="warn", description="an unchanged prompt regenerated on one model more than the limit"

@@ -276,6 +276,7 @@ def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) 
     with state.db.write() as conn:
         cut_id = record_cut(conn, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
     concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
+    state.artifacts.publish_cut(cut_id)
     return {
         "id": cut_id,
         "object": "cut",
@@ -316,6 +317,7 @@ async def cut_content(project_id: str, state: StateDep, who: PrincipalDep) -> Fi
         return str(cut_id)
 
     cut_id = await to_thread.run_sync(latest)
-    return FileResponse(
-        state.artifacts.cut_path(cut_id), media_type="video/mp4", filename=f"{project_id}-cut.mp4"
-    )
+    path = await to_thread.run_sync(state.artifacts.cut_file, cut_id)
+    if path is None:
+        raise NotFound("the assembled cut's file is gone", code="cut_not_found", param="project_id")
+    return FileResponse(path, media_type="video/mp4", filename=f"{project_id}-cut.mp4")

@@ -150,7 +150,7 @@ async def download_content(
             code="video_not_ready",
             param="video_id",
         )
-    path = state.artifacts.local_path(video_id, variant)
+    path = await to_thread.run_sync(state.artifacts.local_path, video_id, variant)
     if path is None:
         raise NotFound(f"video {video_id} has no {variant}", code="content_not_found", param="variant")
     name, media_type = VARIANTS[variant]

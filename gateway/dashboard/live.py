@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
@@ -80,7 +81,7 @@ async def media(video_id: str, request: Request, variant: str = "video") -> File
     if not is_video_id(video_id) or variant not in VARIANTS:
         raise NotFound("no such video", code="video_not_found")
     row = await state.db.run_read(state.jobs.get, session.principal.account_id, video_id)
-    path = state.artifacts.local_path(video_id, variant) if row is not None else None
+    path = None if row is None else await to_thread.run_sync(state.artifacts.local_path, video_id, variant)
     if path is None:
         raise NotFound("no such video", code="video_not_found")
     return FileResponse(path, media_type=VARIANTS[variant][1])
@@ -104,6 +105,7 @@ async def cut_media(project_id: str, request: Request) -> FileResponse:
             ).scalar_one_or_none()
 
     cut_id = await state.db.run_read(latest)
-    if cut_id is None:
+    path = None if cut_id is None else await to_thread.run_sync(state.artifacts.cut_file, cut_id)
+    if path is None:
         raise NotFound("no cut yet", code="cut_not_found")
-    return FileResponse(state.artifacts.cut_path(cut_id), media_type="video/mp4")
+    return FileResponse(path, media_type="video/mp4")

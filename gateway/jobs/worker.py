@@ -272,7 +272,7 @@ class WorkerPool:
                 prompt=job.prompt,
                 params=GenerationParams.from_dict(job.params),
                 output_dir=self.artifacts.scratch_dir(job.id),
-                image_path=Path(job.input_path) if job.input_path else None,
+                image_path=self.artifacts.input_file(job.input_path) if job.input_path else None,
             )
             backend, model, params = job.backend, job.model, request.params
 
