@@ -8,6 +8,8 @@ FROM python:${PYTHON}-slim
 
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Optional extras: "s3" (artifacts in a bucket), "ray" (GPU pools on Ray Serve), e.g. --build-arg EXTRAS=s3,ray
+ARG EXTRAS=s3
 
 ENV PIP_NO_CACHE_DIR=1 \
     PYTHONUNBUFFERED=1 \
@@ -24,7 +26,7 @@ COPY adapters ./adapters
 COPY local_models ./local_models
 COPY router ./router
 COPY billing ./billing
-RUN pip install .
+RUN pip install ".[${EXTRAS}]"
 
 RUN useradd --create-home framegate && mkdir -p /data && chown framegate /data
 USER framegate

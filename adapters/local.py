@@ -27,7 +27,7 @@ from local_models.video import encode_mp4, write_posters
 from .base import Artifact, BackendHealth, CancelEvent, GenerationRequest, ProgressCallback
 from .errors import Cancelled, PermanentError, TransientError
 
-__all__ = ["LocalAdapter"]
+__all__ = ["LocalAdapter", "render"]
 
 
 class LocalAdapter:
@@ -90,58 +90,80 @@ class LocalAdapter:
             raise PermanentError(
                 f"model {request.model!r} is not served by backend {self.name!r}", code="model_not_served"
             )
-        p = request.params
-        try:
-            with self._device_lock:
-                was_warm = entry.id in self._pool.warm()
+        with self._device_lock:
+            was_warm = entry.id in self._pool.warm()
+            try:
                 loaded = self._pool.get(
                     entry.id,
-                    lambda: load_entry(entry, p.mode, self._models_dir, self._device),
+                    lambda: load_entry(entry, request.params.mode, self._models_dir, self._device),
                     estimate_bytes=estimate_bytes(entry, self._models_dir),
                 )
-                image = _open_image(request.image_path)
-                output = run_pipeline(
-                    loaded,
-                    entry.family,
-                    p,
-                    request.prompt,
-                    image,
-                    lambda done, total: progress(done / total),
-                    cancel,
-                )
-        except GenerationCancelled as exc:
-            raise Cancelled(str(exc)) from exc
-        except LocalModelError as exc:
-            raise PermanentError(exc.message, code=exc.code) from exc
-        except Exception as exc:
-            if _is_out_of_memory(exc):
-                raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
-            raise
-        frames = output.frames
-        request.output_dir.mkdir(parents=True, exist_ok=True)
-        video = request.output_dir / "video.mp4"
-        encode_mp4(frames, p.fps, video, audio=output.audio, sample_rate=output.sample_rate)
-        thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
-        write_posters(frames, thumb, sheet)
-        height, width = frames.shape[1:3]
-        return Artifact(
-            video_path=video,
-            width=width,
-            height=height,
-            frames=len(frames),
-            fps=p.fps,
-            thumbnail_path=thumb,
-            spritesheet_path=sheet,
-            has_audio=output.audio is not None,
-            metadata={
-                "backend": self.name,
-                "device": loaded.device,
-                "family": entry.family,
-                "load_seconds": round(loaded.load_seconds, 4),
-                "loaded_now": not was_warm,
-                **get_family(entry.family).run_notes(p),
-            },
+            except LocalModelError as exc:
+                raise PermanentError(exc.message, code=exc.code) from exc
+            return render(
+                entry, loaded, request, progress, cancel, backend=self.name, loaded_now=not was_warm
+            )
+
+
+def render(
+    entry: CatalogEntry,
+    loaded: LoadedPipeline,
+    request: GenerationRequest,
+    progress: ProgressCallback,
+    cancel: CancelEvent,
+    *,
+    backend: str,
+    loaded_now: bool,
+) -> Artifact:
+    """Run a loaded pipeline for ``request`` and write its MP4 and posters into ``request.output_dir``.
+
+    Local failures are translated here, at the adapter boundary: cancel, bad input (permanent),
+    device out of memory (transient).
+    """
+    p = request.params
+    try:
+        output = run_pipeline(
+            loaded,
+            entry.family,
+            p,
+            request.prompt,
+            _open_image(request.image_path),
+            lambda done, total: progress(done / total),
+            cancel,
         )
+    except GenerationCancelled as exc:
+        raise Cancelled(str(exc)) from exc
+    except LocalModelError as exc:
+        raise PermanentError(exc.message, code=exc.code) from exc
+    except Exception as exc:
+        if _is_out_of_memory(exc):
+            raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
+        raise
+    frames = output.frames
+    request.output_dir.mkdir(parents=True, exist_ok=True)
+    video = request.output_dir / "video.mp4"
+    encode_mp4(frames, p.fps, video, audio=output.audio, sample_rate=output.sample_rate)
+    thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
+    write_posters(frames, thumb, sheet)
+    height, width = frames.shape[1:3]
+    return Artifact(
+        video_path=video,
+        width=width,
+        height=height,
+        frames=len(frames),
+        fps=p.fps,
+        thumbnail_path=thumb,
+        spritesheet_path=sheet,
+        has_audio=output.audio is not None,
+        metadata={
+            "backend": backend,
+            "device": loaded.device,
+            "family": entry.family,
+            "load_seconds": round(loaded.load_seconds, 4),
+            "loaded_now": loaded_now,
+            **get_family(entry.family).run_notes(p),
+        },
+    )
 
 
 def _open_image(path: Path | None) -> Image.Image | None:

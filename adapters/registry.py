@@ -57,5 +57,22 @@ def _remote(
     return RemoteAdapter(name, url, api_key, models=models, timeout=timeout)
 
 
+def _ray(
+    name: str,
+    entries: list[Any] | None = None,
+    address: str | None = None,
+    app: str | None = None,
+    replicas: int = 1,
+    gpus_per_replica: float = 1.0,
+    cpus_per_replica: float = 1.0,
+    max_models_per_replica: int = 2,
+) -> Adapter:
+    # The pool's shape (replicas, GPUs, models per replica) is read by `framegate ray up`, not here.
+    from .ray_serve import RayAdapter
+
+    return RayAdapter(name, entries or [], address=address, app=app)
+
+
 register_adapter_type("fake", _fake)
+register_adapter_type("ray", _ray)
 register_adapter_type("remote", _remote)

@@ -71,6 +71,8 @@ def build_backends(
         )
     for name, backend in config.backends.items():
         options: dict[str, Any] = backend.model_dump(exclude={"type"})
+        if backend.type == "ray":
+            options["entries"] = catalog.for_backend(name)  # the models its Serve pool runs
         try:
             adapters[name] = create_adapter(backend.type, name=name, **options)
         except (TypeError, ValueError) as exc:

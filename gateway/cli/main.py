@@ -164,6 +164,64 @@ def models_add(
     )
 
 
+ray_app = typer.Typer(help="GPU worker pools on Ray Serve (pip install 'framegate[ray]').")
+app.add_typer(ray_app, name="ray")
+
+
+@ray_app.command("up")
+def ray_up(
+    address: str | None = typer.Option(None, help="a running Ray cluster (default: start one here)"),
+    device: str | None = typer.Option(None, help="torch device inside replicas (default: cuda if present)"),
+) -> None:
+    """Deploy every ``type = "ray"`` backend of the config as a Serve application, and keep it up."""
+    import time
+
+    from local_models import Catalog
+
+    from ..config import load_config
+    from ..settings import Settings
+
+    try:
+        import ray
+        from ray import serve
+
+        from adapters.ray_serve import build_app
+    except ImportError:
+        typer.echo("Ray Serve is not installed: pip install 'framegate[ray]'", err=True)
+        raise typer.Exit(2) from None
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = Settings()
+    config = load_config(settings.config, settings.data_dir)
+    catalog = Catalog.from_config(config.models, builtins=config.builtin_models)
+    pools = {name: b.model_dump() for name, b in config.backends.items() if b.type == "ray"}
+    if not pools:
+        typer.echo('no backend of type "ray" in the config', err=True)
+        raise typer.Exit(2)
+    ray.init(address=address, namespace="framegate", log_to_driver=False)
+    for name, pool in pools.items():
+        entries = catalog.for_backend(name)
+        serve.run(
+            build_app(
+                entries,
+                settings.resolved_models_dir,
+                max_models_per_replica=int(pool.get("max_models_per_replica", 2)),
+                num_replicas=int(pool.get("replicas", 1)),
+                num_gpus=float(pool.get("gpus_per_replica", 1.0)),
+                num_cpus=float(pool.get("cpus_per_replica", 1.0)),
+                device=device,
+            ),
+            name=name,
+            route_prefix=None,
+        )
+        typer.echo(f"pool {name}: {', '.join(e.id for e in entries) or 'no models'}")
+    typer.echo("Ray Serve pools are up; Ctrl-C stops them.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        serve.shutdown()
+
+
 def main() -> None:
     app()
 
