@@ -1,4 +1,5 @@
-"""Backends behind one ``Adapter`` protocol: in-process diffusers (``LocalAdapter``) and a fake."""
+"""Backends behind one ``Adapter`` protocol: in-process diffusers (``LocalAdapter``), another node
+(``RemoteAdapter``), a fake; ``adapters.ray_serve.RayAdapter`` for Ray Serve pools (optional extra)."""
 
 from .base import (
     Adapter,
