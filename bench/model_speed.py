@@ -89,13 +89,17 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-def bench_family(family: str, root: Path) -> list[tuple[str, str, float, float, float, float]]:
+Row = tuple[str, str, float, float, float, float]
+
+
+def bench_family(family: str, root: Path) -> list[Row]:
     entry, loaded, big = build(family, root)
+    spec = get_family(family).spec(entry)
     params = resolve(
-        get_family(family).spec(entry),
+        spec,
         mode="t2v",
         size=(ARGS.size, ARGS.size),
-        frames=ARGS.frames,
+        frames=spec.frames.nearest(ARGS.frames),  # the family's rule: Mochi 6k+1, LTX 8k+1...
         steps=ARGS.steps,
         seed=1,
     )
@@ -130,7 +134,9 @@ def bench_family(family: str, root: Path) -> list[tuple[str, str, float, float, 
         if base is None:
             base, base_s = out, seconds
         diff = float(np.abs(out.astype(np.int16) - base.astype(np.int16)).mean())
-        rows.append((family, name, seconds, base_s / seconds, diff, psnr(out, base)))
+        rows.append(
+            (f"{family} ({params.frames} frames)", name, seconds, base_s / seconds, diff, psnr(out, base))
+        )
         print(f"  {family:10} {name:24} {seconds:7.3f}s", file=sys.stderr, flush=True)
     return rows
 
