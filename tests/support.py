@@ -120,6 +120,17 @@ class Gateway:
                 raise AssertionError(f"{video_id} still {body['status']} after {timeout}s")
             await asyncio.sleep(0.02)
 
+    async def wait_qc(self, key: str, video_id: str, timeout: float = 60.0) -> dict[str, Any]:
+        """Wait for a completed video's quality checks, which land a moment after completion."""
+        deadline = time.monotonic() + timeout
+        while True:
+            body = await self.wait(key, video_id, timeout)
+            if body["qc"] is not None or body["status"] != "completed":
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{video_id} has no quality checks after {timeout}s")
+            await asyncio.sleep(0.02)
+
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}

@@ -160,6 +160,13 @@ class JobStore:
             self.on_settle("captured", done.model, charged)
         return True
 
+    def set_qc(self, job_id: str, qc: dict[str, Any]) -> None:
+        """Attach quality-check results to a completed job (they are computed after it completes)."""
+        with self.db.write() as conn:
+            row = conn.execute(select(jobs.c.result).where(jobs.c.id == job_id)).one_or_none()
+            if row is not None and row.result is not None:
+                conn.execute(update(jobs).where(jobs.c.id == job_id).values(result={**row.result, "qc": qc}))
+
     def fail(self, job_id: str, owner: str | None, code: str, message: str) -> bool:
         """Mark failed and release the hold; ``owner=None`` fails a job that is not running."""
         released: list[tuple[str, int]] = []

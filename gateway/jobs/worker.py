@@ -98,6 +98,7 @@ class WorkerPool:
         )
         self._running: dict[str, threading.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._checks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,6 +126,8 @@ class WorkerPool:
                 task.cancel()
         for event in list(self._running.values()):
             event.set()
+        if self._checks:  # quality checks in flight: a short wait, then they are dropped (qc stays null)
+            await asyncio.wait(self._checks, timeout=min(grace_seconds, 5.0))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def wake(self) -> None:
@@ -204,6 +207,11 @@ class WorkerPool:
             model = job.model
             if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
                 outcome = "completed"
+                # Quality checks decode the clip and run optical flow: seconds on a CPU, and nothing
+                # the video waits for. They land on the job a moment after it completes.
+                check = asyncio.create_task(self._quality_check(job))
+                self._checks.add(check)
+                check.add_done_callback(self._checks.discard)
                 if self.metrics:
                     self.metrics.job_run_seconds.labels(model=job.model).observe(run_seconds)
                     self.metrics.usage_seconds.labels(model=job.model).inc(artifact.frames / artifact.fps)
@@ -308,16 +316,29 @@ class WorkerPool:
         fleet = self.fleet
         return (lambda: fleet.allow(backend)) if fleet is not None else (lambda: True)
 
+    async def _quality_check(self, job: Any) -> None:
+        def check() -> None:
+            path = self.artifacts.local_path(job.id, "video")
+            if path is None:  # deleted meanwhile
+                return
+            frames, _ = read_frames(path)
+            qc = check_frames(
+                frames,
+                prompt=job.prompt,
+                wants_motion=wants_motion(job.prompt),
+                shapes_model=job.model in self.shapes_models,
+            ).as_dict()
+            self.store.set_qc(job.id, qc)
+
+        try:
+            await to_thread.run_sync(check)
+        except Exception:
+            log.exception("quality checks of %s failed", job.id)
+
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
         files: dict[str, Path] = {"video": artifact.video_path}
-        frames, _ = read_frames(artifact.video_path)
-        qc = check_frames(
-            frames,
-            prompt=job.prompt,
-            wants_motion=wants_motion(job.prompt),
-            shapes_model=job.model in self.shapes_models,
-        ).as_dict()
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
+            frames, _ = read_frames(artifact.video_path)
             thumb = artifact.video_path.with_name("thumbnail.webp")
             sheet = artifact.video_path.with_name("spritesheet.jpg")
             write_posters(frames, thumb, sheet)
@@ -333,7 +354,7 @@ class WorkerPool:
             "run_seconds": round(run_seconds, 4),
             "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
             "backend_metadata": artifact.metadata,
-            "qc": qc,
+            "qc": None,  # filled in by _quality_check
         }
         metadata = {
             "id": job.id,

@@ -115,6 +115,8 @@ async def test_every_take_gets_qc(gw: Gateway) -> None:
     key = gw.new_key()
     video = (await gw.create(key, prompt="a square moving right", model="fake-video")).json()
     done = await gw.wait(key, video["id"])
+    assert done["status"] == "completed"  # the clip does not wait for its checks
+    done = await gw.wait_qc(key, video["id"])
     assert set(done["qc"]["scores"]) >= {"temporal_consistency", "flicker", "motion", "frozen_fraction"}
     assert done["qc"]["scores"]["motion"] > 0
 

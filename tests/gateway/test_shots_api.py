@@ -44,7 +44,7 @@ async def test_shot_list_to_cut(gw: Gateway, tmp_path: Path) -> None:
     held = gw.balance(key).held_mc
     assert held == round(1000 * sum(t["quoted_cost"] for t in takes))
     for t in takes:
-        await gw.wait(key, t["video"]["id"])
+        await gw.wait_qc(key, t["video"]["id"])
 
     # The cut needs a winner for every shot.
     refused = await gw.client.post(f"/v1/projects/{pid}/cut", headers=h)
