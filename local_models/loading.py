@@ -6,13 +6,13 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .catalog import CatalogEntry, weights_path
 from .errors import WeightsNotFound
-from .families import get_family
+from .families import Family, get_family
 from .spec import Mode
 
 __all__ = [
@@ -36,6 +36,13 @@ class LoadedPipeline:
     device: str
     load_seconds: float
     memory_bytes: int = 0
+    by_mode: dict[Mode, Any] = field(default_factory=dict, repr=False)
+
+    def for_mode(self, mode: Mode, family: Family) -> Any:
+        """The pipeline for ``mode`` on these loaded weights, derived once (``from_pipe``) and kept."""
+        if mode not in self.by_mode:
+            self.by_mode[mode] = family.for_mode(self.pipe, mode)
+        return self.by_mode[mode]
 
 
 def default_device() -> str:

@@ -49,7 +49,7 @@ def run_pipeline(
     import torch
 
     family = get_family(family_name)
-    pipe = family.for_mode(loaded.pipe, params.mode)
+    pipe = loaded.for_mode(params.mode, family)
     kwargs = family.call_kwargs(pipe, params, prompt, image)
     # A CPU generator gives the same noise on every device, so a seed reproduces a take anywhere.
     generator = torch.Generator(device="cpu").manual_seed(params.seed)
