@@ -81,14 +81,8 @@ def _mux_audio(video: Path, audio: np.ndarray, sample_rate: int, seconds: float,
     if samples.ndim != 2 or samples.shape[0] > 8:
         raise ValueError(f"expected audio shaped (channels, samples), got {samples.shape}")
     pcm = (np.clip(samples, -1.0, 1.0).T * 32767.0).round().astype("<i2")
-    tmp = out.with_suffix(".part.mp4")
-    result = subprocess.run(
+    _ffmpeg(
         [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
             "-i",
             str(video),
             "-f",
@@ -115,15 +109,25 @@ def _mux_audio(video: Path, audio: np.ndarray, sample_rate: int, seconds: float,
             f"{seconds:.6f}",
             "-movflags",
             "+faststart",
-            str(tmp),
         ],
-        input=pcm.tobytes(),
+        out,
+        "mux the audio",
+        stdin=pcm.tobytes(),
+    )
+
+
+def _ffmpeg(args: list[str], out: Path, what: str, *, stdin: bytes | None = None) -> None:
+    """Run the shipped ffmpeg writing ``out`` atomically (via a ``.part.mp4``); ValueError on failure."""
+    tmp = out.with_suffix(".part.mp4")
+    result = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args, str(tmp)],
+        input=stdin,
         capture_output=True,
         check=False,
     )
     if result.returncode != 0:
         tmp.unlink(missing_ok=True)
-        raise ValueError(f"ffmpeg could not mux the audio: {result.stderr.decode(errors='replace')[-300:]}")
+        raise ValueError(f"ffmpeg could not {what}: {result.stderr.decode(errors='replace').strip()[-300:]}")
     tmp.replace(out)
 
 
@@ -201,7 +205,7 @@ def concat_videos(paths: list[Path], out: Path, *, width: int, height: int, fps:
         raise ValueError("nothing to join")
     if width % 2 or height % 2:
         raise ValueError("yuv420p needs even width and height")
-    args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    args: list[str] = []
     for path in paths:
         args += ["-i", str(path)]
     chains = [
@@ -211,8 +215,7 @@ def concat_videos(paths: list[Path], out: Path, *, width: int, height: int, fps:
     ]
     joined = "".join(f"[v{i}]" for i in range(len(paths)))
     graph = ";".join(chains) + f";{joined}concat=n={len(paths)}:v=1:a=0[out]"
-    tmp = out.with_suffix(".part.mp4")
-    result = subprocess.run(
+    _ffmpeg(
         [
             *args,
             "-filter_complex",
@@ -229,13 +232,7 @@ def concat_videos(paths: list[Path], out: Path, *, width: int, height: int, fps:
             "yuv420p",
             "-movflags",
             "+faststart",
-            str(tmp),
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        out,
+        "join the clips",
     )
-    if result.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"ffmpeg could not join the clips: {result.stderr.strip()[-300:]}")
-    tmp.replace(out)
