@@ -173,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     lease_seconds=settings.lease_seconds,
                     heartbeat_seconds=settings.heartbeat_seconds,
                     poll_seconds=settings.poll_seconds,
+                    dispatch_window_seconds=settings.dispatch_window_seconds,
                     max_attempts=settings.max_attempts,
                     job_deadline_seconds=settings.job_deadline_seconds,
                     retry=RetryPolicy(

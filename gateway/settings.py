@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, description="runs of one job before it fails for good")
     poll_seconds: float = Field(default=1.0, gt=0, description="how often idle workers look for new jobs")
+    dispatch_window_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="a free worker may run a job for a model it holds ahead of older jobs that arrived "
+        "at most this long before it (fewer model loads); 0 is strict FIFO",
+    )
     poll_after_ms: int = Field(default=500, ge=50, description="the openai-poll-after-ms hint")
     max_loaded_models: int = Field(default=2, ge=1)
     gpu_memory_gb: float | None = Field(

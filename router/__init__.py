@@ -5,6 +5,7 @@ apart from choice (``HealthRegistry``) and passed in as a snapshot.
 """
 
 from .candidates import AUTO, Candidate, Offer, RouteRequest, default_price, make_candidate
+from .dispatch import Queued, next_job
 from .errors import ModelNotFound, NoCandidate, RoutingError
 from .estimate import BackendView, Estimate, FleetView, History, estimate
 from .health import BackendHealth, BreakerConfig, CircuitBreaker, HealthRegistry
@@ -31,6 +32,7 @@ __all__ = [
     "Offer",
     "Plan",
     "Policy",
+    "Queued",
     "Ranked",
     "RouteRequest",
     "RoutingError",
@@ -42,6 +44,7 @@ __all__ = [
     "estimate",
     "fastest",
     "make_candidate",
+    "next_job",
     "plan",
     "quality",
 ]

@@ -4,13 +4,14 @@ same transaction as the status change, guarded so that a job is settled at most 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 import billing
+from router import Queued, next_job
 
 from ..db import Database, jobs
 from .states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
@@ -23,6 +24,8 @@ class Recovery:
     requeued: list[str]
     failed: list[str]
 
+
+CLAIM_LOOKAHEAD = 64  # queued jobs a claim looks at (locked for its transaction on PostgreSQL)
 
 SettleHook = Callable[[str, str, int], None]
 """Called after a commit with (``"captured"`` or ``"released"``, model, millicredits)."""
@@ -68,19 +71,37 @@ class JobStore:
             )
 
     # -- worker side -------------------------------------------------------------------------
-    def claim(self, owner: str, backends: Sequence[str], lease_seconds: float) -> Row[Any] | None:
-        """Take the oldest queued job for one of ``backends``; None if there is none."""
+    def claim(
+        self,
+        owner: str,
+        backends: Sequence[str],
+        lease_seconds: float,
+        *,
+        warm: Collection[tuple[str, str]] = (),
+        window_seconds: float = 0.0,
+    ) -> Row[Any] | None:
+        """Take a queued job for one of ``backends``; None if there is none.
+
+        Among the oldest ``CLAIM_LOOKAHEAD`` queued jobs, ``router.next_job`` picks: the oldest for a
+        (backend, model) pair in ``warm``, within ``window_seconds`` of the oldest job; else the
+        oldest job of the model with the most jobs in that window. ``window_seconds=0`` is FIFO."""
         now = time.time()
         with self.db.write() as conn:
-            job_id = conn.execute(
-                select(jobs.c.id)
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.model, jobs.c.backend, jobs.c.created_at)
                 .where(jobs.c.status == QUEUED, jobs.c.backend.in_(list(backends)))
-                .order_by(jobs.c.id)
-                .limit(1)
+                .order_by(jobs.c.id)  # ids sort by creation time (ix_jobs_status_id)
+                .limit(CLAIM_LOOKAHEAD if window_seconds > 0 else 1)
                 .with_for_update(skip_locked=True)
-            ).scalar_one_or_none()
-            if job_id is None:
+            ).all()
+            pick = next_job(
+                [Queued(r.id, r.model, r.created_at, r.backend) for r in rows],
+                warm,
+                window_seconds=window_seconds,
+            )
+            if pick is None:
                 return None
+            job_id = pick.id
             result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.status == QUEUED)

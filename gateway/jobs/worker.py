@@ -48,6 +48,7 @@ class WorkerConfig:
     lease_seconds: float = 30.0
     heartbeat_seconds: float = 5.0
     poll_seconds: float = 1.0
+    dispatch_window_seconds: float = 0.0  # see router.next_job; 0: strict FIFO
     max_attempts: int = 3  # claims of one job (a worker dying mid-job uses one up)
     job_deadline_seconds: float = 3600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -163,9 +164,7 @@ class WorkerPool:
         backends = list(self.adapters)
         while not self._stopping:
             try:
-                job = await to_thread.run_sync(
-                    self.store.claim, self.owner, backends, self.config.lease_seconds
-                )
+                job = await to_thread.run_sync(self._claim, backends)
             except Exception:
                 log.exception("claiming a job failed")
                 job = None
@@ -175,6 +174,20 @@ class WorkerPool:
                 self._wakeup.clear()
                 continue
             await self._run(job)
+
+    def _claim(self, backends: list[str]) -> Any:
+        """Claim the next job, preferring work for models a backend already holds."""
+        warm: set[tuple[str, str]] = set()
+        if self.fleet is not None and self.config.dispatch_window_seconds > 0:
+            for name, view in self.fleet.view().backends.items():
+                warm.update((name, model) for model in view.warm_models)
+        return self.store.claim(
+            self.owner,
+            backends,
+            self.config.lease_seconds,
+            warm=warm,
+            window_seconds=self.config.dispatch_window_seconds,
+        )
 
     async def _heartbeat(self, job_id: str, cancel: threading.Event, lost: list[bool]) -> None:
         while True:
