@@ -160,6 +160,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         else:
             artifacts = LocalDiskStore(settings.artifacts_dir)
+            if not db.url.startswith("sqlite"):
+                # A shared database means other gateway processes may finish jobs: they can serve
+                # each other's clips only if this directory is shared too (or artifacts are in S3).
+                log.warning(
+                    "artifacts are on local disk (%s) with a shared database: share that directory "
+                    "between gateway processes or set FRAMEGATE_ARTIFACTS_URL",
+                    settings.artifacts_dir,
+                )
         store = JobStore(db, on_settle=metrics.settled)
         fleet = Fleet(db, adapters, offers)
         workers = None
