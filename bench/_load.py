@@ -65,8 +65,9 @@ async def _client(
 
 
 async def _run(
-    host: str, port: int, request: bytes, clients: int, seconds: float, rate: float | None
+    host: str, port: int, request: bytes | list[bytes], clients: int, seconds: float, rate: float | None
 ) -> LoadResult:
+    requests = [request] if isinstance(request, bytes) else request
     latencies: list[float] = []
     errors: list[int] = []
     started = time.perf_counter()
@@ -74,7 +75,16 @@ async def _run(
     interval = clients / rate if rate else None
     await asyncio.gather(
         *[
-            _client(host, port, request, until, latencies, errors, interval, (interval or 0) * i / clients)
+            _client(
+                host,
+                port,
+                requests[i % len(requests)],
+                until,
+                latencies,
+                errors,
+                interval,
+                (interval or 0) * i / clients,
+            )
             for i in range(clients)
         ]
     )
@@ -82,16 +92,29 @@ async def _run(
 
 
 def _worker(
-    host: str, port: int, request: bytes, clients: int, seconds: float, rate: float | None, queue: mp.Queue
+    host: str,
+    port: int,
+    request: bytes | list[bytes],
+    clients: int,
+    seconds: float,
+    rate: float | None,
+    queue: mp.Queue,
 ) -> None:
     result = asyncio.run(_run(host, port, request, clients, seconds, rate))
     queue.put((result.requests, result.errors, result.seconds, result.latencies))
 
 
 def run_load(
-    host: str, port: int, request: bytes, *, clients: int, seconds: float, rate: float | None = None
+    host: str,
+    port: int,
+    request: bytes | list[bytes],
+    *,
+    clients: int,
+    seconds: float,
+    rate: float | None = None,
 ) -> LoadResult:
-    """Drive ``request`` (raw HTTP bytes) from ``clients`` keep-alive connections in another process.
+    """Drive ``request`` (raw HTTP bytes; a list: client i sends item i mod len) from ``clients``
+    keep-alive connections in another process.
 
     ``rate=None`` is a closed loop (each client sends as soon as its last answer arrives: the
     saturation throughput); a ``rate`` offers that many requests per second in total, spread

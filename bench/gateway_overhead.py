@@ -61,11 +61,11 @@ def start_server(env: dict[str, str], port: int, extra: list[str] | None = None)
     raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server did not start")
 
 
-def make_key(database_url: str) -> str:
+def make_key(database_url: str, account_name: str = "bench") -> str:
     db = Database(database_url)
     upgrade(db)
     with db.write() as conn:
-        account = billing.ensure_account(conn, "bench")
+        account = billing.ensure_account(conn, account_name)
         billing.grant(conn, account, billing.millicredits(10_000_000))
         key = create_key(conn, account).secret
     db.dispose()

@@ -6,7 +6,9 @@ Each run makes a fresh PostgreSQL database, starts ``framegate serve --processes
 sharing one port, API only: ``FRAMEGATE_WORKERS=0`` so no job execution competes for the CPU), and
 drives it from another process over keep-alive HTTP/1.1 on loopback: a closed loop of creates
 (``POST /v1/videos`` on a fake model: key check, routing, credit hold and job insert in one
-transaction) and of status polls. Prints requests/s and p50/p99 per process count, and the ratio.
+transaction) from one account, then from one account per client (a hold locks its account's row,
+so one account's creates are serialized), and of status polls. Prints requests/s and p50/p99 per
+process count, and the ratio.
 On a 2-core machine the load generator shares the cores with the gateways: read the ratio, not the
 absolute numbers.
 """
@@ -50,6 +52,7 @@ def one_run(
                 "HF_HUB_OFFLINE": "1",
             }
             key = make_key(url)
+            keys = [make_key(url, f"bench-{i}") for i in range(clients)]
             port = free_port()
             proc = start_server(env, port, extra=["--processes", str(processes)])
             try:
@@ -60,10 +63,12 @@ def one_run(
                     headers={"Authorization": f"Bearer {key}"},
                 ).json()
                 out = {}
-                for label, request in (
+                cells: list[tuple[str, bytes | list[bytes]]] = [
                     ("create", http_request("POST", "/v1/videos", key, body)),
+                    ("create, many accounts", [http_request("POST", "/v1/videos", k, body) for k in keys]),
                     ("status", http_request("GET", f"/v1/videos/{created['id']}", key)),
-                ):
+                ]
+                for label, request in cells:
                     result = run_load("127.0.0.1", port, request, clients=clients, seconds=seconds)
                     if result.errors:
                         print(f"  {processes} process(es) {label}: {result.errors} errors", file=sys.stderr)
@@ -93,13 +98,14 @@ def main() -> None:
         f"\nPostgreSQL, {args.clients} keep-alive clients, closed loop, {args.seconds:g} s per cell, "
         f"{os.cpu_count()} cores\n"
     )
+    labels = ("create", "create, many accounts", "status")
     print("| request | processes | req/s | p50 ms | p99 ms |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for label in ("create", "status"):
+    for label in labels:
         for n in (1, 2):
             rps, p50, p99 = results[n][label]
             print(f"| {label} | {n} | {rps:.0f} | {p50:.1f} | {p99:.1f} |")
-    for label in ("create", "status"):
+    for label in labels:
         print(f"\n{label}: 2 processes / 1 process = {results[2][label][0] / results[1][label][0]:.2f}x")
 
 

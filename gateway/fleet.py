@@ -9,11 +9,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters import Adapter
 from local_models import GenerationParams, ModelSpec
-from router import BackendHealth, BackendView, FleetView, HealthRegistry, History, Offer, estimate
+from router import BackendHealth, BackendView, FleetView, HealthRegistry, History, Offer, run_seconds
 
 from .db import Database, jobs
 from .jobs.states import IN_PROGRESS, QUEUED
@@ -70,26 +70,26 @@ class Fleet:
         cached = self._cached
         if cached is not None and now - cached[0] < self._snapshot_seconds:
             return cached[1]
+        frames = jobs.c.params["frames"].as_integer()
+        steps = jobs.c.params["steps"].as_integer()
         with self.db.read() as conn:
+            # Grouped in the database: the queue can be long, the groups are few.
             rows = conn.execute(
-                select(jobs.c.backend, jobs.c.model, jobs.c.params).where(
-                    jobs.c.status.in_((QUEUED, IN_PROGRESS))
-                )
+                select(jobs.c.backend, jobs.c.model, frames, steps, func.count())
+                .where(jobs.c.status.in_((QUEUED, IN_PROGRESS)))
+                .group_by(jobs.c.backend, jobs.c.model, frames, steps)
             ).all()
         with self._lock:
             history = {
                 k: History(v.run_seconds_per_frame_step, v.load_seconds) for k, v in self.history.items()
             }
-        partial = FleetView(history=history)
         queued: dict[str, float] = {}
-        for row in rows:
-            spec = self.specs.get(row.model)
+        for backend, model, n_frames, n_steps, count in rows:
+            spec = self.specs.get(model)
             if spec is None:
                 continue
-            params = GenerationParams.from_dict(row.params)
-            queued[row.backend] = (
-                queued.get(row.backend, 0.0) + estimate(spec, row.backend, params, partial).run_seconds
-            )
+            work = run_seconds(spec, int(n_frames or 0) * int(n_steps or 0), history) * int(count)
+            queued[backend] = queued.get(backend, 0.0) + work
         backends = {}
         for name, adapter in self.adapters.items():
             try:

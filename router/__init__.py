@@ -7,7 +7,7 @@ apart from choice (``HealthRegistry``) and passed in as a snapshot.
 from .candidates import AUTO, Candidate, Offer, RouteRequest, default_price, make_candidate
 from .dispatch import Queued, next_job
 from .errors import ModelNotFound, NoCandidate, RoutingError
-from .estimate import BackendView, Estimate, FleetView, History, estimate
+from .estimate import BackendView, Estimate, FleetView, History, estimate, run_seconds
 from .health import BackendHealth, BreakerConfig, CircuitBreaker, HealthRegistry
 from .plan import Exclusion, Plan, Ranked, plan
 from .policy import POLICIES, Policy, Scored, balanced, cheapest, fastest, quality
@@ -47,4 +47,5 @@ __all__ = [
     "next_job",
     "plan",
     "quality",
+    "run_seconds",
 ]

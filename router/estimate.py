@@ -12,7 +12,7 @@ from typing import Any
 
 from local_models import GenerationParams, ModelSpec
 
-__all__ = ["BackendView", "Estimate", "FleetView", "History", "estimate"]
+__all__ = ["BackendView", "Estimate", "FleetView", "History", "estimate", "run_seconds"]
 
 DEFAULT_LOAD_SECONDS = 30.0
 
@@ -64,17 +64,25 @@ class Estimate:
 
 def run_prior(spec: ModelSpec, params: GenerationParams) -> float:
     """The catalog's guess: ``extras["seconds_per_frame_step"]`` (default 0.05 s) x frames x steps."""
-    per_unit = float(spec.extras.get("seconds_per_frame_step", 0.05))  # type: ignore[arg-type]
-    return per_unit * params.frames * params.steps
+    return _prior_per_unit(spec) * params.frames * params.steps
+
+
+def _prior_per_unit(spec: ModelSpec) -> float:
+    return float(spec.extras.get("seconds_per_frame_step", 0.05))  # type: ignore[arg-type]
+
+
+def run_seconds(spec: ModelSpec, frame_steps: int, history: Mapping[str, History]) -> float:
+    """Run time of ``frame_steps`` (frames x steps) of ``spec``: measured history, else the prior."""
+    h = history.get(spec.id)
+    if h is not None and h.run_seconds_per_frame_step is not None:
+        return h.run_seconds_per_frame_step * frame_steps
+    return _prior_per_unit(spec) * frame_steps
 
 
 def estimate(spec: ModelSpec, backend: str, params: GenerationParams, view: FleetView) -> Estimate:
     b = view.backends.get(backend, BackendView())
     h = view.history.get(spec.id)
-    if h is not None and h.run_seconds_per_frame_step is not None:
-        run = h.run_seconds_per_frame_step * params.frames * params.steps
-    else:
-        run = run_prior(spec, params)
+    run = run_seconds(spec, params.frames * params.steps, view.history)
     warm = spec.id in b.warm_models
     load = 0.0
     if not warm:
