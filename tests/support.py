@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import secrets
+import shlex
+import shutil
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -33,6 +38,30 @@ FAKE_CONFIG = """
 type = "fake"
 models = [{ id = "fake-video", price_per_second = 1.0 }]
 """
+
+
+def run_loopback_only(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``python *args`` from the repository root in a network namespace of its own (only
+    loopback, brought up first): Ray binds its services to the machine's network address and cannot
+    be told to use loopback, so its tests run there. Needs util-linux's ``unshare`` (and root)."""
+    assert shutil.which("unshare"), "util-linux's unshare is needed to give Ray a loopback-only network"
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "PYTHONPATH": str(root),
+    }
+    command = "ip link set lo up && " + " ".join(shlex.quote(a) for a in [sys.executable, *args])
+    return subprocess.run(
+        ["unshare", "--net", "sh", "-c", command],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def postgres_available() -> bool:

@@ -7,13 +7,11 @@ stays on this machine's 127.0.0.1.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from ..support import run_loopback_only
 
 pytest.importorskip("ray.serve")
 
@@ -22,20 +20,9 @@ ROOT = HERE.parents[1]
 
 
 def test_ray_serve_pool_in_a_private_network() -> None:
-    assert shutil.which("unshare"), "util-linux's unshare is needed to give Ray a loopback-only network"
-    command = (
-        "ip link set lo up && "
-        f"{sys.executable} -m pytest -q -p no:cacheprovider --rootdir {ROOT} {HERE / 'ray_cases.py'}"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
-    result = subprocess.run(
-        ["unshare", "--net", "sh", "-c", command],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    result = run_loopback_only(
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(ROOT), str(HERE / "ray_cases.py")],
         timeout=900,
-        check=False,
     )
     summary = [line for line in result.stdout.splitlines() if " passed" in line or " failed" in line]
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]

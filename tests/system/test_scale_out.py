@@ -9,43 +9,23 @@ machine's network address and cannot be told to use loopback only.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ..support import postgres_available
+from ..support import postgres_available, run_loopback_only
 
 pytest.importorskip("ray.serve")
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
 
 
 @pytest.fixture(scope="module")
 def summary() -> dict[str, Any]:
-    assert shutil.which("unshare"), "util-linux's unshare is needed to give Ray a loopback-only network"
     assert postgres_available(), "PostgreSQL must be running (see ../shared/services.md)"
     assert Path("/var/run/postgresql").is_dir(), "PostgreSQL's Unix socket directory is missing"
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "PYTHONPATH": str(ROOT),
-    }
-    result = subprocess.run(
-        ["unshare", "--net", "sh", "-c", f"ip link set lo up && {sys.executable} {HERE / 'scale_out.py'}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    result = run_loopback_only([str(HERE / "scale_out.py")], timeout=900)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-4000:] + result.stderr[-6000:]
     data: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
