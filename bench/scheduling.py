@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from adapters import fake_model_spec
 from router import (
+    LOAD_FACTOR,
     BackendView,
     FleetView,
     History,
@@ -131,6 +132,7 @@ def simulate(
     load: dict[str, float],
     capacity: int = 2,
     window: float = 600.0,
+    load_factor: float = LOAD_FACTOR,
 ) -> dict:
     fleet = [Device(f"gpu{i}", capacity) for i in range(devices)]
     shared = policy in ("fifo", "warm-dispatch")
@@ -150,9 +152,10 @@ def simulate(
         if source:
             if policy == "warm-dispatch":
                 pick = next_job(
-                    [Queued(str(j.id), j.model, j.arrival) for j in source],
+                    [Queued(str(j.id), j.model, j.arrival, load_seconds=load[j.model]) for j in source],
                     {("", m) for m in device.loaded},
                     window_seconds=window,
+                    load_factor=load_factor,
                 )
                 assert pick is not None
                 job = by_id[int(pick.id)]
@@ -226,6 +229,9 @@ def main() -> None:
     parser.add_argument("--mix", choices=sorted(MIXES), default="catalog")
     parser.add_argument("--capacity", type=int, default=2, help="models resident per device")
     parser.add_argument("--window", type=float, default=600.0, help="warm-dispatch reorder window, s")
+    parser.add_argument(
+        "--load-factor", type=float, default=LOAD_FACTOR, help="window at most this many model loads"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     models = MIXES[args.mix]
@@ -252,6 +258,7 @@ def main() -> None:
             load,
             args.capacity,
             args.window,
+            args.load_factor,
         )
     base = results["fifo"]["throughput"]
     print(

@@ -13,7 +13,16 @@ from sqlalchemy import func, select
 
 from adapters import Adapter
 from local_models import GenerationParams, ModelSpec
-from router import BackendHealth, BackendView, FleetView, HealthRegistry, History, Offer, run_seconds
+from router import (
+    BackendHealth,
+    BackendView,
+    FleetView,
+    HealthRegistry,
+    History,
+    Offer,
+    load_seconds,
+    run_seconds,
+)
 
 from .db import Database, jobs
 from .jobs.states import IN_PROGRESS, QUEUED
@@ -100,6 +109,12 @@ class Fleet:
         view = FleetView(backends=backends, history=history)
         self._cached = (now, view)
         return view
+
+    def load_estimates(self) -> dict[str, float]:
+        """Estimated cold-load seconds of every model (measured, else the catalog's prior)."""
+        with self._lock:
+            history = dict(self.history)
+            return {model: load_seconds(spec, history) for model, spec in self.specs.items()}
 
     def describe(self) -> list[dict[str, Any]]:
         """``GET /v1/backends``: each backend's breaker, error rate, latency, queue and warm models."""

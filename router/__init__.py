@@ -5,9 +5,9 @@ apart from choice (``HealthRegistry``) and passed in as a snapshot.
 """
 
 from .candidates import AUTO, Candidate, Offer, RouteRequest, default_price, make_candidate
-from .dispatch import Queued, next_job
+from .dispatch import LOAD_FACTOR, Queued, next_job
 from .errors import ModelNotFound, NoCandidate, RoutingError
-from .estimate import BackendView, Estimate, FleetView, History, estimate, run_seconds
+from .estimate import BackendView, Estimate, FleetView, History, estimate, load_seconds, run_seconds
 from .health import BackendHealth, BreakerConfig, CircuitBreaker, HealthRegistry
 from .plan import Exclusion, Plan, Ranked, plan
 from .policy import POLICIES, Policy, Scored, balanced, cheapest, fastest, quality
@@ -15,6 +15,7 @@ from .preferences import POLICY_NAMES, RoutingPreferences
 
 __all__ = [
     "AUTO",
+    "LOAD_FACTOR",
     "POLICIES",
     "POLICY_NAMES",
     "BackendHealth",
@@ -43,6 +44,7 @@ __all__ = [
     "default_price",
     "estimate",
     "fastest",
+    "load_seconds",
     "make_candidate",
     "next_job",
     "plan",

@@ -12,7 +12,9 @@ mix most of a FIFO fleet's time then goes to model loads. ``next_job`` instead:
 
 The window bounds unfairness: no job is overtaken by one that arrived more than ``window_seconds``
 after it, however long the queue grows (an absolute age limit would decay to FIFO under overload,
-when every queued job is old). ``window_seconds=0`` is FIFO.
+when every queued job is old). ``window_seconds=0`` is FIFO. The window also shrinks to
+``load_factor`` times the oldest job's model load time, when that is known: batching is worth a
+wait only in proportion to the load it saves, so a model that loads in a second is barely bypassed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-__all__ = ["Queued", "next_job"]
+__all__ = ["LOAD_FACTOR", "Queued", "next_job"]
+
+LOAD_FACTOR = 30.0  # the oldest job waits for at most this many of its model's loads of newer work
 
 
 @dataclass(frozen=True)
@@ -31,24 +35,33 @@ class Queued:
     model: str
     queued_at: float
     backend: str = ""
+    load_seconds: float | None = None  # estimated load time of its model, where known
 
 
 def next_job(
-    queue: Sequence[Queued], warm: Collection[tuple[str, str]], *, window_seconds: float
+    queue: Sequence[Queued],
+    warm: Collection[tuple[str, str]],
+    *,
+    window_seconds: float,
+    load_factor: float = LOAD_FACTOR,
 ) -> Queued | None:
     """The job to run next from ``queue`` (any order); ``warm`` holds (backend, model) pairs that
     are loaded now. None for an empty queue."""
     if not queue:
         return None
     ordered = sorted(queue, key=lambda q: (q.queued_at, q.id))
-    horizon = ordered[0].queued_at + max(0.0, window_seconds)
-    window = [q for q in ordered if q.queued_at <= horizon]
-    for q in window:
+    oldest = ordered[0]
+    window = max(0.0, window_seconds)
+    if oldest.load_seconds is not None:
+        window = min(window, load_factor * oldest.load_seconds)
+    horizon = oldest.queued_at + window
+    eligible = [q for q in ordered if q.queued_at <= horizon]
+    for q in eligible:
         if (q.backend, q.model) in warm:
             return q
     counts: dict[tuple[str, str], int] = {}
-    for q in window:
+    for q in eligible:
         counts[(q.backend, q.model)] = counts.get((q.backend, q.model), 0) + 1
-    # max() keeps the first of equal counts, and the window is oldest first.
+    # max() keeps the first of equal counts, and eligible is oldest first.
     best = max(counts, key=lambda k: counts[k])
-    return next(q for q in window if (q.backend, q.model) == best)
+    return next(q for q in eligible if (q.backend, q.model) == best)

@@ -12,7 +12,7 @@ from typing import Any
 
 from local_models import GenerationParams, ModelSpec
 
-__all__ = ["BackendView", "Estimate", "FleetView", "History", "estimate", "run_seconds"]
+__all__ = ["BackendView", "Estimate", "FleetView", "History", "estimate", "load_seconds", "run_seconds"]
 
 DEFAULT_LOAD_SECONDS = 30.0
 
@@ -79,13 +79,18 @@ def run_seconds(spec: ModelSpec, frame_steps: int, history: Mapping[str, History
     return _prior_per_unit(spec) * frame_steps
 
 
+def load_seconds(spec: ModelSpec, history: Mapping[str, History]) -> float:
+    """Time to load ``spec`` cold: measured history, else the catalog's ``extras["load_seconds"]``."""
+    h = history.get(spec.id)
+    if h is not None and h.load_seconds is not None:
+        return h.load_seconds
+    prior: Any = spec.extras.get("load_seconds", DEFAULT_LOAD_SECONDS)
+    return float(prior)
+
+
 def estimate(spec: ModelSpec, backend: str, params: GenerationParams, view: FleetView) -> Estimate:
     b = view.backends.get(backend, BackendView())
-    h = view.history.get(spec.id)
     run = run_seconds(spec, params.frames * params.steps, view.history)
     warm = spec.id in b.warm_models
-    load = 0.0
-    if not warm:
-        prior: Any = spec.extras.get("load_seconds", DEFAULT_LOAD_SECONDS)
-        load = h.load_seconds if h is not None and h.load_seconds is not None else float(prior)
+    load = 0.0 if warm else load_seconds(spec, view.history)
     return Estimate(b.queued_seconds / max(1, b.slots), load, run, warm)

@@ -4,7 +4,7 @@ same transaction as the status change, guarded so that a job is settled at most 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,12 +79,15 @@ class JobStore:
         *,
         warm: Collection[tuple[str, str]] = (),
         window_seconds: float = 0.0,
+        load_seconds: Mapping[str, float] | None = None,
     ) -> Row[Any] | None:
         """Take a queued job for one of ``backends``; None if there is none.
 
         Among the oldest ``CLAIM_LOOKAHEAD`` queued jobs, ``router.next_job`` picks: the oldest for a
-        (backend, model) pair in ``warm``, within ``window_seconds`` of the oldest job; else the
-        oldest job of the model with the most jobs in that window. ``window_seconds=0`` is FIFO."""
+        (backend, model) pair in ``warm``, within ``window_seconds`` (at most ``LOAD_FACTOR`` times
+        the oldest job's model load time, from ``load_seconds``) of the oldest job; else the oldest
+        job of the model with the most jobs in that window. ``window_seconds=0`` is FIFO."""
+        loads = load_seconds or {}
         now = time.time()
         with self.db.write() as conn:
             rows = conn.execute(
@@ -95,7 +98,7 @@ class JobStore:
                 .with_for_update(skip_locked=True)
             ).all()
             pick = next_job(
-                [Queued(r.id, r.model, r.created_at, r.backend) for r in rows],
+                [Queued(r.id, r.model, r.created_at, r.backend, loads.get(r.model)) for r in rows],
                 warm,
                 window_seconds=window_seconds,
             )

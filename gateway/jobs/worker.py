@@ -178,15 +178,18 @@ class WorkerPool:
     def _claim(self, backends: list[str]) -> Any:
         """Claim the next job, preferring work for models a backend already holds."""
         warm: set[tuple[str, str]] = set()
+        loads: dict[str, float] = {}
         if self.fleet is not None and self.config.dispatch_window_seconds > 0:
             for name, view in self.fleet.view().backends.items():
                 warm.update((name, model) for model in view.warm_models)
+            loads = self.fleet.load_estimates()
         return self.store.claim(
             self.owner,
             backends,
             self.config.lease_seconds,
             warm=warm,
             window_seconds=self.config.dispatch_window_seconds,
+            load_seconds=loads,
         )
 
     async def _heartbeat(self, job_id: str, cancel: threading.Event, lost: list[bool]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router import Queued, next_job
+from router import LOAD_FACTOR, Queued, next_job
 
 
 def q(id: str, model: str, at: float, backend: str = "gpu") -> Queued:
@@ -41,3 +41,13 @@ def test_when_nothing_is_warm_one_load_serves_the_most_jobs() -> None:
 def test_equal_counts_load_for_the_oldest_job() -> None:
     queue = [q("2", "b", 1), q("1", "a", 0), q("3", "b", 2), q("4", "a", 3)]
     assert next_job(queue, set(), window_seconds=60).id == "1"  # type: ignore[union-attr]
+
+
+def test_a_quick_load_is_barely_worth_waiting_for() -> None:
+    """The window shrinks to LOAD_FACTOR loads of the oldest job's model: a 1 s load is bypassed only
+    by work that arrived within 30 s of it; a 60 s load by work within the whole window."""
+    assert LOAD_FACTOR == 30
+    quick = [Queued("1", "cold", 0, "gpu", load_seconds=1), q("2", "warm", 31)]
+    assert next_job(quick, {("gpu", "warm")}, window_seconds=600).id == "1"  # type: ignore[union-attr]
+    slow = [Queued("1", "cold", 0, "gpu", load_seconds=60), q("2", "warm", 31)]
+    assert next_job(slow, {("gpu", "warm")}, window_seconds=600).id == "2"  # type: ignore[union-attr]
