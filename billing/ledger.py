@@ -192,11 +192,13 @@ def reserve(
     model: str | None = None,
     limits: BudgetLimits | None = None,
     now: float | None = None,
+    locked: bool = False,
 ) -> str:
     """Hold ``amount_mc`` for ``job_id`` (a pending transfer to revenue).
 
     Budgets are checked and the hold placed under a lock on the account row, so concurrent
-    reserves can neither overdraw nor slip past a budget. Raises :class:`InsufficientCredits` or
+    reserves can neither overdraw nor slip past a budget (``locked=True``: the caller took it with
+    :func:`lock_account` earlier in this transaction). Raises :class:`InsufficientCredits` or
     :class:`BudgetExceeded`.
     """
     key = f"job:{job_id}:reserve"
@@ -204,7 +206,8 @@ def reserve(
         return str(row.id)
     now = time.time() if now is None else now
     # Serialize reserves per account, so budget checks and the hold see each other.
-    lock_account(conn, account_id)
+    if not locked:
+        lock_account(conn, account_id)
     if limits is not None:
         check_budgets(
             conn, limits, amount_mc=amount_mc, api_key_id=api_key_id, project_id=project_id, now=now

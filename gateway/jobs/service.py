@@ -189,6 +189,7 @@ class JobService:
         job_id: str,
         input_path: Any,
     ) -> dict[str, Any]:
+        """Insert one job row and hold its credits; the caller holds the account's lock."""
         chosen = routed.first
         params = chosen.params
         prompt_key = hashlib.sha256(normalize_prompt(req.prompt or "").encode()).hexdigest()
@@ -263,6 +264,7 @@ class JobService:
             project_id=req.project,
             model=chosen.spec.id,
             limits=limits,
+            locked=True,  # create() locks the account first
         )
         video = video_object(row)
         if warnings:
