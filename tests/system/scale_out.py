@@ -313,20 +313,13 @@ def main() -> None:
                 balances.append({"account": me, "charged": charged})
         with database.read() as conn:
             attempts = dict(conn.execute(select(jobs.c.id, jobs.c.attempts)).all())
-            captures = dict(
-                conn.execute(
-                    select(transfers.c.job_id, func.count())
-                    .where(transfers.c.kind == "capture")
-                    .group_by(transfers.c.job_id)
-                ).all()
-            )
-            voids = dict(
-                conn.execute(
-                    select(transfers.c.job_id, func.count())
-                    .where(transfers.c.kind == "void")
-                    .group_by(transfers.c.job_id)
-                ).all()
-            )
+            settled = conn.execute(
+                select(transfers.c.job_id, transfers.c.kind, func.count())
+                .where(transfers.c.kind.in_(("capture", "void")))
+                .group_by(transfers.c.job_id, transfers.c.kind)
+            ).all()
+            captures = {job: n for job, kind, n in settled if kind == "capture"}
+            voids = {job: n for job, kind, n in settled if kind == "void"}
             problems = billing.verify_ledger(conn)
         videos = {vid: v for c in clients for vid, v in c.videos.items()}
         summary = {
