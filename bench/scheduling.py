@@ -1,22 +1,23 @@
 """Scheduling on a simulated fleet, driven by the real router code on a virtual clock.
 
-    python bench/scheduling.py [--jobs 600] [--devices 4] [--seed 1]
+    python bench/scheduling.py [--mix catalog|drafts] [--capacity 2] [--window 600] [--jobs 600]
 
 4 devices (each holds 2 models, LRU; one job at a time), 8 models with load times of 10-60 s and
 run times of 20-300 s, requests drawn from a Zipf mix (the popular models are the quick ones, as
 on a real gateway) arriving faster than the fleet can serve. ``--mix drafts`` is a drafting
 session: short runs on big checkpoints (runs 20-60 s, loads 20-60 s). The throughput ratio any
-policy can reach over FIFO is bounded by 1 + (FIFO's load seconds / run seconds): see "zero loads". Policies:
+policy can reach over FIFO is bounded by 1 + (FIFO's load seconds / run seconds): see "zero loads".
+Policies:
 
 - fifo: one queue; a free device takes the oldest job and loads its model if it must.
 - least-loaded: each job goes to the device with the least queued run time (ignoring warmth).
 - warm-aware: each job goes where ``router.plan(..., policy="fastest")`` says it finishes first,
   counting queue, cold load and run time (``router.estimate``); each device reports the work ahead
   (its queue replayed through its LRU, loads included) and the models resident after it.
-
 - warm-dispatch: one queue, as fifo, but a free device takes ``router.next_job``'s pick: the oldest
-  job for a model it holds, within a reorder window (``--window``, default 600 s) of the oldest job;
-  else the model with the most jobs in that window. This is how the gateway's workers claim jobs.
+  job for a model it holds, within a reorder window (``--window``, default 600 s, and at most
+  ``--load-factor`` times the oldest job's model load time) of the oldest job; else the model with
+  the most jobs in that window. This is how the gateway's workers claim jobs.
 
 Throughput is jobs per hour over the makespan; the bound is the throughput with zero model loads.
 """
