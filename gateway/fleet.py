@@ -111,10 +111,10 @@ class Fleet:
         return view
 
     def load_estimates(self) -> dict[str, float]:
-        """Estimated cold-load seconds of every model (measured, else the catalog's prior)."""
-        with self._lock:
-            history = dict(self.history)
-            return {model: load_seconds(spec, history) for model, spec in self.specs.items()}
+        """Estimated cold-load seconds of every model (measured, else the catalog's prior), from the
+        same cached snapshot as :meth:`view`."""
+        history = self.view().history
+        return {model: load_seconds(spec, history) for model, spec in self.specs.items()}
 
     def describe(self) -> list[dict[str, Any]]:
         """``GET /v1/backends``: each backend's breaker, error rate, latency, queue and warm models."""
