@@ -31,7 +31,7 @@ from .jobs.service import JobService
 from .jobs.store import JobStore
 from .jobs.worker import WorkerConfig, WorkerPool
 from .metrics import Metrics, MetricsMiddleware
-from .middleware import BodyLimitMiddleware
+from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UrlGuardMiddleware
 from .ratelimit import make_limiter
 from .settings import Settings
 from .state import AppState, KeyCache
@@ -184,6 +184,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     dispatch_window_seconds=settings.dispatch_window_seconds,
                     max_attempts=settings.max_attempts,
                     job_deadline_seconds=settings.job_deadline_seconds,
+                    qc_max_frames=settings.qc_max_frames,
+                    qc_max_pixels=settings.qc_max_pixels,
                     retry=RetryPolicy(
                         attempts=settings.retries_per_backend,
                         base_seconds=settings.retry_base_seconds,
@@ -206,6 +208,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key_routing=config.routes.keys,
             on_submitted=metrics.submitted,
             wake=workers.wake if workers else lambda: None,
+            store=store,
+            cancel_local=workers.cancel_local if workers else lambda job_id: None,
         )
         metrics.track_queue_depth(store.queue_depth)
         for name, adapter in adapters.items():
@@ -274,5 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(billing_routes.router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(UrlGuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -11,10 +11,19 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Connection, insert, select, update
 
-from .db import Database, api_keys
+from .db import Database, api_keys, key_revocations
 from .errors import Unauthorized
 
-__all__ = ["KEY_PREFIX", "NewKey", "Principal", "create_key", "hash_key", "list_keys", "revoke_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "NewKey",
+    "Principal",
+    "create_key",
+    "hash_key",
+    "list_keys",
+    "revocation_version",
+    "revoke_key",
+]
 
 KEY_PREFIX = "fg-"
 
@@ -72,12 +81,28 @@ def list_keys(conn: Connection, account_id: str | None = None) -> list[dict[str,
 
 
 def revoke_key(conn: Connection, key_id: str) -> bool:
+    """Revoke a key. The revocation version moves in the same transaction, so every gateway process
+    refuses the key on its next request (see :func:`revocation_version`)."""
     result = conn.execute(
         update(api_keys)
         .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
         .values(revoked_at=time.time())
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    conn.execute(
+        update(key_revocations).where(key_revocations.c.id == 1).values(version=key_revocations.c.version + 1)
+    )
+    return True
+
+
+def revocation_version(db: Database) -> int:
+    """How many revocations there have been: a cached key is trusted only while this is unchanged."""
+    with db.read() as conn:
+        value = conn.execute(
+            select(key_revocations.c.version).where(key_revocations.c.id == 1)
+        ).scalar_one_or_none()
+    return int(value or 0)
 
 
 def lookup(db: Database, secret: str) -> Principal | None:

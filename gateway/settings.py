@@ -78,6 +78,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_prompt_chars: int = Field(default=4000, ge=1)
     max_image_pixels: int = Field(default=4096 * 4096, ge=1)
+    qc_max_frames: int = Field(
+        default=2000, ge=1, description="quality checks (POST /v1/qc, every take): longer clips are refused"
+    )
+    qc_max_pixels: int = Field(
+        default=4096 * 2160,
+        ge=1,
+        description="quality checks: frames with more pixels are refused (default DCI 4K; UHD fits)",
+    )
+
+    metrics_token: str | None = Field(
+        default=None, description="if set, /metrics answers only 'Authorization: Bearer <token>'"
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

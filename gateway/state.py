@@ -26,24 +26,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class KeyCache:
-    """Recently seen keys (by hash) for ``ttl`` seconds, so polling does not hit the key table each time.
+    """Recently seen keys (by hash) for ``ttl`` seconds, each remembered with the revocation version it
+    was looked up under: an entry counts only while that version is still current, so a key revoked
+    by any process (the CLI, another gateway) is refused on the next request everywhere."""
 
-    A key revoked by another process stops working within ``ttl`` seconds; in this process at once.
-    """
+    ttl: float = 60.0
+    _entries: dict[str, tuple[Principal, float, int]] = field(default_factory=dict)
 
-    ttl: float = 2.0
-    _entries: dict[str, tuple[Principal, float]] = field(default_factory=dict)
-
-    def get(self, key_hash: str) -> Principal | None:
+    def get(self, key_hash: str, version: int) -> Principal | None:
         hit = self._entries.get(key_hash)
-        if hit is None or hit[1] < time.monotonic():
+        if hit is None or hit[1] < time.monotonic() or hit[2] != version:
             return None
         return hit[0]
 
-    def put(self, key_hash: str, principal: Principal) -> None:
+    def put(self, key_hash: str, principal: Principal, version: int) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = (principal, time.monotonic() + self.ttl)
+        self._entries[key_hash] = (principal, time.monotonic() + self.ttl, version)
 
     def clear(self) -> None:
         self._entries.clear()

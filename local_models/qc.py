@@ -6,7 +6,6 @@ Each check has a documented threshold and a plain-language flag. Frames are uint
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,7 +85,10 @@ def _small(frames: np.ndarray, max_side: int = 256) -> np.ndarray:
     if scale >= 1:
         return frames
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+    small = np.empty((len(frames), size[1], size[0], 3), dtype=frames.dtype)
+    for i, f in enumerate(frames):
+        small[i] = cv2.resize(f, size, interpolation=cv2.INTER_AREA)
+    return small
 
 
 def check_frames(
@@ -105,21 +107,29 @@ def check_frames(
     t = THRESHOLDS
     original = frames
     frames = _small(frames)
-    gray = _gray(frames)
-    h, w = gray.shape[1:]
+    h, w = frames.shape[1:3]
     diagonal = float(np.hypot(h, w))
-    pairs = list(itertools.pairwise(gray))
-    means = gray.mean(axis=(1, 2))
-    stds = gray.std(axis=(1, 2))
-    colour = frames.astype(np.int16)
-    changed = [float((np.abs(a - b).max(axis=-1) > 8).mean()) for a, b in itertools.pairwise(colour)]
-    consistency = float(np.mean([_ssim(a, b) for a, b in pairs])) if pairs else 1.0
+    # One pass over consecutive pairs, holding two frames' working copies at a time (never a
+    # whole-clip int16 or float copy): the clip can be up to the caller's frame cap long.
+    means = np.empty(len(frames), dtype=np.float32)
+    stds = np.empty(len(frames), dtype=np.float32)
+    changed: list[float] = []
+    ssims: list[float] = []
+    flows: list[float] = []
+    prev_gray: np.ndarray | None = None
+    prev_colour: np.ndarray | None = None
+    for i, frame in enumerate(frames):
+        gray = _gray(frame)
+        colour = frame.astype(np.int16)
+        means[i], stds[i] = gray.mean(), gray.std()
+        if prev_gray is not None and prev_colour is not None:
+            changed.append(float((np.abs(prev_colour - colour).max(axis=-1) > 8).mean()))
+            ssims.append(_ssim(prev_gray, gray))
+            flows.append(_flow(frames[i - 1], frame))
+        prev_gray, prev_colour = gray, colour
+    consistency = float(np.mean(ssims)) if ssims else 1.0
     flicker = float(np.std(np.diff(means))) if len(means) > 2 else 0.0
-    motion = (
-        float(np.mean([_flow(a, b) for a, b in itertools.pairwise(frames)])) / diagonal
-        if len(frames) > 1
-        else 0.0
-    )
+    motion = float(np.mean(flows)) / diagonal if len(frames) > 1 else 0.0
     diffs = changed
     duplicates = sum(c < t["duplicate_changed"] for c in changed)
     frozen = duplicates / len(diffs) if diffs else 1.0

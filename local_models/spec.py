@@ -171,7 +171,8 @@ class GenerationParams:
 def parse_size(size: str) -> tuple[int, int]:
     """Parse ``"WxH"``; raises ``InvalidInput(code="invalid_size")``."""
     parts = size.lower().strip().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and 0 < len(p) <= 5 for p in parts):
+    # isascii(): isdigit() also accepts superscripts and other scripts' digits, which int() rejects or reads.
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 0 < len(p) <= 5 for p in parts):
         raise InvalidInput(
             f"size must look like 'WIDTHxHEIGHT' (e.g. '64x64'), got {size!r}",
             code="invalid_size",

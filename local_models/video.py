@@ -10,12 +10,30 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import av
 import imageio_ffmpeg
 import numpy as np
 from PIL import Image
 
-__all__ = ["VideoInfo", "encode_mp4", "probe", "read_frames", "to_uint8_frames", "write_posters"]
+from .errors import InvalidInput
+
+__all__ = [
+    "QC_MAX_SIDE",
+    "BoundedClip",
+    "InvalidVideo",
+    "VideoInfo",
+    "VideoRejected",
+    "VideoTooLarge",
+    "VideoTooLong",
+    "encode_mp4",
+    "probe",
+    "read_frames",
+    "read_frames_bounded",
+    "to_uint8_frames",
+    "write_posters",
+]
 
 
 def to_uint8_frames(frames: np.ndarray) -> np.ndarray:
@@ -156,6 +174,144 @@ def read_frames(path: Path) -> tuple[np.ndarray, float]:
     if not frames:
         raise ValueError(f"{path} has no frames")
     return np.stack(frames), float(meta["fps"])
+
+
+QC_MAX_SIDE = 256  # quality checks look at structure, not detail (see local_models.qc)
+
+
+class VideoRejected(InvalidInput):
+    """A clip refused before or while decoding it; ``param`` is the upload's ``file`` part."""
+
+    code = "invalid_video"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, param="file")
+
+
+class InvalidVideo(VideoRejected):
+    """Not a video that can be decoded (no video stream, corrupt, no frames)."""
+
+    code = "invalid_video"
+
+
+class VideoTooLong(VideoRejected):
+    """More frames than the caller's cap, declared by the container or seen while decoding."""
+
+    code = "video_too_long"
+
+
+class VideoTooLarge(VideoRejected):
+    """Frames with more pixels than the caller's cap."""
+
+    code = "video_too_large"
+
+
+@dataclass(frozen=True)
+class BoundedClip:
+    """A clip decoded under caps: ``frames`` at most ``max_side`` a side; ``width``/``height`` as stored."""
+
+    frames: np.ndarray
+    fps: float
+    width: int
+    height: int
+
+
+# A frame count estimated from a duration is approximate (container rounding, the last frame's length):
+# refuse up front only past this allowance; the exact cap is enforced while decoding.
+_ESTIMATE_SLACK = 1.02
+
+
+def read_frames_bounded(
+    path: Path, *, max_frames: int, max_pixels: int, max_side: int = QC_MAX_SIDE
+) -> BoundedClip:
+    """Decode a video (untrusted: an upload) under caps, with memory bounded by ``max_frames`` small frames.
+
+    The container's metadata is read first, without decoding: a picture over ``max_pixels`` pixels
+    (:class:`VideoTooLarge`) or more than ``max_frames`` frames, as declared or estimated from the
+    duration (:class:`VideoTooLong`), is refused before any frame is decoded. Frames are then decoded
+    one at a time, each scaled at once to at most ``max_side`` pixels on its longest side (the same
+    ``INTER_AREA`` downscale that :func:`local_models.qc.check_frames` applies, so its scores do not
+    change), and decoding stops with :class:`VideoTooLong` at the first frame past the cap (a container
+    that understates its length) or :class:`VideoTooLarge` at a frame over the pixel cap. Anything that
+    cannot be decoded is :class:`InvalidVideo`.
+    """
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise InvalidVideo(f"the file is not a video that can be decoded ({exc})") from None
+    with container:
+        if not container.streams.video:
+            raise InvalidVideo("the file has no video stream")
+        stream = container.streams.video[0]
+        width, height = int(stream.width or 0), int(stream.height or 0)
+        if width <= 0 or height <= 0:
+            raise InvalidVideo("the video stream has no picture size")
+        if width * height > max_pixels:
+            raise VideoTooLarge(
+                f"the clip is {width}x{height} ({width * height} pixels); at most {max_pixels} are checked"
+            )
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        declared, exact = _declared_frames(container, stream, fps)
+        if declared > (max_frames if exact else max_frames * _ESTIMATE_SLACK + 1):
+            what = "has" if exact else "lasts about"
+            raise VideoTooLong(f"the clip {what} {declared} frames; at most {max_frames} are checked")
+        size = _fit(width, height, max_side)
+        frames = np.empty((max(1, min(declared or 64, max_frames)), size[1], size[0], 3), dtype=np.uint8)
+        count = 0
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                if count >= max_frames:
+                    raise VideoTooLong(
+                        f"the clip has more than {max_frames} frames; at most {max_frames} are checked"
+                    )
+                if frame.width * frame.height > max_pixels:
+                    raise VideoTooLarge(
+                        f"the clip has {frame.width}x{frame.height} frames; "
+                        f"at most {max_pixels} pixels are checked"
+                    )
+                if count == len(frames):  # the container understated its length: grow, up to the cap
+                    grown = np.empty((min(2 * count, max_frames), *frames.shape[1:]), dtype=np.uint8)
+                    grown[:count] = frames
+                    frames = grown
+                frames[count] = _downscale(frame.to_ndarray(format="rgb24"), size)
+                count += 1
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise InvalidVideo(f"the video cannot be decoded ({exc})") from None
+    if count == 0:
+        raise InvalidVideo("the video has no frames")
+    return BoundedClip(frames[:count], fps, width, height)
+
+
+def _declared_frames(container: Any, stream: Any, fps: float) -> tuple[int, bool]:
+    """The frame count the container declares (exact) or its duration implies (estimate); 0: unknown."""
+    if stream.frames and stream.frames > 0:
+        return int(stream.frames), True
+    seconds = None
+    if stream.duration is not None and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / av.time_base
+    if seconds and seconds > 0 and fps > 0:
+        return math.ceil(seconds * fps), False
+    return 0, False
+
+
+def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) scaled to at most ``max_side`` on the longest side, as ``qc._small`` does."""
+    scale = max_side / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _downscale(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if (rgb.shape[1], rgb.shape[0]) == size:
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,19 @@ def png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+async def dashboard_login(client: httpx.AsyncClient, key: str) -> str:
+    """Sign in to the dashboard as a browser does (the sign-in page's CSRF token, then the form); the
+    session's form token, for posts."""
+    import re
+
+    page = await client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    signed_in = await client.post("/login", data={"api_key": key, "csrf": token.group(1)})
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/", signed_in.headers
+    jobs = await client.get("/jobs")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', jobs.text)
+    assert csrf is not None, jobs.text
+    return csrf.group(1)

@@ -129,20 +129,28 @@ async def get_ledger(
     return await state.db.run_read(read)
 
 
+_MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def _parse_time(value: str | None, name: str) -> float | None:
     if value is None:
         return None
+    invalid = BadRequest(
+        f"{name} must be a unix timestamp (seconds, 0 to {_MAX_TIMESTAMP:.0f}) or an ISO date",
+        code="invalid_parameter",
+        param=name,
+    )
     try:
-        return float(value)
+        stamp = float(value)
     except ValueError:
-        pass
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise BadRequest(
-            f"{name} must be a unix timestamp or an ISO date", code="invalid_parameter", param=name
-        ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise invalid from None
+        stamp = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).timestamp()
+    if not 0 <= stamp <= _MAX_TIMESTAMP:  # also refuses nan and inf
+        raise invalid
+    return stamp
 
 
 @router.get("/usage", response_model=None)

@@ -12,9 +12,9 @@ import billing
 
 from .. import idempotency
 from ..auth import Principal
-from ..errors import BadRequest
 from ..state import AppState
 from .deps import app_state, principal
+from .edge import loads_json, read_json_object
 from .schemas import parse_model
 
 __all__ = ["router"]
@@ -54,11 +54,7 @@ async def create_checkout(
     request: Request, state: StateDep, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     """A Stripe Checkout Session for a credit pack: ``{"id", "url"}``; send the buyer to ``url``."""
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
-    req = parse_model(CheckoutRequest, raw)
+    req = parse_model(CheckoutRequest, await read_json_object(request))
     base = state.settings.base_url()
 
     idem = idempotency.from_request(request.headers, who.account_id, "billing.checkout", req.model_dump())
@@ -100,6 +96,7 @@ async def create_checkout(
 async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
     """Stripe's events. Authenticated by the ``Stripe-Signature`` over the raw body, not an API key."""
     payload = await request.body()
+    loads_json(payload)  # the edge rules (depth, text, numbers) before the signature is even checked
     try:
         event = billing.verify_event(
             payload, request.headers.get("stripe-signature"), state.stripe.webhook_secret

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +11,7 @@ from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
 from ..errors import BadRequest, UnsupportedMediaType
+from .edge import clean_form_value, loads_json
 from .images import decode_data_url
 from .schemas import VideoCreate, parse_model
 
@@ -37,10 +37,7 @@ async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBo
 
 
 def _from_json(raw: bytes) -> CreateBody:
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+    data = loads_json(raw)
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="invalid_json")
     return parse_json_body(data)
@@ -66,6 +63,8 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
     image: bytes | None = None
     image_url = file_id = None
     for key, value in form.multi_items():
+        if isinstance(value, str):
+            value = clean_form_value(key, value)
         if key == "input_reference":
             if isinstance(value, UploadFile):
                 image = await value.read()

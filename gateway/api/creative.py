@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,15 +11,18 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from local_models.qc import check_frames
-from local_models.video import read_frames
+from local_models.video import VideoTooLarge, read_frames_bounded
 
 from ..auth import Principal
 from ..creative import analyze_prompt, wants_motion
-from ..errors import BadRequest
+from ..errors import BadRequest, PayloadTooLarge
 from ..state import AppState
 from .deps import app_state, principal
+from .edge import read_json_object
 from .schemas import parse_model
 
 __all__ = ["router"]
@@ -26,7 +30,6 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1", tags=["creative"])
 StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
-MAX_QC_FRAMES = 2000
 
 
 class AnalyzeRequest(BaseModel):
@@ -38,20 +41,22 @@ class AnalyzeRequest(BaseModel):
 @router.post("/prompts/analyze")
 async def analyze(request: Request, who: PrincipalDep) -> dict[str, Any]:
     """Which of scene, motion (incl. camera), mood and temporal arc the prompt has, and what to add."""
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object with a prompt", code="invalid_json") from None
-    req = parse_model(AnalyzeRequest, raw)
+    req = parse_model(AnalyzeRequest, await read_json_object(request))
     return analyze_prompt(req.prompt).as_dict()
 
 
 @router.post("/qc")
 async def quality_check(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
-    """Quality checks for an uploaded clip (multipart ``file``; optional ``prompt`` and ``model``)."""
+    """Quality checks for an uploaded clip (multipart ``file``; optional ``prompt`` and ``model``).
+
+    The clip is decoded under ``qc_max_frames`` / ``qc_max_pixels`` (refused from its metadata before
+    decoding when it declares more), frame by frame at QC resolution: 400 ``video_too_long``, 413
+    ``video_too_large``, 400 ``invalid_video``. A body over ``max_body_bytes`` is 413 ``request_too_large``.
+    """
+    settings = state.settings
     try:
-        form = await request.form(max_files=1, max_fields=8, max_part_size=state.settings.max_body_bytes)
-    except Exception:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=settings.max_body_bytes)
+    except (HTTPException, MultiPartException, ValueError):  # not the body limit's 413: let it through
         raise BadRequest(
             "send the clip as multipart/form-data with a 'file' part", code="invalid_body"
         ) from None
@@ -62,35 +67,35 @@ async def quality_check(request: Request, state: StateDep, who: PrincipalDep) ->
     prompt = prompt if isinstance(prompt, str) and prompt.strip() else None
     model = form.get("model") if isinstance(form.get("model"), str) else None
     shapes = any(o.spec.id == model and o.spec.family == "shapes" for o in state.offers)
-    data = await upload.read()
-    await form.close()
 
     def run() -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "clip"
-            path.write_bytes(data)
+            with path.open("wb") as out:  # the upload is spooled to disk already: copy it in chunks
+                upload.file.seek(0)
+                shutil.copyfileobj(upload.file, out)
             try:
-                frames, fps = read_frames(path)
-            except Exception:
-                raise BadRequest(
-                    "the file is not a video that can be decoded", code="invalid_video", param="file"
-                ) from None
-        if len(frames) > MAX_QC_FRAMES:
-            raise BadRequest(
-                f"the clip has {len(frames)} frames; at most {MAX_QC_FRAMES} are checked",
-                code="video_too_long",
-                param="file",
-            )
+                clip = read_frames_bounded(
+                    path, max_frames=settings.qc_max_frames, max_pixels=settings.qc_max_pixels
+                )
+            except VideoTooLarge as exc:
+                raise PayloadTooLarge(exc.message, code=exc.code, param=exc.param) from None
         report = check_frames(
-            frames, prompt=prompt, wants_motion=wants_motion(prompt) if prompt else None, shapes_model=shapes
+            clip.frames,
+            prompt=prompt,
+            wants_motion=wants_motion(prompt) if prompt else None,
+            shapes_model=shapes,
         )
         return {
             "object": "qc.report",
-            "frames": len(frames),
-            "fps": fps,
-            "width": int(frames.shape[2]),
-            "height": int(frames.shape[1]),
+            "frames": len(clip.frames),
+            "fps": clip.fps,
+            "width": clip.width,
+            "height": clip.height,
             **report.as_dict(),
         }
 
-    return await to_thread.run_sync(run)
+    try:
+        return await to_thread.run_sync(run)
+    finally:
+        await form.close()

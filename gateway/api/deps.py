@@ -6,7 +6,7 @@ import math
 
 from fastapi import Request
 
-from ..auth import Principal, bearer_secret, hash_key, lookup
+from ..auth import Principal, bearer_secret, hash_key, lookup, revocation_version
 from ..errors import RateLimited, Unauthorized
 from ..state import AppState
 
@@ -23,12 +23,14 @@ async def principal(request: Request) -> Principal:
     state: AppState = request.app.state.fg
     secret = bearer_secret(request)
     key_hash = hash_key(secret)
-    found = state.keys.get(key_hash)
+    # One point read per request: the cache saves the key lookup, never a revocation.
+    version = await state.db.run_read(revocation_version, state.db)
+    found = state.keys.get(key_hash, version)
     if found is None:
         found = await state.db.run_read(lookup, state.db, secret)
         if found is None:
             raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
-        state.keys.put(key_hash, found)
+        state.keys.put(key_hash, found, version)
     if state.limiter is not None:
         wait = await state.limiter.acquire(found.key_id)
         if wait > 0:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from ..errors import Unauthorized
 from ..state import AppState
 from .deps import app_state
 
@@ -35,5 +37,15 @@ def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics(state: Annotated[AppState, Depends(app_state)]) -> Response:
+def metrics(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
+    """Prometheus metrics; with ``FRAMEGATE_METRICS_TOKEN`` set, only for ``Authorization: Bearer <it>``."""
+    token = state.settings.metrics_token
+    if token:
+        scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+            raise Unauthorized(
+                "/metrics needs 'Authorization: Bearer <FRAMEGATE_METRICS_TOKEN>'",
+                code="invalid_metrics_token",
+                headers={"www-authenticate": "Bearer"},
+            )
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import insert, select, update
 
 import billing
@@ -17,24 +17,40 @@ from billing import credits, millicredits
 from .. import idempotency
 from ..auth import Principal
 from ..db import projects
-from ..errors import BadRequest, NotFound
+from ..errors import NotFound
 from ..state import AppState
 from .deps import app_state, principal
+from .edge import read_json_object
 from .schemas import parse_model
 
-__all__ = ["router"]
+__all__ = ["ProjectCreate", "create_project_row", "router"]
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+MAX_BUDGET = 1_000_000_000  # credits: far beyond any real project, well inside a 64-bit millicredit count
+
+
 class ProjectCreate(BaseModel):
+    """``POST /v1/projects`` (also the dashboard's project form)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     brief: str | None = Field(default=None, max_length=20_000)
-    budget: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    budget: float | None = Field(default=None, ge=0, le=MAX_BUDGET, allow_inf_nan=False)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("brief", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
 
 
 def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
@@ -49,30 +65,30 @@ def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
     }
 
 
+def create_project_row(conn: Any, account_id: str, req: ProjectCreate) -> Any:
+    """Insert a validated project for ``account_id``; the API and the dashboard both create through here."""
+    return conn.execute(
+        insert(projects)
+        .returning(*projects.c)
+        .values(
+            id="proj_" + secrets.token_hex(10),
+            account_id=account_id,
+            name=req.name,
+            brief=req.brief,
+            budget_mc=None if req.budget is None else millicredits(req.budget),
+            created_at=time.time(),
+        )
+    ).one()
+
+
 @router.post("")
 async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
-    req = parse_model(ProjectCreate, raw)
+    req = parse_model(ProjectCreate, await read_json_object(request))
 
     idem = idempotency.from_request(request.headers, who.account_id, "projects.create", req.model_dump())
 
     def create(conn: Any) -> dict[str, Any]:
-        row = conn.execute(
-            insert(projects)
-            .returning(*projects.c)
-            .values(
-                id="proj_" + secrets.token_hex(10),
-                account_id=who.account_id,
-                name=req.name.strip(),
-                brief=req.brief,
-                budget_mc=None if req.budget is None else millicredits(req.budget),
-                created_at=time.time(),
-            )
-        ).one()
-        return project_object(row, 0)
+        return project_object(create_project_row(conn, who.account_id, req), 0)
 
     body, _ = await to_thread.run_sync(idempotency.run, state.db, idem, create)
     return body

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
@@ -16,6 +15,7 @@ from ..errors import BadRequest
 from ..state import AppState
 from .bodies import parse_json_body
 from .deps import app_state, principal
+from .edge import read_json_object
 from .schemas import VideoCreate
 
 __all__ = ["router"]
@@ -53,12 +53,7 @@ async def create_quote(
 ) -> dict[str, Any]:
     """Price a request without creating anything. Body: the fields of ``POST /v1/videos`` plus
     ``models`` (a list, for an A/B compare) and ``mode`` (``t2v``/``i2v``, instead of sending an image)."""
-    try:
-        raw = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raw = None
-    if not isinstance(raw, dict):
-        raise BadRequest("send the quote request as a JSON object", code="invalid_json")
+    raw = await read_json_object(request)
     models = raw.pop("models", None)
     mode: Mode | Literal[""] = raw.pop("mode", "") or ""
     if models is not None and (

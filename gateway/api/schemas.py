@@ -90,7 +90,12 @@ class VideoCreate(BaseModel):
 
 M = TypeVar("M", bound=BaseModel)
 
-_CODES = {"missing": "missing_parameter", "extra_forbidden": "unknown_parameter"}
+_CODES = {
+    "missing": "missing_parameter",
+    "extra_forbidden": "unknown_parameter",
+    "invalid_size": "invalid_size",
+    "unsupported_size": "unsupported_size",
+}
 
 
 def parse_model(model: type[M], data: Any) -> M:

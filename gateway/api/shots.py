@@ -9,10 +9,11 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import select, update
 
-from local_models import parse_size
+from local_models import InvalidInput, parse_size
 from local_models.video import concat_videos, probe
 
 from ..auth import Principal
@@ -21,6 +22,7 @@ from ..creative.shots import (
     create_shot,
     get_project_row,
     get_shot_row,
+    new_cut_id,
     record_cut,
     record_takes,
     set_winner,
@@ -30,9 +32,10 @@ from ..creative.shots import (
     winners_of,
 )
 from ..db import cuts, shots, takes
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import Conflict, NotFound
 from ..state import AppState
 from .deps import app_state, principal
+from .edge import read_json_object
 from .images import decode_data_url, validate_image
 from .schemas import RoutingBody, VideoCreate, parse_model, video_object
 
@@ -43,25 +46,55 @@ StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+MAX_POSITION = 10_000
+
+
 class ShotCreate(BaseModel):
+    """``POST /v1/projects/{id}/shots`` (also the dashboard's shot form)."""
+
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=4000)
-    size: str | None = None
+    size: str | None = Field(default=None, max_length=16)
     seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
     notes: str | None = Field(default=None, max_length=20_000)
-    position: int | None = Field(default=None, ge=1)
+    position: int | None = Field(default=None, ge=1, le=MAX_POSITION)
     image_url: str | None = None
+
+    @field_validator("size", "notes", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_size(value)
 
 
 class ShotUpdate(BaseModel):
+    """``PATCH /v1/shots/{id}``: only the fields sent change; ``size``, ``seconds``, ``notes`` may be null."""
+
     model_config = ConfigDict(extra="forbid")
 
-    prompt: str | None = Field(default=None, min_length=1, max_length=4000)
-    size: str | None = None
+    prompt: str = Field(default="", min_length=1, max_length=4000)
+    size: str | None = Field(default=None, max_length=16)
     seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
     notes: str | None = Field(default=None, max_length=20_000)
-    position: int | None = Field(default=None, ge=1)
+    position: int = Field(default=1, ge=1, le=MAX_POSITION)
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_size(value)
+
+
+def _checked_size(value: str) -> str:
+    try:
+        width, height = parse_size(value)
+    except InvalidInput as exc:
+        raise PydanticCustomError("invalid_size", exc.message) from None
+    return f"{width}x{height}"
 
 
 class TakesCreate(BaseModel):
@@ -74,18 +107,29 @@ class TakesCreate(BaseModel):
     steps: int | None = None
 
 
+MAX_CUT_SIDE, MAX_CUT_PIXELS = 3840, 3840 * 2160  # 4K UHD, either orientation
+
+
 class CutCreate(BaseModel):
+    """``POST /v1/projects/{id}/cut``: the cut's size (default: the largest take's) and fps."""
+
     model_config = ConfigDict(extra="forbid")
 
-    size: str | None = None
+    size: str | None = Field(default=None, max_length=16)
     fps: int | None = Field(default=None, ge=1, le=60)
 
-
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object", code="invalid_json") from None
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        width, height = parse_size(_checked_size(value))
+        if max(width, height) > MAX_CUT_SIDE or width * height > MAX_CUT_PIXELS:
+            raise PydanticCustomError(
+                "unsupported_size",
+                f"a cut is at most {MAX_CUT_SIDE} pixels a side and {MAX_CUT_PIXELS} pixels in all (4K UHD)",
+            )
+        return value
 
 
 def _shot_with_takes(state: AppState, conn: Any, shot: Any, sort: str | None = None) -> dict[str, Any]:
@@ -97,9 +141,7 @@ def _shot_with_takes(state: AppState, conn: Any, shot: Any, sort: str | None = N
 
 @router.post("/projects/{project_id}/shots")
 async def add_shot(project_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
-    req = parse_model(ShotCreate, await _json(request))
-    if req.size:
-        parse_size(req.size)
+    req = parse_model(ShotCreate, await read_json_object(request))
     image = None
     if req.image_url:
         image = await to_thread.run_sync(
@@ -111,20 +153,24 @@ async def add_shot(project_id: str, request: Request, state: StateDep, who: Prin
         )
 
     def create() -> dict[str, Any]:
-        with state.db.write() as conn:
-            get_project_row(conn, who.account_id, project_id)
-            path = None
-            shot_id_hint = f"shotimg_{time.time_ns()}"
-            if image is not None:
-                path = str(state.artifacts.save_input(shot_id_hint, image.png, ".png"))
-            row = create_shot(
-                conn,
-                who.account_id,
-                project_id,
-                ShotFields(req.prompt.strip(), req.size, req.seconds, req.notes, path),
-                req.position,
-            )
-            return shot_object(row, [])
+        path = None
+        try:
+            with state.db.write() as conn:
+                get_project_row(conn, who.account_id, project_id)
+                if image is not None:
+                    path = state.artifacts.save_input(f"shotimg_{time.time_ns()}", image.png, ".png")
+                row = create_shot(
+                    conn,
+                    who.account_id,
+                    project_id,
+                    ShotFields(req.prompt.strip(), req.size, req.seconds, req.notes, path and str(path)),
+                    req.position,
+                )
+                return shot_object(row, [])
+        except BaseException:
+            if path is not None:  # the shot was not created: nothing may point at its image
+                path.unlink(missing_ok=True)
+            raise
 
     return await to_thread.run_sync(create)
 
@@ -159,9 +205,7 @@ async def get_shot(
 
 @router.patch("/shots/{shot_id}")
 async def update_shot(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
-    req = parse_model(ShotUpdate, await _json(request))
-    if req.size:
-        parse_size(req.size)
+    req = parse_model(ShotUpdate, await read_json_object(request))
     changes = req.model_dump(exclude_unset=True)
 
     def write() -> dict[str, Any]:
@@ -189,7 +233,7 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
 async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
     a changed ``prompt``) the new takes record where they came from and what changed."""
-    req = parse_model(TakesCreate, await _json(request))
+    req = parse_model(TakesCreate, await read_json_object(request))
 
     def create() -> dict[str, Any]:
         with state.db.read() as conn:
@@ -273,10 +317,12 @@ def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) 
         width, height = max(i.width for i in infos), max(i.height for i in infos)
     width, height = width + width % 2, height + height % 2
     fps = req.fps or round(max(i.fps for i in infos))
-    with state.db.write() as conn:
-        cut_id = record_cut(conn, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+    # The file first, then the row: a failed join leaves the project's earlier cut in place.
+    cut_id = new_cut_id()
     concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
     state.artifacts.publish_cut(cut_id)
+    with state.db.write() as conn:
+        record_cut(conn, cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
     return {
         "id": cut_id,
         "object": "cut",
@@ -294,8 +340,7 @@ async def assemble_cut(
     project_id: str, request: Request, state: StateDep, who: PrincipalDep
 ) -> dict[str, Any]:
     """Join the winning take of every shot, in order, into one MP4 at a common size and fps."""
-    raw = await request.body()
-    req = parse_model(CutCreate, await _json(request)) if raw.strip() else CutCreate()
+    req = parse_model(CutCreate, await read_json_object(request, empty_ok=True))
     return await to_thread.run_sync(build_cut, state, who, project_id, req)
 
 

@@ -104,30 +104,18 @@ async def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> J
 @router.post("/{video_id}/cancel")
 async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
-    row = await _load(state, who, video_id)
-    if row.status in TERMINAL:
-        raise Conflict(
-            f"video {video_id} is already {row.status}", code="video_not_cancellable", param="video_id"
-        )
-    row = await to_thread.run_sync(state.jobs.request_cancel, who.account_id, video_id)
-    if row is None:
+    if not is_video_id(video_id):
         raise _not_found(video_id)
-    if state.workers is not None:
-        state.workers.cancel_local(video_id)
+    row = await to_thread.run_sync(state.service.cancel, who.account_id, video_id)
     return _video_response(state, row)
 
 
 @router.delete("/{video_id}")
 async def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Delete a video and its files; a running job is cancelled first (and refunded)."""
-    await _load(state, who, video_id)
-    row = await to_thread.run_sync(lambda: state.jobs.request_cancel(who.account_id, video_id, delete=True))
-    if row is None:
+    if not is_video_id(video_id):
         raise _not_found(video_id)
-    if row.status in TERMINAL:
-        await to_thread.run_sync(state.artifacts.delete, video_id)
-    elif state.workers is not None:
-        state.workers.cancel_local(video_id)
+    await to_thread.run_sync(state.service.delete, who.account_id, video_id)
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 

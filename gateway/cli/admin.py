@@ -76,7 +76,7 @@ def keys_list(account: str | None = typer.Option(None, help="only this account's
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_...)")) -> None:
-    """Revoke a key: requests with it are refused (within seconds on every gateway process)."""
+    """Revoke a key: every gateway process refuses it from its next request on."""
     db = open_db()
     with db.write() as conn:
         if not revoke_key(conn, key_id):

@@ -209,10 +209,14 @@ def winners_of(
     return out
 
 
+def new_cut_id() -> str:
+    return "cut_" + secrets.token_hex(10)
+
+
 def record_cut(
-    conn: Connection, project_id: str, take_ids: list[str], size: str, fps: int, seconds: float
+    conn: Connection, cut_id: str, project_id: str, take_ids: list[str], size: str, fps: int, seconds: float
 ) -> str:
-    cut_id = "cut_" + secrets.token_hex(10)
+    """Record a cut whose file is already written (a row never points at a file that is not there)."""
     conn.execute(
         insert(cuts).values(
             id=cut_id,

@@ -7,18 +7,19 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import insert
 
 import billing
-from billing import millicredits
 
-from ..api.schemas import RoutingBody, VideoCreate
+from ..api.projects import ProjectCreate, create_project_row
+from ..api.schemas import RoutingBody, VideoCreate, parse_model
+from ..api.shots import ShotCreate
 from ..auth import create_key, revoke_key
 from ..creative.shots import ShotFields, create_shot, get_shot_row, record_takes, set_winner
-from ..db import api_keys, projects
-from ..errors import ApiError
+from ..db import api_keys
+from ..errors import ApiError, NotFound
+from ..ids import is_video_id
 from .common import require_session, see_other, state_of, verify_csrf
-from .session import COOKIE, end_session, start_session
+from .session import COOKIE, LOGIN_COOKIE, end_session, login_token_ok, start_session, stash_reveal
 
 __all__ = ["router"]
 
@@ -47,6 +48,10 @@ async def _attempt(back: str, work: Any) -> RedirectResponse:
 @router.post("/login")
 async def login(request: Request) -> RedirectResponse:
     form = await request.form()
+    if not login_token_ok(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
+        return see_other(
+            "/login", error="The sign-in form was stale or not sent by this dashboard; try again."
+        )
     key = form.get("api_key")
     token = start_session(state_of(request).db, key) if isinstance(key, str) and key.strip() else None
     if token is None:
@@ -55,6 +60,7 @@ async def login(request: Request) -> RedirectResponse:
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=12 * 3600
     )
+    response.delete_cookie(LOGIN_COOKIE)
     return response
 
 
@@ -99,9 +105,9 @@ async def cancel(video_id: str, request: Request) -> RedirectResponse:
     state = state_of(request)
 
     def work() -> str:
-        state.jobs.request_cancel(session.principal.account_id, video_id)
-        if state.workers is not None:
-            state.workers.cancel_local(video_id)
+        if not is_video_id(video_id):
+            raise NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
+        state.service.cancel(session.principal.account_id, video_id)  # checks the owner first
         return f"Cancelled {video_id}; its credits are released."
 
     return await _attempt("/jobs", work)
@@ -112,27 +118,17 @@ async def new_project(request: Request) -> RedirectResponse:
     session = require_session(request)
     f = await verify_csrf(request, session)
     state = state_of(request)
-    name = _text(f, "name")
-    if not name:
-        return see_other("/projects", error="A project needs a name.")
-    budget = _text(f, "budget")
 
     def work() -> str:
-        import secrets
-        import time
-
+        if not _text(f, "name"):
+            raise ApiError("A project needs a name.", code="missing_parameter")
+        # The API's body model: the same rules (and messages) for a form as for JSON.
+        req = parse_model(
+            ProjectCreate, {"name": f.get("name"), "brief": f.get("brief"), "budget": _text(f, "budget")}
+        )
         with state.db.write() as conn:
-            conn.execute(
-                insert(projects).values(
-                    id="proj_" + secrets.token_hex(10),
-                    account_id=session.principal.account_id,
-                    name=name,
-                    brief=_text(f, "brief"),
-                    budget_mc=millicredits(float(budget)) if budget else None,
-                    created_at=time.time(),
-                )
-            )
-        return f"Created project {name}."
+            create_project_row(conn, session.principal.account_id, req)
+        return f"Created project {req.name}."
 
     return await _attempt("/projects", work)
 
@@ -145,16 +141,16 @@ async def new_shot(project_id: str, request: Request) -> RedirectResponse:
     back = f"/projects/{project_id}"
 
     def work() -> str:
-        prompt = _text(f, "prompt")
-        if not prompt:
+        if not _text(f, "prompt"):
             raise ApiError("A shot needs a prompt.", code="missing_prompt")
-        seconds = _text(f, "seconds")
+        fields = {name: _text(f, name) for name in ("prompt", "size", "seconds", "notes")}
+        req = parse_model(ShotCreate, fields)
         with state.db.write() as conn:
             row = create_shot(
                 conn,
                 session.principal.account_id,
                 project_id,
-                ShotFields(prompt, _text(f, "size"), float(seconds) if seconds else None, _text(f, "notes")),
+                ShotFields(req.prompt, req.size, req.seconds, req.notes),
             )
         return f"Added shot {row.position}."
 
@@ -234,10 +230,14 @@ async def new_key(request: Request) -> RedirectResponse:
     session = require_session(request)
     f = await verify_csrf(request, session)
     state = state_of(request)
+    name = _text(f, "name")
+    if name is not None and len(name) > 128:
+        return see_other("/keys", error="A key's label is at most 128 characters.")
     with state.db.write() as conn:
-        key = create_key(conn, session.principal.account_id, _text(f, "name"))
-    # Shown once, on the next page only.
-    return see_other(f"/keys?new_key={key.secret}", flash="Copy the new key now: it will not be shown again.")
+        key = create_key(conn, session.principal.account_id, name)
+    # Shown once, on the next page only, from the session: a secret in the URL lands in history and logs.
+    stash_reveal(state.db, request.cookies.get(COOKIE), key.secret)
+    return see_other("/keys", flash="Copy the new key now: it will not be shown again.")
 
 
 @router.post("/keys/{key_id}/revoke")
@@ -254,7 +254,6 @@ async def revoke(key_id: str, request: Request) -> RedirectResponse:
         if owner != session.principal.account_id:
             return see_other("/keys", error="No such key.")
         revoke_key(conn, key_id)
-    state.keys.clear()
     return see_other("/keys", flash=f"Revoked {key_id}.")
 
 

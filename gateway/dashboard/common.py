@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ..api.edge import clean_form_value
 from ..errors import ApiError
 from ..state import AppState
 from .session import COOKIE, Session, find_session
@@ -43,7 +44,7 @@ def require_session(request: Request) -> Session:
 async def verify_csrf(request: Request, session: Session) -> dict[str, Any]:
     """The posted form, if its CSRF token matches the session's; 403 otherwise."""
     form = await request.form()
-    fields = {k: v for k, v in form.multi_items()}
+    fields = {k: clean_form_value(k, v) if isinstance(v, str) else v for k, v in form.multi_items()}
     token = fields.get("csrf")
     if not session.csrf_ok(token if isinstance(token, str) else None):
         error = ApiError(

@@ -16,6 +16,7 @@ from ..db import cuts, jobs
 from ..errors import NotFound
 from ..ids import is_video_id
 from .common import require_session, state_of
+from .session import COOKIE, find_session
 
 __all__ = ["router"]
 
@@ -49,12 +50,17 @@ async def events(request: Request) -> StreamingResponse:
             for r in rows
         ]
 
+    token = request.cookies.get(COOKIE)
+
     async def stream() -> AsyncIterator[bytes]:
         last: dict[str, tuple[object, ...]] = {}
         watch: set[str] = set()
         yield b": connected\n\n"
         for _ in range(3600):  # at most ~30 minutes; the browser reconnects by itself
             if await request.is_disconnected():
+                break
+            # Signed out (or the key revoked) since the stream opened: stop at once.
+            if await state.db.run_read(find_session, state.db, token) is None:
                 break
             for item in await state.db.run_read(snapshot, watch):
                 key = (item["status"], item["progress"], item["cost"])

@@ -20,6 +20,7 @@ from ..creative.shots import get_project_row, shot_object, take_object, takes_of
 from ..db import cuts, projects, shots
 from .charts import bar_chart
 from .common import render, require_session, state_of
+from .session import COOKIE, LOGIN_COOKIE, new_login_token, take_reveal
 
 __all__ = ["router"]
 
@@ -28,7 +29,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html")
+    token = request.cookies.get(LOGIN_COOKIE) or new_login_token()
+    response = render(request, "login.html", login_token=token)
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -146,7 +152,8 @@ async def keys_page(request: Request) -> HTMLResponse:
         with state.db.read() as conn:
             return list_keys(conn, session.principal.account_id)
 
-    new_key = request.query_params.get("new_key")
+    # Shown once, from the session (never from the URL: it would land in history and proxy logs).
+    new_key = await to_thread.run_sync(take_reveal, state.db, request.cookies.get(COOKIE))
     return render(
         request, "keys.html", session, page="keys", keys=await to_thread.run_sync(read), new_key=new_key
     )

@@ -9,14 +9,26 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
 from ..auth import Principal, lookup
 from ..db import Database, api_keys, sessions
 
-__all__ = ["COOKIE", "Session", "end_session", "find_session", "start_session"]
+__all__ = [
+    "COOKIE",
+    "LOGIN_COOKIE",
+    "Session",
+    "end_session",
+    "find_session",
+    "login_token_ok",
+    "new_login_token",
+    "start_session",
+    "stash_reveal",
+    "take_reveal",
+]
 
 COOKIE = "framegate_session"
+LOGIN_COOKIE = "framegate_login"
 TTL_SECONDS = 12 * 3600
 
 
@@ -73,6 +85,36 @@ def find_session(db: Database, token: str | None) -> Session | None:
     if row is None or row.expires_at < time.time() or row.revoked_at is not None:
         return None
     return Session(Principal(row.account_id, row.key_id), row.csrf)
+
+
+def stash_reveal(db: Database, token: str | None, secret: str) -> None:
+    """Keep a new key's secret with the session until the next keys page shows it (once)."""
+    if token:
+        with db.write() as conn:
+            conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=secret))
+
+
+def take_reveal(db: Database, token: str | None) -> str | None:
+    """The secret stashed by :func:`stash_reveal`, cleared as it is read (a reload shows nothing)."""
+    if not token:
+        return None
+    with db.write() as conn:
+        secret = conn.execute(
+            select(sessions.c.reveal).where(sessions.c.id_hash == _hash(token))
+        ).scalar_one_or_none()
+        if secret is not None:
+            conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=None))
+    return secret
+
+
+def login_token_ok(cookie: str | None, posted: object) -> bool:
+    """Sign-in CSRF (double submit): the form must carry the random token the sign-in page set as a
+    cookie, which another site can neither read nor set."""
+    return bool(cookie) and isinstance(posted, str) and hmac.compare_digest(cookie or "", posted)
+
+
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
 
 
 def end_session(db: Database, token: str | None) -> None:

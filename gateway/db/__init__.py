@@ -2,7 +2,18 @@
 
 from .engine import Database, normalize_url
 from .migrate import upgrade
-from .schema import api_keys, cuts, idempotency_keys, jobs, metadata, projects, sessions, shots, takes
+from .schema import (
+    api_keys,
+    cuts,
+    idempotency_keys,
+    jobs,
+    key_revocations,
+    metadata,
+    projects,
+    sessions,
+    shots,
+    takes,
+)
 
 __all__ = [
     "Database",
@@ -10,6 +21,7 @@ __all__ = [
     "cuts",
     "idempotency_keys",
     "jobs",
+    "key_revocations",
     "metadata",
     "normalize_url",
     "projects",

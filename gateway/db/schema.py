@@ -23,6 +23,7 @@ __all__ = [
     "cuts",
     "idempotency_keys",
     "jobs",
+    "key_revocations",
     "metadata",
     "projects",
     "sessions",
@@ -162,4 +163,15 @@ sessions = Table(
     Column("csrf", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    # A new key's secret, shown once on the next keys page and cleared as it is shown.
+    Column("reveal", String(128), nullable=True),
+)
+
+# One row: bumped in the same transaction as every key revocation, so each gateway process can tell
+# in one point read whether its cache of recently seen keys may still hold a revoked one.
+key_revocations = Table(
+    "key_revocations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
 )

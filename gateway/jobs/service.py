@@ -25,9 +25,14 @@ from ..db import Database, api_keys, jobs, projects
 from ..errors import BadRequest, Conflict, NotFound
 from ..fleet import Fleet
 from ..ids import new_video_id
-from .states import QUEUED
+from .states import QUEUED, TERMINAL
+from .store import JobStore
 
 __all__ = ["JobService", "Submitted"]
+
+
+def _not_found(video_id: str) -> NotFound:
+    return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class JobService:
         key_routing: Mapping[str, Mapping[str, Any]] | None = None,
         on_submitted: Callable[[str, int], None] = lambda model, reserved_mc: None,
         wake: Callable[[], None] = lambda: None,
+        store: JobStore | None = None,
+        cancel_local: Callable[[str], None] = lambda job_id: None,
     ) -> None:
         self.db = db
         self.artifacts = artifacts
@@ -63,10 +70,41 @@ class JobService:
         self.regeneration_mode, self.regeneration_limit = regeneration
         self.on_submitted = on_submitted
         self.wake = wake
+        self.store = store or JobStore(db)
+        self.cancel_local = cancel_local
         self.fleet = fleet
         self.fallbacks = dict(fallbacks or {})
         self._default_routing = parse_model(RoutingBody, dict(routing_defaults or {}))
         self._key_routing = {k: parse_model(RoutingBody, dict(v)) for k, v in (key_routing or {}).items()}
+
+    def cancel(self, account_id: str, video_id: str) -> Any:
+        """Cancel ``account_id``'s queued or running job; the row after the change.
+
+        Ownership is checked here, once, for the API and the dashboard: another account's job is
+        ``video_not_found`` and is left alone (the running worker is only told after the check).
+        """
+        row = self.store.get(account_id, video_id)
+        if row is None:
+            raise _not_found(video_id)
+        if row.status in TERMINAL:
+            raise Conflict(
+                f"video {video_id} is already {row.status}", code="video_not_cancellable", param="video_id"
+            )
+        row = self.store.request_cancel(account_id, video_id)
+        if row is None:
+            raise _not_found(video_id)
+        self.cancel_local(video_id)
+        return row
+
+    def delete(self, account_id: str, video_id: str) -> None:
+        """Delete ``account_id``'s job and its files; a running one is cancelled first (and refunded)."""
+        row = self.store.request_cancel(account_id, video_id, delete=True)
+        if row is None:
+            raise _not_found(video_id)
+        if row.status in TERMINAL:
+            self.artifacts.delete(video_id)
+        else:
+            self.cancel_local(video_id)
 
     def routing_defaults(self, key_id: str | None) -> RoutingBody:
         """The routing a request gets when it sends none: per key from config, else the default."""

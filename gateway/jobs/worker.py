@@ -28,7 +28,7 @@ import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
 from local_models import GenerationParams
 from local_models.qc import check_frames
-from local_models.video import read_frames, write_posters
+from local_models.video import VideoRejected, read_frames, read_frames_bounded, write_posters
 
 from ..artifacts import ArtifactStore
 from ..creative import wants_motion
@@ -52,6 +52,8 @@ class WorkerConfig:
     max_attempts: int = 3  # claims of one job (a worker dying mid-job uses one up)
     job_deadline_seconds: float = 3600.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    qc_max_frames: int = 2000  # a take over either cap gets no quality checks (Settings.qc_max_*)
+    qc_max_pixels: int = 4096 * 2160
 
 
 class _Progress:
@@ -337,9 +339,15 @@ class WorkerPool:
             path = self.artifacts.local_path(job.id, "video")
             if path is None:  # deleted meanwhile
                 return
-            frames, _ = read_frames(path)
+            try:
+                clip = read_frames_bounded(
+                    path, max_frames=self.config.qc_max_frames, max_pixels=self.config.qc_max_pixels
+                )
+            except VideoRejected as exc:
+                log.warning("no quality checks for %s: %s (%s)", job.id, exc.message, exc.code)
+                return
             qc = check_frames(
-                frames,
+                clip.frames,
                 prompt=job.prompt,
                 wants_motion=wants_motion(job.prompt),
                 shapes_model=job.model in self.shapes_models,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
-from gateway.auth import revoke_key
+from gateway.auth import hash_key, revoke_key
 from gateway.db import api_keys
 
-from ..support import Gateway, auth
+from ..support import Gateway, auth, make_settings, running_gateway
 
 ROUTES = [
     ("GET", "/v1/videos"),
@@ -39,16 +41,42 @@ async def test_keys_are_hashed_at_rest(gw: Gateway) -> None:
 
 
 async def test_revoked_key_is_refused(gw: Gateway) -> None:
-    key = gw.new_key()
-    assert (await gw.client.get("/v1/videos", headers=auth(key))).status_code == 200
-    gw.state.keys.clear()  # as another process would see it once the short cache expires
+    """Revoked anywhere (here: a connection of its own, as the CLI or another gateway would), the key
+    is refused on the very next request although this process has it cached; other keys still work."""
+    key, other = gw.new_key(), gw.new_key()
+    for _ in range(2):  # the second request is served from the key cache
+        assert (await gw.client.get("/v1/videos", headers=auth(key))).status_code == 200
+    assert (await gw.client.get("/v1/videos", headers=auth(other))).status_code == 200
     with gw.state.db.write() as conn:
-        key_id = conn.execute(select(api_keys.c.id)).scalars().all()
-        for kid in key_id:
-            revoke_key(conn, kid)
-    gw.state.keys.clear()
+        key_id = conn.execute(select(api_keys.c.id).where(api_keys.c.key_hash == hash_key(key))).scalar_one()
+        assert revoke_key(conn, key_id)
     response = await gw.client.get("/v1/videos", headers=auth(key))
     assert response.status_code == 401 and response.json()["error"]["code"] == "invalid_api_key"
+    assert (await gw.client.get("/v1/videos", headers=auth(other))).status_code == 200
+
+
+async def test_a_key_revoked_through_another_gateway_is_refused_here_at_once(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    """Two gateways on one database, each with its key cache warm: a revoke through one (the CLI's
+    code path) is honoured by the other on its next request."""
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    async with (
+        running_gateway(make_settings(first_dir, database_url, models_dir)) as one,
+        running_gateway(make_settings(second_dir, database_url, models_dir)) as two,
+    ):
+        key = one.new_key()
+        for gw in (one, two, one, two):
+            assert (await gw.client.get("/v1/videos", headers=auth(key))).status_code == 200
+        with two.state.db.write() as conn:
+            key_id = conn.execute(
+                select(api_keys.c.id).where(api_keys.c.key_hash == hash_key(key))
+            ).scalar_one()
+            assert revoke_key(conn, key_id)
+        for gw in (one, two):
+            assert (await gw.client.get("/v1/videos", headers=auth(key))).status_code == 401
 
 
 async def test_health_endpoints_are_open(gw: Gateway) -> None:

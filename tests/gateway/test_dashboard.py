@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ..support import FAKE_CONFIG, Gateway, live_server, make_settings
+from ..support import FAKE_CONFIG, Gateway, dashboard_login, live_server, make_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
@@ -29,7 +29,14 @@ async def test_pages_need_a_session_and_forms_need_csrf(gw: Gateway) -> None:
     gw.client.cookies.clear()
     assert bad.status_code == 303 and "error=" in bad.headers["location"]
     key = gw.new_key()
-    ok = await gw.client.post("/login", data={"api_key": key})
+    # Sign-in has its own CSRF token (login CSRF): a form posted from elsewhere is refused.
+    forged_login = await gw.client.post("/login", data={"api_key": key})
+    assert forged_login.status_code == 303 and "error=" in forged_login.headers["location"]
+    assert "framegate_session" not in forged_login.cookies
+    login_page = await gw.client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)  # type: ignore[union-attr]
+    assert gw.client.cookies.get("framegate_login") == token
+    ok = await gw.client.post("/login", data={"api_key": key, "csrf": token})
     cookie = ok.cookies.get("framegate_session")
     assert ok.status_code == 303 and cookie and key not in cookie
     assert (
@@ -167,9 +174,7 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
 
 async def test_dashboard_says_when_the_prompt_not_the_seed_is_the_problem(gw: Gateway) -> None:
     key = gw.new_key(credits=20)
-    await gw.client.post("/login", data={"api_key": key})
-    page = await gw.client.get("/jobs")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    csrf = await dashboard_login(gw.client, key)
     for _ in range(4):
         made = await gw.client.post(
             "/jobs", data={"prompt": "same old prompt", "model": "fake-video", "csrf": csrf}

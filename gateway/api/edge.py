@@ -1,0 +1,112 @@
+"""What every request body must be before any route looks at it, for the API and the dashboard alike.
+
+One place decides what enters: JSON that parses into bounded structures (depth, finite numbers, 64-bit
+integers), and text with neither NUL characters (PostgreSQL refuses them) nor lone surrogates (they
+cannot be encoded). Field-level rules (ranges, lengths, sizes) live in the pydantic body models.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from starlette.requests import Request
+
+from ..errors import BadRequest
+
+__all__ = ["MAX_JSON_DEPTH", "check_text", "clean_form_value", "loads_json", "read_json", "read_json_object"]
+
+MAX_JSON_DEPTH = 32
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def check_text(value: str, param: str | None) -> str:
+    """``value`` if it can be stored and shown; a 400 ``invalid_parameter`` naming ``param`` otherwise."""
+    if "\x00" in value:
+        raise BadRequest(
+            f"{param or 'the body'} must not contain NUL characters", code="invalid_parameter", param=param
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            f"{param or 'the body'} must be valid Unicode text (it has a lone surrogate)",
+            code="invalid_parameter",
+            param=param,
+        ) from None
+    return value
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _check_tree(data: Any) -> None:
+    """Walk the decoded JSON once, without recursion: depth, text, integer range, finite floats."""
+    stack: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(
+                    f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
+                )
+            items: Iterable[tuple[object, Any]] = (
+                value.items() if isinstance(value, dict) else enumerate(value)
+            )
+            for key, child in items:
+                if isinstance(key, str):
+                    check_text(key, _join(path, key))
+                stack.append((child, _join(path, key), depth + 1))
+        elif isinstance(value, str):
+            check_text(value, path or None)
+        elif isinstance(value, bool) or value is None:
+            continue
+        elif (isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX) or (
+            isinstance(value, float) and not math.isfinite(value)
+        ):
+            raise BadRequest(
+                f"{path or 'the body'}: number out of range", code="invalid_parameter", param=path or None
+            )
+
+
+def loads_json(raw: bytes) -> Any:
+    """Decode a JSON body under the edge rules; 400 ``invalid_json`` / ``invalid_parameter`` otherwise."""
+    try:
+        data = json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise BadRequest(
+            f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
+        ) from None
+    except ValueError as exc:  # includes JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+    _check_tree(data)
+    return data
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON body, checked at the edge."""
+    return loads_json(await request.body())
+
+
+async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON body, which must be an object (``{}`` for an empty body if ``empty_ok``)."""
+    raw = await request.body()
+    if empty_ok and not raw.strip():
+        return {}
+    data = loads_json(raw)
+    if not isinstance(data, dict):
+        raise BadRequest("the JSON body must be an object", code="invalid_json")
+    return data
+
+
+def clean_form_value(key: str, value: str) -> str:
+    """A form field's text under the same rules as JSON text."""
+    check_text(key, key)
+    return check_text(value, key)
