@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import billing
 from adapters import Adapter, LocalAdapter, create_adapter
@@ -20,6 +20,8 @@ from router import Offer, default_price
 
 from . import idempotency
 from .api import account, billing_routes, creative, health, models, projects, quotes, routing, shots, videos
+from .api.contract import install_contract
+from .api.deps import known_query_only
 from .artifacts import ArtifactStore, LocalDiskStore
 from .config import ConfigError, FileConfig, PriceConfig, load_config
 from .dashboard import install_dashboard
@@ -266,17 +268,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="One API for many open video diffusion models.",
     )
     install_error_handlers(app)
-    app.include_router(videos.router)
-    app.include_router(models.router)
-    app.include_router(health.router)
-    app.include_router(account.router)
-    app.include_router(quotes.router)
-    app.include_router(routing.router)
-    app.include_router(creative.router)
-    app.include_router(shots.router)
+    api = [videos, models, health, account, quotes, routing, creative, shots, projects, billing_routes]
+    for module in api:
+        app.include_router(module.router, dependencies=[Depends(known_query_only)])
     install_dashboard(app)
-    app.include_router(projects.router)
-    app.include_router(billing_routes.router)
+    install_contract(app)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(UrlGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

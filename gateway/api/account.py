@@ -19,7 +19,9 @@ from ..auth import Principal
 from ..db import api_keys
 from ..errors import BadRequest
 from ..state import AppState
+from .contract import documented
 from .deps import app_state, principal
+from .objects import Account, LedgerPage, UsageReport
 
 __all__ = ["router"]
 
@@ -71,17 +73,17 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
     }
 
 
-@router.get("/account")
+@router.get("/account", **documented(returns=Account))
 async def get_account(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Credits of the caller's account, and the calling key's budgets."""
     return await state.db.run_read(_account, state, who)
 
 
-@router.get("/account/ledger")
+@router.get("/account/ledger", **documented(returns=LedgerPage))
 async def get_ledger(
     state: StateDep,
     who: PrincipalDep,
-    after: int | None = None,
+    after: Annotated[int | None, Query(ge=0, le=2**31 - 1)] = None,  # entry ids are 32-bit integers
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     order: Literal["asc", "desc"] = "desc",
 ) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def _parse_time(value: str | None, name: str) -> float | None:
     return stamp
 
 
-@router.get("/usage", response_model=None)
+@router.get("/usage", **documented(returns=UsageReport, media={"text/csv": {"type": "string"}}))
 async def get_usage(
     state: StateDep,
     who: PrincipalDep,

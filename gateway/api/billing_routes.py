@@ -13,8 +13,10 @@ import billing
 from .. import idempotency
 from ..auth import Principal
 from ..state import AppState
+from .contract import documented
 from .deps import app_state, principal
 from .edge import loads_json, read_json_object
+from .objects import CheckoutSession, PackList, WebhookAck
 from .schemas import parse_model
 
 __all__ = ["router"]
@@ -24,14 +26,14 @@ StateDep = Annotated[AppState, Depends(app_state)]
 
 
 class CheckoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     pack: str
     success_url: str | None = None
     cancel_url: str | None = None
 
 
-@router.get("/packs")
+@router.get("/packs", **documented(returns=PackList))
 async def list_packs(state: StateDep, who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
     return {
         "object": "list",
@@ -49,7 +51,7 @@ async def list_packs(state: StateDep, who: Annotated[Principal, Depends(principa
     }
 
 
-@router.post("/checkout")
+@router.post("/checkout", **documented(returns=CheckoutSession, json_body=CheckoutRequest, errors=(413, 503)))
 async def create_checkout(
     request: Request, state: StateDep, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
@@ -92,7 +94,10 @@ async def create_checkout(
     return await to_thread.run_sync(create)
 
 
-@router.post("/stripe/webhook")
+@router.post(
+    "/stripe/webhook",
+    **documented(returns=WebhookAck, json_body={"type": "object"}, auth=False, errors=(413, 503)),
+)
 async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
     """Stripe's events. Authenticated by the ``Stripe-Signature`` over the raw body, not an API key."""
     payload = await request.body()

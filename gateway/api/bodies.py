@@ -79,7 +79,7 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
         else:
             data[key] = value
     await form.close()
-    fields = parse_model(VideoCreate, data)
+    fields = parse_model(VideoCreate, data, lax=True)
     if image is None and (image_url is not None or file_id is not None):
         image = _reference_bytes(image_url, file_id)
     return CreateBody(fields, image)

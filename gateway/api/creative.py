@@ -21,8 +21,10 @@ from ..auth import Principal
 from ..creative import analyze_prompt, wants_motion
 from ..errors import BadRequest, PayloadTooLarge
 from ..state import AppState
+from .contract import BINARY, documented
 from .deps import app_state, principal
 from .edge import read_json_object
+from .objects import PromptAnalysis, QcReport
 from .schemas import parse_model
 
 __all__ = ["router"]
@@ -33,19 +35,32 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
 class AnalyzeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(min_length=1, max_length=20_000)
 
 
-@router.post("/prompts/analyze")
+@router.post(
+    "/prompts/analyze", **documented(returns=PromptAnalysis, json_body=AnalyzeRequest, errors=(413,))
+)
 async def analyze(request: Request, who: PrincipalDep) -> dict[str, Any]:
     """Which of scene, motion (incl. camera), mood and temporal arc the prompt has, and what to add."""
     req = parse_model(AnalyzeRequest, await read_json_object(request))
     return analyze_prompt(req.prompt).as_dict()
 
 
-@router.post("/qc")
+@router.post(
+    "/qc",
+    **documented(
+        returns=QcReport,
+        form_body={
+            "type": "object",
+            "required": ["file"],
+            "properties": {"file": BINARY, "prompt": {"type": "string"}, "model": {"type": "string"}},
+        },
+        errors=(413,),
+    ),
+)
 async def quality_check(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Quality checks for an uploaded clip (multipart ``file``; optional ``prompt`` and ``model``).
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 from fastapi import Request
+from fastapi.routing import APIRoute
 
 from ..auth import Principal, bearer_secret, hash_key, lookup, revocation_version
-from ..errors import RateLimited, Unauthorized
+from ..errors import BadRequest, RateLimited, Unauthorized
 from ..state import AppState
 
-__all__ = ["app_state", "principal"]
+__all__ = ["app_state", "known_query_only", "principal"]
 
 
 async def app_state(request: Request) -> AppState:
@@ -39,3 +40,26 @@ async def principal(request: Request) -> Principal:
                 headers={"retry-after": str(max(1, math.ceil(wait)))},
             )
     return found
+
+
+_KNOWN: dict[int, frozenset[str]] = {}
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the operation does not take is refused (``unknown_parameter``), as unknown
+    body fields are: a typo (``limt=5``) must not be silently ignored."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _KNOWN.get(id(route))
+    if known is None:
+        names: set[str] = set()
+        stack = [route.dependant]
+        while stack:
+            dependant = stack.pop()
+            names.update(p.alias for p in dependant.query_params)
+            stack.extend(dependant.dependencies)
+        known = _KNOWN[id(route)] = frozenset(names)
+    for name in request.query_params:
+        if name not in known:
+            raise BadRequest(f"unknown query parameter {name!r}", code="unknown_parameter", param=name)

@@ -12,19 +12,21 @@ from sqlalchemy import text
 
 from ..errors import Unauthorized
 from ..state import AppState
+from .contract import documented
 from .deps import app_state
+from .objects import Health, Readiness
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", **documented(returns=Health, auth=False))
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", **documented(returns=Readiness, auth=False, also={503: Readiness}))
 def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     try:
         with state.db.read() as conn:
@@ -36,7 +38,11 @@ def readyz(state: Annotated[AppState, Depends(app_state)]) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    **documented(media={"text/plain": {"type": "string"}}, auth=False, errors=(401,)),
+)
 def metrics(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Response:
     """Prometheus metrics; with ``FRAMEGATE_METRICS_TOKEN`` set, only for ``Authorization: Bearer <it>``."""
     token = state.settings.metrics_token

@@ -11,7 +11,9 @@ from local_models import ModelSpec
 from ..auth import Principal
 from ..errors import NotFound
 from ..state import AppState
+from .contract import documented
 from .deps import app_state, principal
+from .objects import ModelList, ModelObject
 
 __all__ = ["model_object", "router"]
 
@@ -51,14 +53,14 @@ def _catalog(state: AppState) -> dict[str, dict[str, Any]]:
     return out
 
 
-@router.get("")
+@router.get("", **documented(returns=ModelList))
 async def list_models(
     state: Annotated[AppState, Depends(app_state)], who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:
     return {"object": "list", "data": sorted(_catalog(state).values(), key=lambda m: m["id"])}
 
 
-@router.get("/{model_id}")
+@router.get("/{model_id}", **documented(returns=ModelObject, errors=(404,)))
 async def retrieve_model(
     model_id: str,
     state: Annotated[AppState, Depends(app_state)],

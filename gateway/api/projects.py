@@ -19,8 +19,10 @@ from ..auth import Principal
 from ..db import projects
 from ..errors import NotFound
 from ..state import AppState
+from .contract import documented
 from .deps import app_state, principal
 from .edge import read_json_object
+from .objects import Deleted, Project, ProjectList
 from .schemas import parse_model
 
 __all__ = ["ProjectCreate", "create_project_row", "router"]
@@ -36,7 +38,7 @@ MAX_BUDGET = 1_000_000_000  # credits: far beyond any real project, well inside 
 class ProjectCreate(BaseModel):
     """``POST /v1/projects`` (also the dashboard's project form)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: str = Field(min_length=1, max_length=200)
     brief: str | None = Field(default=None, max_length=20_000)
@@ -81,7 +83,7 @@ def create_project_row(conn: Any, account_id: str, req: ProjectCreate) -> Any:
     ).one()
 
 
-@router.post("")
+@router.post("", **documented(returns=Project, json_body=ProjectCreate, errors=(413,)))
 async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     req = parse_model(ProjectCreate, await read_json_object(request))
 
@@ -108,7 +110,7 @@ def _get(state: AppState, who: Principal, project_id: str) -> dict[str, Any]:
         return project_object(row, billing.spent_mc(conn, project_id=row.id))
 
 
-@router.get("")
+@router.get("", **documented(returns=ProjectList))
 async def list_projects(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:
@@ -125,12 +127,12 @@ async def list_projects(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     return await state.db.run_read(read)
 
 
-@router.get("/{project_id}")
+@router.get("/{project_id}", **documented(returns=Project, errors=(404,)))
 async def get_project(project_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     return await state.db.run_read(_get, state, who, project_id)
 
 
-@router.delete("/{project_id}")
+@router.delete("/{project_id}", **documented(returns=Deleted, errors=(404,)))
 async def delete_project(project_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     await state.db.run_read(_get, state, who, project_id)
 

@@ -14,9 +14,11 @@ from ..auth import Principal
 from ..errors import BadRequest
 from ..state import AppState
 from .bodies import parse_json_body
+from .contract import documented
 from .deps import app_state, principal
 from .edge import read_json_object
-from .schemas import VideoCreate
+from .objects import QuoteResult
+from .schemas import QuoteBody, VideoCreate
 
 __all__ = ["router"]
 
@@ -45,7 +47,7 @@ class _Image:
     png = b""
 
 
-@router.post("/quotes")
+@router.post("/quotes", **documented(returns=QuoteResult, json_body=QuoteBody, errors=(413, 503)))
 async def create_quote(
     request: Request,
     state: Annotated[AppState, Depends(app_state)],

@@ -12,8 +12,11 @@ from billing import credits
 from ..auth import Principal
 from ..state import AppState
 from .bodies import read_create_body
+from .contract import documented
 from .deps import app_state, principal
 from .images import validate_image
+from .objects import BackendList, RouteExplanation
+from .schemas import VIDEO_FORM, VideoCreate
 
 __all__ = ["router"]
 
@@ -22,7 +25,12 @@ StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-@router.post("/routes/explain")
+@router.post(
+    "/routes/explain",
+    **documented(
+        returns=RouteExplanation, json_body=VideoCreate, form_body=VIDEO_FORM, errors=(413, 415, 503)
+    ),
+)
 async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Rank the candidates for a ``POST /v1/videos`` body without creating anything: each with its price,
     estimated time (queue + cold load + run) and score, and why every other candidate was excluded."""
@@ -61,7 +69,7 @@ async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[
     return {"object": "route.explanation", "policy": routing.policy, "ranked": ranked, "excluded": excluded}
 
 
-@router.get("/backends")
+@router.get("/backends", **documented(returns=BackendList))
 async def backends(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Each backend's circuit state, recent error rate, median latency, queued work and warm models."""
     return {"object": "list", "data": await to_thread.run_sync(state.fleet.describe)}

@@ -13,11 +13,20 @@ from router import RoutingPreferences
 
 from ..errors import BadRequest
 
-__all__ = ["ImageReference", "RoutingBody", "VideoCreate", "format_seconds", "parse_model", "video_object"]
+__all__ = [
+    "VIDEO_FORM",
+    "ImageReference",
+    "QuoteBody",
+    "RoutingBody",
+    "VideoCreate",
+    "format_seconds",
+    "parse_model",
+    "video_object",
+]
 
 
 class ImageReference(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     image_url: str | None = None
     file_id: str | None = None
@@ -26,7 +35,7 @@ class ImageReference(BaseModel):
 class RoutingBody(BaseModel):
     """``routing`` on a create: how to choose and fall back (OpenRouter's names where they fit)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     policy: Literal["cheapest", "fastest", "quality", "balanced"] = "cheapest"
     order: list[str] = Field(default_factory=list, max_length=16)
@@ -49,14 +58,30 @@ class RoutingBody(BaseModel):
         )
 
 
+def _number_or_numeric_string(schema: dict[str, Any]) -> None:
+    # The OpenAI SDK sends seconds as a string ("4"); numbers are accepted as well.
+    schema["anyOf"] = [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"},
+        {"type": "null"},
+    ]
+
+
 class VideoCreate(BaseModel):
     """``POST /v1/videos``. ``seconds`` may be a string or a number, as OpenAI's SDK sends strings."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str | None = None
     model: str | None = None
-    seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
+    seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        strict=False,
+        json_schema_extra=_number_or_numeric_string,
+    )
     size: str | None = None
     input_reference: ImageReference | None = None
     seed: int | None = None
@@ -88,6 +113,24 @@ class VideoCreate(BaseModel):
         return value or None
 
 
+class QuoteBody(VideoCreate):
+    """``POST /v1/quotes``: a create body (``prompt`` optional) plus ``models`` (an A/B compare) and ``mode``
+    (instead of sending an image)."""
+
+    models: list[str] | None = Field(default=None, min_length=1, max_length=8)
+    mode: Literal["t2v", "i2v", ""] | None = None
+
+
+# ``POST /v1/videos`` as multipart/form-data (the OpenAI SDK's shape): every field is text, the image a file.
+VIDEO_FORM: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        **{name: {"type": "string"} for name in VideoCreate.model_fields if name != "input_reference"},
+        "input_reference": {"type": "string", "format": "binary"},
+        "input_reference[image_url]": {"type": "string"},
+    },
+}
+
 M = TypeVar("M", bound=BaseModel)
 
 _CODES = {
@@ -98,10 +141,14 @@ _CODES = {
 }
 
 
-def parse_model(model: type[M], data: Any) -> M:
-    """Validate ``data`` into ``model``; the first problem becomes a 400 naming its parameter."""
+def parse_model(model: type[M], data: Any, *, lax: bool = False) -> M:
+    """Validate ``data`` into ``model``; the first problem becomes a 400 naming its parameter.
+
+    Request models are strict (JSON types as documented: ``"1"`` is not a number, ``1`` not a bool);
+    ``lax`` for forms, whose fields are all text.
+    """
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=False if lax else None)
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None

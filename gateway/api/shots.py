@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select, update
@@ -34,9 +34,11 @@ from ..creative.shots import (
 from ..db import cuts, shots, takes
 from ..errors import Conflict, NotFound
 from ..state import AppState
+from .contract import BINARY, documented
 from .deps import app_state, principal
 from .edge import read_json_object
 from .images import decode_data_url, validate_image
+from .objects import Cut, Deleted, Shot, ShotList, TakeList
 from .schemas import RoutingBody, VideoCreate, parse_model, video_object
 
 __all__ = ["CutCreate", "build_cut", "router"]
@@ -52,7 +54,7 @@ MAX_POSITION = 10_000
 class ShotCreate(BaseModel):
     """``POST /v1/projects/{id}/shots`` (also the dashboard's shot form)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(min_length=1, max_length=4000)
     size: str | None = Field(default=None, max_length=16)
@@ -75,7 +77,7 @@ class ShotCreate(BaseModel):
 class ShotUpdate(BaseModel):
     """``PATCH /v1/shots/{id}``: only the fields sent change; ``size``, ``seconds``, ``notes`` may be null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     prompt: str = Field(default="", min_length=1, max_length=4000)
     size: str | None = Field(default=None, max_length=16)
@@ -98,7 +100,7 @@ def _checked_size(value: str) -> str:
 
 
 class TakesCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     models: list[str] = Field(min_length=1, max_length=8)
     prompt: str | None = Field(default=None, min_length=1, max_length=4000)
@@ -113,7 +115,7 @@ MAX_CUT_SIDE, MAX_CUT_PIXELS = 3840, 3840 * 2160  # 4K UHD, either orientation
 class CutCreate(BaseModel):
     """``POST /v1/projects/{id}/cut``: the cut's size (default: the largest take's) and fps."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     size: str | None = Field(default=None, max_length=16)
     fps: int | None = Field(default=None, ge=1, le=60)
@@ -139,7 +141,9 @@ def _shot_with_takes(state: AppState, conn: Any, shot: Any, sort: str | None = N
     return shot_object(shot, objs)
 
 
-@router.post("/projects/{project_id}/shots")
+@router.post(
+    "/projects/{project_id}/shots", **documented(returns=Shot, json_body=ShotCreate, errors=(404, 413))
+)
 async def add_shot(project_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     req = parse_model(ShotCreate, await read_json_object(request))
     image = None
@@ -163,7 +167,9 @@ async def add_shot(project_id: str, request: Request, state: StateDep, who: Prin
                     conn,
                     who.account_id,
                     project_id,
-                    ShotFields(req.prompt.strip(), req.size, req.seconds, req.notes, path and str(path)),
+                    ShotFields(
+                        req.prompt.strip(), req.size, req.seconds, req.notes, str(path) if path else None
+                    ),
                     req.position,
                 )
                 return shot_object(row, [])
@@ -175,7 +181,7 @@ async def add_shot(project_id: str, request: Request, state: StateDep, who: Prin
     return await to_thread.run_sync(create)
 
 
-@router.get("/projects/{project_id}/shots")
+@router.get("/projects/{project_id}/shots", **documented(returns=ShotList, errors=(404,)))
 async def list_shots(
     project_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
 ) -> dict[str, Any]:
@@ -192,7 +198,7 @@ async def list_shots(
     return await state.db.run_read(read)
 
 
-@router.get("/shots/{shot_id}")
+@router.get("/shots/{shot_id}", **documented(returns=Shot, errors=(404,)))
 async def get_shot(
     shot_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
 ) -> dict[str, Any]:
@@ -203,7 +209,7 @@ async def get_shot(
     return await state.db.run_read(read)
 
 
-@router.patch("/shots/{shot_id}")
+@router.patch("/shots/{shot_id}", **documented(returns=Shot, json_body=ShotUpdate, errors=(404, 413)))
 async def update_shot(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     req = parse_model(ShotUpdate, await read_json_object(request))
     changes = req.model_dump(exclude_unset=True)
@@ -218,7 +224,7 @@ async def update_shot(shot_id: str, request: Request, state: StateDep, who: Prin
     return await to_thread.run_sync(write)
 
 
-@router.delete("/shots/{shot_id}")
+@router.delete("/shots/{shot_id}", **documented(returns=Deleted, errors=(404,)))
 async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     def write() -> None:
         with state.db.write() as conn:
@@ -229,7 +235,10 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
     return {"id": shot_id, "object": "shot.deleted", "deleted": True}
 
 
-@router.post("/shots/{shot_id}/takes")
+@router.post(
+    "/shots/{shot_id}/takes",
+    **documented(returns=TakeList, json_body=TakesCreate, errors=(402, 404, 409, 413, 503)),
+)
 async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
     a changed ``prompt``) the new takes record where they came from and what changed."""
@@ -275,7 +284,7 @@ async def render_takes(shot_id: str, request: Request, state: StateDep, who: Pri
     return await to_thread.run_sync(create)
 
 
-@router.post("/takes/{take_id}/winner")
+@router.post("/takes/{take_id}/winner", **documented(returns=Shot, errors=(404, 409)))
 async def pick_winner(take_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     def write() -> dict[str, Any]:
         with state.db.write() as conn:
@@ -335,7 +344,10 @@ def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) 
     }
 
 
-@router.post("/projects/{project_id}/cut")
+@router.post(
+    "/projects/{project_id}/cut",
+    **documented(returns=Cut, json_body=CutCreate, body_required=False, errors=(404, 409, 413)),
+)
 async def assemble_cut(
     project_id: str, request: Request, state: StateDep, who: PrincipalDep
 ) -> dict[str, Any]:
@@ -344,7 +356,11 @@ async def assemble_cut(
     return await to_thread.run_sync(build_cut, state, who, project_id, req)
 
 
-@router.get("/projects/{project_id}/cut/content")
+@router.get(
+    "/projects/{project_id}/cut/content",
+    response_class=Response,
+    **documented(media={"video/mp4": BINARY}, errors=(404,)),
+)
 async def cut_content(project_id: str, state: StateDep, who: PrincipalDep) -> FileResponse:
     def latest() -> str:
         with state.db.read() as conn:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from ..artifacts import VARIANTS
 from ..auth import Principal
@@ -16,9 +16,11 @@ from ..ids import is_video_id
 from ..jobs.states import COMPLETED, TERMINAL
 from ..state import AppState
 from .bodies import read_create_body
+from .contract import BINARY, documented
 from .deps import app_state, principal
 from .images import validate_image
-from .schemas import video_object
+from .objects import Deleted, Video, VideoBatch, VideoPage
+from .schemas import VIDEO_FORM, VideoCreate, video_object
 
 __all__ = ["router"]
 
@@ -49,7 +51,15 @@ async def _load(state: AppState, who: Principal, video_id: str) -> Any:
     return row
 
 
-@router.post("")
+@router.post(
+    "",
+    **documented(
+        returns=(Video, VideoBatch),
+        json_body=VideoCreate,
+        form_body=VIDEO_FORM,
+        errors=(402, 404, 409, 413, 415, 503),
+    ),
+)
 async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Queue a generation. JSON or multipart (``input_reference`` as a file part or data URL)."""
     body = await read_create_body(request, max_body_bytes=state.settings.max_body_bytes)
@@ -72,7 +82,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
     return JSONResponse(submitted.body, headers=headers)
 
 
-@router.get("")
+@router.get("", **documented(returns=VideoPage))
 async def list_videos(
     state: StateDep,
     who: PrincipalDep,
@@ -96,12 +106,12 @@ async def list_videos(
     }
 
 
-@router.get("/{video_id}")
+@router.get("/{video_id}", **documented(returns=Video, errors=(404,)))
 async def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
     return _video_response(state, await _load(state, who, video_id))
 
 
-@router.post("/{video_id}/cancel")
+@router.post("/{video_id}/cancel", **documented(returns=Video, errors=(404, 409)))
 async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
     if not is_video_id(video_id):
@@ -110,7 +120,7 @@ async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSO
     return _video_response(state, row)
 
 
-@router.delete("/{video_id}")
+@router.delete("/{video_id}", **documented(returns=Deleted, errors=(404,)))
 async def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Delete a video and its files; a running job is cancelled first (and refunded)."""
     if not is_video_id(video_id):
@@ -119,7 +129,11 @@ async def delete_video(video_id: str, state: StateDep, who: PrincipalDep) -> dic
     return {"id": video_id, "object": "video.deleted", "deleted": True}
 
 
-@router.get("/{video_id}/content")
+@router.get(
+    "/{video_id}/content",
+    response_class=Response,
+    **documented(media={"video/mp4": BINARY, "image/webp": BINARY, "image/jpeg": BINARY}, errors=(404, 409)),
+)
 async def download_content(
     video_id: str,
     state: StateDep,

@@ -124,7 +124,9 @@ async def new_project(request: Request) -> RedirectResponse:
             raise ApiError("A project needs a name.", code="missing_parameter")
         # The API's body model: the same rules (and messages) for a form as for JSON.
         req = parse_model(
-            ProjectCreate, {"name": f.get("name"), "brief": f.get("brief"), "budget": _text(f, "budget")}
+            ProjectCreate,
+            {"name": f.get("name"), "brief": f.get("brief"), "budget": _text(f, "budget")},
+            lax=True,
         )
         with state.db.write() as conn:
             create_project_row(conn, session.principal.account_id, req)
@@ -144,7 +146,7 @@ async def new_shot(project_id: str, request: Request) -> RedirectResponse:
         if not _text(f, "prompt"):
             raise ApiError("A shot needs a prompt.", code="missing_prompt")
         fields = {name: _text(f, name) for name in ("prompt", "size", "seconds", "notes")}
-        req = parse_model(ShotCreate, fields)
+        req = parse_model(ShotCreate, fields, lax=True)
         with state.db.write() as conn:
             row = create_shot(
                 conn,

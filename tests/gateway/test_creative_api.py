@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import random
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import av
 import numpy as np
 import pytest
 
@@ -144,3 +149,117 @@ async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_di
         refused = await gw.create(key, prompt="same", model="fake-video")
         assert refused.status_code == 409 and refused.json()["error"]["code"] == "unchanged_prompt"
         assert gw.balance(key).balance_mc - gw.balance(key).held_mc == 47_000
+
+
+@contextlib.asynccontextmanager
+async def _capped(tmp_path: Path, models_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Gateway, str]]:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, **overrides)
+    async with running_gateway(settings) as gw:
+        yield gw, gw.new_key()
+
+
+@contextlib.contextmanager
+def _no_decoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Containers may be opened (metadata), never decoded: a decode records itself and fails."""
+    decoded: list[str] = []
+    real_open = av.open
+
+    class Undecodable:
+        def __init__(self, container: Any) -> None:
+            self.container = container
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.container, name)
+
+        def __enter__(self) -> Undecodable:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.container.close()
+
+        def decode(self, *args: Any, **kwargs: Any) -> Any:
+            decoded.append("decode")
+            raise AssertionError("the clip was decoded although its metadata refuses it")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(av, "open", lambda *a, **k: Undecodable(real_open(*a, **k)))
+        yield decoded
+
+
+async def _post_clip(gw: Gateway, key: str, data: bytes) -> Any:
+    return await gw.client.post(
+        "/v1/qc", headers=auth(key), files={"file": ("c.mp4", io.BytesIO(data), "video/mp4")}
+    )
+
+
+async def test_qc_refuses_a_long_clip_from_its_metadata(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = np.zeros((60, 64, 64, 3), dtype=np.uint8)
+    frames[:, :, :32] = np.arange(60, dtype=np.uint8)[:, None, None, None] * 4
+    async with _capped(tmp_path, models_dir, qc_max_frames=50) as (gw, key):
+        with _no_decoding(monkeypatch) as decoded:
+            refused = await _post_clip(gw, key, _clip(tmp_path, frames))
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error"]["code"] == "video_too_long"
+        assert (
+            refused.json()["error"]["param"] == "file" and "60 frames" in refused.json()["error"]["message"]
+        )
+        assert decoded == [], "refused before a single frame was decoded"
+        at_cap = await _post_clip(gw, key, _clip(tmp_path, frames[:50]))
+        assert at_cap.status_code == 200 and at_cap.json()["frames"] == 50
+
+
+async def test_qc_refuses_a_clip_over_the_pixel_cap(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = np.full((4, 320, 400, 3), 90, dtype=np.uint8)
+    async with _capped(tmp_path, models_dir, qc_max_pixels=320 * 320) as (gw, key):
+        with _no_decoding(monkeypatch) as decoded:
+            refused = await _post_clip(gw, key, _clip(tmp_path, frames))
+        assert refused.status_code == 413, refused.text
+        assert (
+            refused.json()["error"]["code"] == "video_too_large"
+            and refused.json()["error"]["param"] == "file"
+        )
+        assert decoded == []
+        fits = await _post_clip(gw, key, _clip(tmp_path, frames[:, :, :320]))
+        body = fits.json()
+        assert fits.status_code == 200 and (body["width"], body["height"], body["frames"]) == (320, 320, 4)
+
+
+async def test_qc_oversized_body_is_413(tmp_path: Path, models_dir: Path) -> None:
+    async with _capped(tmp_path, models_dir, max_body_bytes=64_000) as (gw, key):
+        declared = await _post_clip(gw, key, b"\x00" * 70_000)
+        assert declared.status_code == 413 and declared.json()["error"]["code"] == "request_too_large"
+
+        async def chunks() -> AsyncIterator[
+            bytes
+        ]:  # no content-length: the limit is enforced while streaming
+            yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="c.mp4"\r\n\r\n'
+            for _ in range(10):
+                yield b"\x00" * 10_000
+            yield b"\r\n--b--\r\n"
+
+        streamed = await gw.client.post(
+            "/v1/qc",
+            content=chunks(),
+            headers={**auth(key), "content-type": "multipart/form-data; boundary=b"},
+        )
+        assert streamed.status_code == 413, streamed.text
+        assert streamed.json()["error"]["code"] == "request_too_large"
+
+
+async def test_a_take_over_the_qc_caps_gets_no_qc(
+    tmp_path: Path, models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _capped(tmp_path, models_dir, qc_max_frames=1) as (gw, key):
+        video = (await gw.create(key, prompt="a square moving right", model="fake-video")).json()
+        done = await gw.wait(key, video["id"])
+        assert done["status"] == "completed"
+        for _ in range(500):
+            if "no quality checks for" in caplog.text:
+                break
+            await asyncio.sleep(0.02)
+        assert f"no quality checks for {video['id']}" in caplog.text and "video_too_long" in caplog.text
+        assert (await gw.wait(key, video["id"]))["qc"] is None

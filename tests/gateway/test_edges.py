@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from ..support import (
     Gateway,
     auth,
     dashboard_login,
+    live_server,
     make_settings,
     png_bytes,
     running_gateway,
@@ -121,7 +123,12 @@ async def test_hostile_json_on_every_json_route(gw: Gateway, case: str, raw: byt
 
 FIELD_CASES: list[tuple[str, str, dict[str, Any], str]] = [
     ("superscript size", "video", {"prompt": "p", "model": "fake-video", "size": "²x²"}, "invalid_size"),
-    ("arabic-indic size", "video", {"prompt": "p", "model": "fake-video", "size": "١٢٨x١٢٨"}, "invalid_size"),
+    (
+        "arabic-indic size",
+        "video",
+        {"prompt": "p", "model": "fake-video", "size": "\u0661\u0662\u0668x\u0661\u0662\u0668"},
+        "invalid_size",
+    ),
     ("NUL in prompt", "video", {"prompt": "a\x00b", "model": "fake-video"}, "invalid_parameter"),
     ("NUL in project name", "project", {"name": "a\x00b"}, "invalid_parameter"),
     ("huge budget", "project", {"name": "p", "budget": 1e300}, "invalid_parameter"),
@@ -321,3 +328,44 @@ async def test_signed_stripe_events_of_the_wrong_shape_are_a_400(
             headers={"stripe-signature": header, "content-type": "application/json"},
         )
         assert answer.status_code == 400, answer.text
+
+
+def test_the_event_stream_stops_when_the_session_ends(tmp_path: Path, models_dir: Path) -> None:
+    """Signed out in one tab, the live-progress stream open in another stops sending at once."""
+    import threading
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=SLOW_CONFIG)
+    with live_server(settings) as (url, app):
+        import billing
+        from gateway.auth import create_key
+
+        with app.state.fg.db.write() as conn:
+            account = billing.ensure_account(conn, "viewer")
+            billing.grant(conn, account, billing.millicredits(50))
+            key = create_key(conn, account).secret
+        with httpx.Client(base_url=url, timeout=30) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            client.post("/login", data={"api_key": key, "csrf": token})
+            csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/jobs").text).group(1)  # type: ignore[union-attr]
+            client.post(
+                "/v1/videos", json={"prompt": "p", "model": "fake-video", "seconds": 8}, headers=auth(key)
+            )
+            ended = threading.Event()
+            received: list[bytes] = []
+
+            def listen() -> None:
+                with client.stream("GET", "/events") as stream:
+                    for chunk in stream.iter_bytes():
+                        received.append(chunk)
+                ended.set()
+
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
+            deadline = time.monotonic() + 20
+            while not any(b"event: job" in c for c in received) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert any(b"event: job" in c for c in received), received
+            with httpx.Client(base_url=url, cookies=client.cookies) as other_tab:
+                assert other_tab.post("/logout", data={"csrf": csrf}).status_code == 303
+            assert ended.wait(10), "the stream kept sending after sign-out"
