@@ -9,6 +9,7 @@ from .errors import (
     BudgetExceeded,
     InsufficientCredits,
     InvalidWebhook,
+    PaymentProviderFailed,
     UnknownPack,
 )
 from .ledger import (
@@ -51,6 +52,7 @@ __all__ = [
     "CreditPack",
     "InsufficientCredits",
     "InvalidWebhook",
+    "PaymentProviderFailed",
     "PriceRule",
     "StripeConfig",
     "UnknownPack",

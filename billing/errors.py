@@ -30,6 +30,12 @@ class BillingNotConfigured(BillingError):
     code = "billing_not_configured"
 
 
+class PaymentProviderFailed(BillingError):
+    """Stripe answered with an error or something that is not a Checkout Session; nothing was sold."""
+
+    code = "payment_provider_error"
+
+
 class UnknownPack(BillingError):
     code = "unknown_pack"
 

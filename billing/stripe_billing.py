@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .errors import BillingNotConfigured, InvalidWebhook, UnknownPack
+from .errors import BillingNotConfigured, InvalidWebhook, PaymentProviderFailed, UnknownPack
 from .ledger import purchase
 from .schema import stripe_events, stripe_sessions
 
@@ -72,7 +72,27 @@ def create_checkout(
     if pack is None:
         known = ", ".join(sorted(packs)) or "none are configured"
         raise UnknownPack(f"unknown credit pack {pack_id!r} (packs: {known})", param="pack")
-    session = client.v1.checkout.sessions.create(
+    import stripe
+
+    try:
+        session = _create_session(client, pack, account_id, success_url, cancel_url, idempotency_key)
+    except stripe.StripeError as exc:
+        raise PaymentProviderFailed(f"Stripe refused the checkout: {exc.user_message or exc}") from None
+    session_id, url = session.get("id"), session.get("url")
+    if not (isinstance(session_id, str) and 0 < len(session_id) <= 255 and isinstance(url, str) and url):
+        raise PaymentProviderFailed("Stripe answered without a usable Checkout Session (id and url)")
+    return session, pack
+
+
+def _create_session(
+    client: Any,
+    pack: CreditPack,
+    account_id: str,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str | None,
+) -> Any:
+    return client.v1.checkout.sessions.create(
         params={
             "mode": "payment",
             "client_reference_id": account_id,
@@ -92,7 +112,6 @@ def create_checkout(
         },
         options={"idempotency_key": idempotency_key} if idempotency_key else None,
     )
-    return session, pack
 
 
 def record_session(conn: Connection, session_id: str, account_id: str, pack: CreditPack) -> None:
@@ -118,6 +137,8 @@ def verify_event(payload: bytes, signature: str | None, secret: str | None, tole
         raise BillingNotConfigured("Stripe webhooks are not configured on this gateway")
     if not signature:
         raise InvalidWebhook("missing Stripe-Signature header")
+    if not signature.isascii():
+        raise InvalidWebhook("invalid Stripe-Signature header")
     try:
         # The signature only: construct_event would also build an object and fails on odd shapes.
         stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance)
@@ -134,6 +155,10 @@ def verify_event(payload: bytes, signature: str | None, secret: str | None, tole
         and isinstance(event.get("type"), str)
         and isinstance(obj, dict)
         and isinstance(obj.get("id", ""), str)
+        # what is stored: event ids and session ids up to 255 characters, types up to 64
+        and len(event["id"]) <= 255
+        and len(event["type"]) <= 64
+        and len(obj.get("id", "")) <= 255
     ):
         raise InvalidWebhook("the event is not a Stripe event object (id, type, data.object)")
     return event

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stripe=StripeConfig(
                 settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
             ),
+            qc_slots=threading.BoundedSemaphore(settings.qc_concurrency),
             packs={
                 p.id: CreditPack(p.id, millicredits(p.credits), p.price_cents, p.currency, p.name)
                 for p in config.billing.packs

@@ -19,9 +19,12 @@ from billing import (
     BillingNotConfigured,
     BudgetExceeded,
     InsufficientCredits,
+    PaymentProviderFailed,
 )
 from local_models import InvalidInput, LocalModelError, WeightsNotFound
 from router import ModelNotFound, NoCandidate, RoutingError
+
+from .middleware import security_headers
 
 __all__ = [
     "ApiError",
@@ -39,6 +42,13 @@ __all__ = [
 ]
 
 log = logging.getLogger("framegate.errors")
+
+
+def _printable(text: str, limit: int = 2000) -> str:
+    """Error text echoes what the client sent: keep it encodable (a lone surrogate in a field name
+    becomes ``\\udc00``) and bounded."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class ApiError(Exception):
@@ -64,7 +74,14 @@ class ApiError(Exception):
         self.headers = headers
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "param": self.param, "type": self.type}}
+        return {
+            "error": {
+                "code": self.code,
+                "message": _printable(self.message),
+                "param": None if self.param is None else _printable(self.param),
+                "type": self.type,
+            }
+        }
 
 
 class BadRequest(ApiError):
@@ -112,7 +129,7 @@ def to_api_error(exc: Exception) -> ApiError:
     code = getattr(exc, "code", None)
     if isinstance(exc, (InsufficientCredits, BudgetExceeded)):
         return PaymentRequired(message, code=code)
-    if isinstance(exc, BillingNotConfigured):
+    if isinstance(exc, (BillingNotConfigured, PaymentProviderFailed)):
         return ServiceUnavailable(message, code=code)
     if isinstance(exc, BillingError):
         return BadRequest(message, code=code, param=param)
@@ -153,7 +170,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        codes = {404: ("not_found", NotFound), 405: ("method_not_allowed", BadRequest)}
+        codes = {
+            400: ("invalid_request", BadRequest),
+            404: ("not_found", NotFound),
+            405: ("method_not_allowed", BadRequest),
+            413: ("request_too_large", PayloadTooLarge),
+        }
         code, cls = codes.get(exc.status_code, ("http_error", ApiError))
         error = cls(str(exc.detail), code=code)
         error.status = exc.status_code
@@ -161,7 +183,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(ApiError("internal server error"))
+        # Starlette answers this outside every middleware: add the security headers here.
+        error = ApiError("internal server error", headers=security_headers())
+        return _json(error)
 
     for exc_type in (ApiError, BillingError, RoutingError, LocalModelError, AdapterError):
         app.add_exception_handler(exc_type, handle_known)

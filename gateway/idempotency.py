@@ -60,8 +60,15 @@ def check_key(key: str) -> str:
     return key
 
 
-def find(conn: Connection, req: IdempotentRequest) -> Replay | None:
-    """The stored response for this key, or None; 409 if the key was used for a different request."""
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def find(conn: Connection, req: IdempotentRequest, *, now: float | None = None) -> Replay | None:
+    """The stored response for this key, or None; 409 if the key was used for a different request.
+
+    ``now``: the current time (default: the clock); a key stored more than the replay window
+    before it is forgotten."""
     row = conn.execute(
         select(idempotency_keys).where(
             idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
@@ -69,7 +76,7 @@ def find(conn: Connection, req: IdempotentRequest) -> Replay | None:
     ).one_or_none()
     if row is None:
         return None
-    if row.created_at < time.time() - TTL_SECONDS:
+    if row.created_at < _now(now) - TTL_SECONDS:
         conn.execute(
             delete(idempotency_keys).where(
                 idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
@@ -85,7 +92,15 @@ def find(conn: Connection, req: IdempotentRequest) -> Replay | None:
     return Replay(row.status_code, row.response)
 
 
-def remember(conn: Connection, req: IdempotentRequest, status_code: int, body: dict[str, Any]) -> None:
+def remember(
+    conn: Connection,
+    req: IdempotentRequest,
+    status_code: int,
+    body: dict[str, Any],
+    *,
+    now: float | None = None,
+) -> None:
+    """Store the response for ``req``'s key, as of ``now`` (default: the clock)."""
     conn.execute(
         insert(idempotency_keys).values(
             account_id=req.account_id,
@@ -94,7 +109,7 @@ def remember(conn: Connection, req: IdempotentRequest, status_code: int, body: d
             request_hash=req.request_hash,
             status_code=status_code,
             response=body,
-            created_at=time.time(),
+            created_at=_now(now),
         )
     )
 
@@ -127,9 +142,9 @@ def run(db: Any, req: IdempotentRequest | None, create: Any) -> tuple[dict[str, 
     return body, False
 
 
-def expire(conn: Connection) -> int:
-    """Forget keys older than the replay window."""
+def expire(conn: Connection, *, now: float | None = None) -> int:
+    """Forget keys older than the replay window, as of ``now`` (default: the clock)."""
     result = conn.execute(
-        delete(idempotency_keys).where(idempotency_keys.c.created_at < time.time() - TTL_SECONDS)
+        delete(idempotency_keys).where(idempotency_keys.c.created_at < _now(now) - TTL_SECONDS)
     )
     return int(result.rowcount or 0)

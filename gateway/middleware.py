@@ -7,7 +7,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware", "UrlGuardMiddleware"]
+__all__ = ["BodyLimitMiddleware", "SecurityHeadersMiddleware", "UrlGuardMiddleware", "security_headers"]
 
 
 class _TooLarge(Exception):
@@ -93,6 +93,14 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 # FastAPI's interactive docs load their script from a CDN and inline their setup: no CSP there.
 _NO_CSP_PATHS = ("/docs", "/redoc")
+
+
+def security_headers() -> dict[str, str]:
+    """The headers :class:`SecurityHeadersMiddleware` adds, for responses made outside it."""
+    return {
+        **{name.decode(): value.decode() for name, value in SECURITY_HEADERS},
+        "content-security-policy": CONTENT_SECURITY_POLICY,
+    }
 
 
 class SecurityHeadersMiddleware:

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         description="quality checks: frames with more pixels are refused (default DCI 4K; UHD fits)",
     )
 
+    qc_concurrency: int = Field(
+        default=1, ge=1, description="quality checks of uploads run at once per process; more get 429 qc_busy"
+    )
     metrics_token: str | None = Field(
         default=None, description="if set, /metrics answers only 'Authorization: Bearer <token>'"
     )

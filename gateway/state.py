@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -64,3 +65,4 @@ class AppState:
     stripe: StripeConfig
     packs: dict[str, CreditPack]
     limiter: RateLimiter | None = None
+    qc_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))

@@ -237,8 +237,8 @@ def read_frames_bounded(
     """
     try:
         container = av.open(str(path), mode="r")
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise InvalidVideo(f"the file is not a video that can be decoded ({exc})") from None
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise InvalidVideo("the file is not a video that can be decoded") from None  # no server paths
     with container:
         if not container.streams.video:
             raise InvalidVideo("the file has no video stream")
@@ -277,8 +277,8 @@ def read_frames_bounded(
                     frames = grown
                 frames[count] = _downscale(frame.to_ndarray(format="rgb24"), size)
                 count += 1
-        except (av.error.FFmpegError, ValueError) as exc:
-            raise InvalidVideo(f"the video cannot be decoded ({exc})") from None
+        except (av.error.FFmpegError, ValueError):
+            raise InvalidVideo("the video cannot be decoded") from None
     if count == 0:
         raise InvalidVideo("the video has no frames")
     return BoundedClip(frames[:count], fps, width, height)

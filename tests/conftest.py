@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from .support import Gateway, make_settings, postgres_available, postgres_database, running_gateway
+from .support import (
+    Gateway,
+    make_settings,
+    postgres_available,
+    postgres_database,
+    require,
+    running_gateway,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -24,8 +31,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'framegate.db'}"
         return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    require(postgres_available(), "PostgreSQL is not reachable on 127.0.0.1:5432")
     with postgres_database() as url:
         yield url
 

@@ -143,6 +143,8 @@ def _parse_time(value: str | None, name: str) -> float | None:
         param=name,
     )
     try:
+        if not value.isascii():  # float() reads other scripts' digits
+            raise ValueError(value)
         stamp = float(value)
     except ValueError:
         try:

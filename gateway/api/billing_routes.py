@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 import billing
 
@@ -28,9 +28,9 @@ StateDep = Annotated[AppState, Depends(app_state)]
 class CheckoutRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    pack: str
-    success_url: str | None = None
-    cancel_url: str | None = None
+    pack: str = Field(max_length=64)
+    success_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://[^\s]+$")
+    cancel_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://[^\s]+$")
 
 
 @router.get("/packs", **documented(returns=PackList))

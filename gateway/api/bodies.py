@@ -62,22 +62,27 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
     data: dict[str, Any] = {}
     image: bytes | None = None
     image_url = file_id = None
+    seen: set[str] = set()
     for key, value in form.multi_items():
-        if isinstance(value, str):
-            value = clean_form_value(key, value)
-        if key == "input_reference":
-            if isinstance(value, UploadFile):
-                image = await value.read()
-            else:
-                image_url = value
-        elif key == "input_reference[image_url]":
-            image_url = value if isinstance(value, str) else None
-        elif key == "input_reference[file_id]":
-            file_id = value if isinstance(value, str) else "?"
+        if key in seen:
+            raise BadRequest(f"{key} is sent twice", code="invalid_parameter", param=key)
+        seen.add(key)
+        if key == "input_reference" and isinstance(value, UploadFile):
+            image = await value.read()
         elif isinstance(value, UploadFile):
             raise BadRequest(f"unexpected file part {key!r}", code="unknown_parameter", param=key)
+        elif key in ("input_reference", "input_reference[image_url]"):
+            image_url = clean_form_value(key, value)
+        elif key == "input_reference[file_id]":
+            file_id = clean_form_value(key, value)
         else:
-            data[key] = value
+            data[key] = clean_form_value(key, value)
+    if sum(x is not None for x in (image, image_url, file_id)) > 1:
+        raise BadRequest(
+            "send one input_reference: a file, an image_url or a file_id",
+            code="invalid_parameter",
+            param="input_reference",
+        )
     await form.close()
     fields = parse_model(VideoCreate, data, lax=True)
     if image is None and (image_url is not None or file_id is not None):

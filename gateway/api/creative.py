@@ -19,13 +19,13 @@ from local_models.video import VideoTooLarge, read_frames_bounded
 
 from ..auth import Principal
 from ..creative import analyze_prompt, wants_motion
-from ..errors import BadRequest, PayloadTooLarge
+from ..errors import BadRequest, PayloadTooLarge, RateLimited
 from ..state import AppState
 from .contract import BINARY, documented
 from .deps import app_state, principal
-from .edge import read_json_object
+from .edge import clean_form_value, read_json_object
 from .objects import PromptAnalysis, QcReport
-from .schemas import parse_model
+from .schemas import FORM_TEXT, parse_model
 
 __all__ = ["router"]
 
@@ -49,6 +49,35 @@ async def analyze(request: Request, who: PrincipalDep) -> dict[str, Any]:
     return analyze_prompt(req.prompt).as_dict()
 
 
+def _qc_fields(form: Any, max_prompt_chars: int) -> tuple[UploadFile, str | None, str | None]:
+    """The upload and the optional prompt and model, under the same rules as every other form."""
+    upload: UploadFile | None = None
+    text: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if key not in ("file", "prompt", "model"):
+            raise BadRequest(f"unknown parameter {key!r}", code="unknown_parameter", param=key)
+        if key in text or (key == "file" and upload is not None):
+            raise BadRequest(f"{key} is sent twice", code="invalid_parameter", param=key)
+        if key == "file":
+            if not isinstance(value, UploadFile):
+                raise BadRequest("'file' must be a file part", code="missing_file", param="file")
+            upload = value
+        elif isinstance(value, str):
+            text[key] = clean_form_value(key, value)
+        else:
+            raise BadRequest(f"{key} must be text, not a file", code="invalid_parameter", param=key)
+    if upload is None:
+        raise BadRequest("a 'file' part with the video is required", code="missing_file", param="file")
+    prompt = text.get("prompt", "").strip() or None
+    if prompt is not None and len(prompt) > max_prompt_chars:
+        raise BadRequest(
+            f"prompt is {len(prompt)} characters; the limit is {max_prompt_chars}",
+            code="prompt_too_long",
+            param="prompt",
+        )
+    return upload, prompt, text.get("model") or None
+
+
 @router.post(
     "/qc",
     **documented(
@@ -56,7 +85,7 @@ async def analyze(request: Request, who: PrincipalDep) -> dict[str, Any]:
         form_body={
             "type": "object",
             "required": ["file"],
-            "properties": {"file": BINARY, "prompt": {"type": "string"}, "model": {"type": "string"}},
+            "properties": {"file": BINARY, "prompt": FORM_TEXT, "model": FORM_TEXT},
         },
         errors=(413,),
     ),
@@ -75,15 +104,25 @@ async def quality_check(request: Request, state: StateDep, who: PrincipalDep) ->
         raise BadRequest(
             "send the clip as multipart/form-data with a 'file' part", code="invalid_body"
         ) from None
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise BadRequest("a 'file' part with the video is required", code="missing_file", param="file")
-    prompt = form.get("prompt")
-    prompt = prompt if isinstance(prompt, str) and prompt.strip() else None
-    model = form.get("model") if isinstance(form.get("model"), str) else None
+    upload, prompt, model = _qc_fields(form, settings.max_prompt_chars)
     shapes = any(o.spec.id == model and o.spec.family == "shapes" for o in state.offers)
+    # Checking a long clip is seconds to minutes of CPU: a few at a time per process, the rest told
+    # to come back (rather than queueing without bound behind them).
+    if not state.qc_slots.acquire(blocking=False):
+        await form.close()
+        raise RateLimited(
+            "quality checks are busy on this gateway; try again shortly",
+            code="qc_busy",
+            headers={"retry-after": "5"},
+        )
 
     def run() -> dict[str, Any]:
+        try:
+            return check(upload)
+        finally:
+            state.qc_slots.release()
+
+    def check(upload: UploadFile) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "clip"
             with path.open("wb") as out:  # the upload is spooled to disk already: copy it in chunks

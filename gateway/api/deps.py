@@ -60,6 +60,9 @@ async def known_query_only(request: Request) -> None:
             names.update(p.alias for p in dependant.query_params)
             stack.extend(dependant.dependencies)
         known = _KNOWN[id(route)] = frozenset(names)
-    for name in request.query_params:
+    sent = [name for name, _ in request.query_params.multi_items()]
+    for name in sent:
+        if sent.count(name) > 1:
+            raise BadRequest(f"query parameter {name!r} is sent twice", code="invalid_parameter", param=name)
         if name not in known:
             raise BadRequest(f"unknown query parameter {name!r}", code="unknown_parameter", param=name)

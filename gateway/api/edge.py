@@ -14,9 +14,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..errors import BadRequest
+from ..errors import BadRequest, UnsupportedMediaType
 
-__all__ = ["MAX_JSON_DEPTH", "check_text", "clean_form_value", "loads_json", "read_json", "read_json_object"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "check_text",
+    "clean_form_value",
+    "loads_json",
+    "read_json",
+    "read_json_object",
+    "require_json",
+]
 
 MAX_JSON_DEPTH = 32
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
@@ -24,6 +32,15 @@ _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        keys = [k for k, _ in pairs]
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise ValueError(f"the key {twice!r} appears twice in one object")
+    return data
 
 
 def check_text(value: str, param: str | None) -> str:
@@ -79,7 +96,9 @@ def _check_tree(data: Any) -> None:
 def loads_json(raw: bytes) -> Any:
     """Decode a JSON body under the edge rules; 400 ``invalid_json`` / ``invalid_parameter`` otherwise."""
     try:
-        data = json.loads(raw, parse_constant=_no_constants)
+        # UTF-8 only (json.loads would also guess UTF-16/32); a BOM is then a JSON error, as it should be.
+        text = raw.decode("utf-8")
+        data = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise BadRequest(
             f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
@@ -96,14 +115,23 @@ async def read_json(request: Request) -> Any:
 
 
 async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[str, Any]:
-    """The request's JSON body, which must be an object (``{}`` for an empty body if ``empty_ok``)."""
+    """The request's JSON body, which must be an object (``{}`` for an empty body if ``empty_ok``) sent
+    as ``application/json``."""
     raw = await request.body()
     if empty_ok and not raw.strip():
         return {}
+    require_json(request)
     data = loads_json(raw)
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="invalid_json")
     return data
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared ``application/json`` (or a ``+json`` type)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"unsupported content type {media or '(none)'!r}: send application/json")
 
 
 def clean_form_value(key: str, value: str) -> str:

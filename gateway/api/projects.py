@@ -23,7 +23,7 @@ from .contract import documented
 from .deps import app_state, principal
 from .edge import read_json_object
 from .objects import Deleted, Project, ProjectList
-from .schemas import parse_model
+from .schemas import decimal_text, parse_model
 
 __all__ = ["ProjectCreate", "create_project_row", "router"]
 
@@ -48,6 +48,8 @@ class ProjectCreate(BaseModel):
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
+
+    _budget_text = field_validator("budget", mode="before")(decimal_text)
 
     @field_validator("brief", mode="before")
     @classmethod

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import json
 import math
+import re
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from billing import credits, millicredits
 from router import RoutingPreferences
 
 from ..errors import BadRequest
+from .edge import loads_json
 
 __all__ = [
+    "FORM_TEXT",
     "VIDEO_FORM",
     "ImageReference",
     "QuoteBody",
     "RoutingBody",
     "VideoCreate",
+    "decimal_text",
     "format_seconds",
     "parse_model",
+    "stripped",
     "video_object",
 ]
 
@@ -42,8 +47,8 @@ class RoutingBody(BaseModel):
     allow_fallbacks: bool = True
     only: list[str] = Field(default_factory=list, max_length=64)
     ignore: list[str] = Field(default_factory=list, max_length=64)
-    max_price: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    max_wait_seconds: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_price: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
+    max_wait_seconds: float | None = Field(default=None, gt=0, le=30 * 86400, allow_inf_nan=False)
     compare: list[str] = Field(default_factory=list, max_length=8)
 
     def preferences(self) -> RoutingPreferences:
@@ -56,6 +61,29 @@ class RoutingBody(BaseModel):
             max_price_mc=None if self.max_price is None else millicredits(self.max_price),
             max_wait_seconds=self.max_wait_seconds,
         )
+
+
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def decimal_text(value: Any) -> Any:
+    """A number sent as text must be plain ASCII decimal (``4``, ``2.5``): Python's float() would also
+    take ``1_0``, ``1e3``, ``+1``, `` 1 ``, ``inf`` or other scripts' digits."""
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        raise PydanticCustomError("decimal_text", "must be a plain decimal number such as 4 or 2.5")
+    return value
+
+
+def integer_text(value: Any) -> Any:
+    """An integer sent as text (a form field) must be plain ASCII digits: not ``1_0``, ``+1`` or `` 1 ``."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError("integer_text", "must be a whole number written with the digits 0-9")
+    return value
+
+
+def stripped(value: Any) -> Any:
+    """Text fields that must say something: surrounding spaces never count."""
+    return value.strip() if isinstance(value, str) else value
 
 
 def _number_or_numeric_string(schema: dict[str, Any]) -> None:
@@ -99,11 +127,12 @@ class VideoCreate(BaseModel):
     def _routing_from_form(cls, value: Any) -> Any:
         # Multipart forms carry the routing object as a JSON string.
         if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("routing must be a JSON object") from None
+            # The edge rules (depth, text, numbers) apply to JSON inside a form field too.
+            return loads_json(value.encode("utf-8", "surrogatepass"))
         return value
+
+    _seconds_text = field_validator("seconds", "guidance", mode="before")(decimal_text)
+    _integer_text = field_validator("seed", "steps", "fps", "frames", mode="before")(integer_text)
 
     @field_validator("model", "size", "negative_prompt", "project")
     @classmethod
@@ -121,13 +150,16 @@ class QuoteBody(VideoCreate):
     mode: Literal["t2v", "i2v", ""] | None = None
 
 
+# A multipart text part: any value arrives as text (numbers, booleans and routing's JSON included).
+FORM_TEXT: dict[str, Any] = {"description": "text (numbers and JSON as their text)"}
+
 # ``POST /v1/videos`` as multipart/form-data (the OpenAI SDK's shape): every field is text, the image a file.
 VIDEO_FORM: dict[str, Any] = {
     "type": "object",
     "properties": {
-        **{name: {"type": "string"} for name in VideoCreate.model_fields if name != "input_reference"},
+        **{name: FORM_TEXT for name in VideoCreate.model_fields if name != "input_reference"},
         "input_reference": {"type": "string", "format": "binary"},
-        "input_reference[image_url]": {"type": "string"},
+        "input_reference[image_url]": FORM_TEXT,
     },
 }
 

@@ -39,9 +39,9 @@ from .deps import app_state, principal
 from .edge import read_json_object
 from .images import decode_data_url, validate_image
 from .objects import Cut, Deleted, Shot, ShotList, TakeList
-from .schemas import RoutingBody, VideoCreate, parse_model, video_object
+from .schemas import RoutingBody, VideoCreate, decimal_text, parse_model, stripped, video_object
 
-__all__ = ["CutCreate", "build_cut", "router"]
+__all__ = ["CutCreate", "TakesCreate", "build_cut", "render_shot_takes", "router"]
 
 router = APIRouter(prefix="/v1", tags=["shots"])
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -68,6 +68,9 @@ class ShotCreate(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
 
+    _prompt = field_validator("prompt", mode="before")(stripped)
+    _seconds_text = field_validator("seconds", mode="before")(decimal_text)
+
     @field_validator("size")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
@@ -84,6 +87,8 @@ class ShotUpdate(BaseModel):
     seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
     notes: str | None = Field(default=None, max_length=20_000)
     position: int = Field(default=1, ge=1, le=MAX_POSITION)
+
+    _prompt = field_validator("prompt", mode="before")(stripped)
 
     @field_validator("size")
     @classmethod
@@ -235,6 +240,46 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
     return {"id": shot_id, "object": "shot.deleted", "deleted": True}
 
 
+def render_shot_takes(state: AppState, who: Principal, shot_id: str, req: TakesCreate) -> dict[str, Any]:
+    """Render a shot on each of ``req.models`` (its image, if it has one, conditions every take); the
+    API and the dashboard both render through here."""
+    with state.db.read() as conn:
+        shot = get_shot_row(conn, who.account_id, shot_id)
+        parent = None
+        if req.from_take is not None:
+            parent = conn.execute(
+                select(takes).where(takes.c.id == req.from_take, takes.c.shot_id == shot_id)
+            ).one_or_none()
+            if parent is None:
+                raise NotFound(
+                    f"no take {req.from_take!r} in this shot", code="take_not_found", param="from_take"
+                )
+        project = get_project_row(conn, who.account_id, shot.project_id)
+    prompt = (req.prompt or (parent.prompt if parent is not None else shot.prompt)).strip()
+    image = None
+    if shot.image_path:
+        with open(state.artifacts.input_file(shot.image_path), "rb") as fh:
+            image = validate_image(fh.read(), max_pixels=state.settings.max_image_pixels)
+    fields = VideoCreate(
+        prompt=prompt,
+        size=shot.size,
+        seconds=shot.seconds,
+        seed=req.seed,
+        steps=req.steps,
+        project=project.id,
+        routing=RoutingBody(compare=list(req.models)),
+    )
+    created: list[str] = []
+
+    def on_created(conn: Any, videos: list[dict[str, Any]]) -> None:
+        created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
+
+    state.service.submit(who, fields, image, None, on_created=on_created)
+    with state.db.read() as conn:
+        rows = [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
+    return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
+
+
 @router.post(
     "/shots/{shot_id}/takes",
     **documented(returns=TakeList, json_body=TakesCreate, errors=(402, 404, 409, 413, 503)),
@@ -243,45 +288,7 @@ async def render_takes(shot_id: str, request: Request, state: StateDep, who: Pri
     """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
     a changed ``prompt``) the new takes record where they came from and what changed."""
     req = parse_model(TakesCreate, await read_json_object(request))
-
-    def create() -> dict[str, Any]:
-        with state.db.read() as conn:
-            shot = get_shot_row(conn, who.account_id, shot_id)
-            parent = None
-            if req.from_take is not None:
-                parent = conn.execute(
-                    select(takes).where(takes.c.id == req.from_take, takes.c.shot_id == shot_id)
-                ).one_or_none()
-                if parent is None:
-                    raise NotFound(
-                        f"no take {req.from_take!r} in this shot", code="take_not_found", param="from_take"
-                    )
-            project = get_project_row(conn, who.account_id, shot.project_id)
-        prompt = (req.prompt or (parent.prompt if parent is not None else shot.prompt)).strip()
-        image = None
-        if shot.image_path:
-            with open(shot.image_path, "rb") as fh:
-                image = validate_image(fh.read(), max_pixels=state.settings.max_image_pixels)
-        fields = VideoCreate(
-            prompt=prompt,
-            size=shot.size,
-            seconds=shot.seconds,
-            seed=req.seed,
-            steps=req.steps,
-            project=project.id,
-            routing=RoutingBody(compare=list(req.models)),
-        )
-        created: list[str] = []
-
-        def on_created(conn: Any, videos: list[dict[str, Any]]) -> None:
-            created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
-
-        state.service.submit(who, fields, image, None, on_created=on_created)
-        with state.db.read() as conn:
-            rows = [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
-        return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
-
-    return await to_thread.run_sync(create)
+    return await to_thread.run_sync(render_shot_takes, state, who, shot_id, req)
 
 
 @router.post("/takes/{take_id}/winner", **documented(returns=Shot, errors=(404, 409)))
@@ -303,7 +310,9 @@ def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) 
     missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
     if missing:
         raise Conflict(
-            "pick a winning take for every shot first: " + ", ".join(missing) + " has none",
+            "pick a winning take for every shot first: "
+            + ", ".join(missing)
+            + (" has none" if len(missing) == 1 else " have none"),
             code="shot_without_winner",
             param="project_id",
         )

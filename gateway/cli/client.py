@@ -29,7 +29,11 @@ def generate(
     seed: int | None = typer.Option(None),
     steps: int | None = typer.Option(None),
     out: Path = typer.Option(Path("clip.mp4"), help="where to write the MP4"),
-    url: str = typer.Option("http://127.0.0.1:8000", envvar="FRAMEGATE_URL", help="gateway URL"),
+    url: str | None = typer.Option(
+        None,
+        envvar="FRAMEGATE_URL",
+        help="gateway URL (default: FRAMEGATE_HOST and FRAMEGATE_PORT, as serve uses)",
+    ),
     api_key: str = typer.Option(..., envvar="FRAMEGATE_API_KEY", help="API key"),
 ) -> None:
     """Generate a clip on a running gateway and save it."""
@@ -45,6 +49,12 @@ def generate(
             fields[name] = str(value)
     files = {"input_reference": (image.name, image.read_bytes())} if image else None
     headers = {"Authorization": f"Bearer {api_key}"}
+    if url is None:  # the gateway `framegate serve` starts with the same environment
+        from ..settings import Settings
+
+        settings = Settings()
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        url = f"http://{host}:{settings.port}"
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
         try:
             response = client.post("/v1/videos", data=fields, files=files)

@@ -176,7 +176,10 @@ def set_winner(conn: Connection, account_id: str, take_id: str) -> Row[Any]:
     row = conn.execute(select(takes).where(takes.c.id == take_id)).one_or_none()
     if row is None:
         raise NotFound(f"no take with id {take_id!r}", code="take_not_found", param="take_id")
-    get_shot_row(conn, account_id, row.shot_id)  # 404 for another account's take
+    try:
+        get_shot_row(conn, account_id, row.shot_id)
+    except NotFound:  # another account's take: the same 404 as no take, naming nothing of theirs
+        raise NotFound(f"no take with id {take_id!r}", code="take_not_found", param="take_id") from None
     status = conn.execute(select(jobs.c.status).where(jobs.c.id == row.job_id)).scalar_one()
     if status != "completed":
         raise Conflict(

@@ -11,10 +11,10 @@ from fastapi.responses import RedirectResponse
 import billing
 
 from ..api.projects import ProjectCreate, create_project_row
-from ..api.schemas import RoutingBody, VideoCreate, parse_model
-from ..api.shots import ShotCreate
+from ..api.schemas import VideoCreate, parse_model
+from ..api.shots import ShotCreate, TakesCreate, render_shot_takes
 from ..auth import create_key, revoke_key
-from ..creative.shots import ShotFields, create_shot, get_shot_row, record_takes, set_winner
+from ..creative.shots import ShotFields, create_shot, get_shot_row, set_winner
 from ..db import api_keys
 from ..errors import ApiError, NotFound
 from ..ids import is_video_id
@@ -31,18 +31,18 @@ def _text(fields: dict[str, Any], name: str) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
-async def _attempt(back: str, work: Any) -> RedirectResponse:
+async def _attempt(request: Request, back: str, work: Any) -> RedirectResponse:
     """Run a form action; API errors come back to the page as a readable message."""
     try:
         flash = await to_thread.run_sync(work)
     except ApiError as exc:
-        return see_other(back, error=exc.message)
+        return see_other(request=request, url=back, error=exc.message)
     except Exception as exc:  # package errors carry a message and a code too
         message = getattr(exc, "message", None)
         if message is None:
             raise
-        return see_other(back, error=str(message))
-    return see_other(back, flash=flash)
+        return see_other(request=request, url=back, error=str(message))
+    return see_other(request=request, url=back, flash=flash)
 
 
 @router.post("/login")
@@ -50,13 +50,15 @@ async def login(request: Request) -> RedirectResponse:
     form = await request.form()
     if not login_token_ok(request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
         return see_other(
-            "/login", error="The sign-in form was stale or not sent by this dashboard; try again."
+            request=request,
+            url="/login",
+            error="The sign-in form was stale or not sent by this dashboard; try again.",
         )
     key = form.get("api_key")
     token = start_session(state_of(request).db, key) if isinstance(key, str) and key.strip() else None
     if token is None:
-        return see_other("/login", error="That API key is not valid (or was revoked).")
-    response = see_other("/")
+        return see_other(request=request, url="/login", error="That API key is not valid (or was revoked).")
+    response = see_other(request=request, url="/")
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", max_age=12 * 3600
     )
@@ -69,7 +71,7 @@ async def logout(request: Request) -> RedirectResponse:
     session = require_session(request)
     await verify_csrf(request, session)
     end_session(state_of(request).db, request.cookies.get(COOKIE))
-    response = see_other("/login", flash="Signed out.")
+    response = see_other("/login?notice=signed_out")
     response.delete_cookie(COOKIE)
     return response
 
@@ -90,12 +92,12 @@ async def quick_generate(request: Request) -> RedirectResponse:
     try:
         flash, warning = await to_thread.run_sync(work)
     except ApiError as exc:
-        return see_other("/jobs", error=exc.message)
+        return see_other(request=request, url="/jobs", error=exc.message)
     except Exception as exc:
         if getattr(exc, "message", None) is None:
             raise
-        return see_other("/jobs", error=str(exc.message))  # type: ignore[attr-defined]
-    return see_other("/jobs", flash=flash, error=warning)
+        return see_other(request=request, url="/jobs", error=str(exc.message))  # type: ignore[attr-defined]
+    return see_other(request=request, url="/jobs", flash=flash, error=warning)
 
 
 @router.post("/jobs/{video_id}/cancel")
@@ -110,7 +112,7 @@ async def cancel(video_id: str, request: Request) -> RedirectResponse:
         state.service.cancel(session.principal.account_id, video_id)  # checks the owner first
         return f"Cancelled {video_id}; its credits are released."
 
-    return await _attempt("/jobs", work)
+    return await _attempt(request, "/jobs", work)
 
 
 @router.post("/projects")
@@ -132,7 +134,7 @@ async def new_project(request: Request) -> RedirectResponse:
             create_project_row(conn, session.principal.account_id, req)
         return f"Created project {req.name}."
 
-    return await _attempt("/projects", work)
+    return await _attempt(request, "/projects", work)
 
 
 @router.post("/projects/{project_id}/shots")
@@ -156,7 +158,7 @@ async def new_shot(project_id: str, request: Request) -> RedirectResponse:
             )
         return f"Added shot {row.position}."
 
-    return await _attempt(back, work)
+    return await _attempt(request, back, work)
 
 
 @router.post("/shots/{shot_id}/takes")
@@ -164,35 +166,24 @@ async def render_takes(shot_id: str, request: Request) -> RedirectResponse:
     session = require_session(request)
     form = await request.form()
     if not session.csrf_ok(form.get("csrf") if isinstance(form.get("csrf"), str) else None):  # type: ignore[arg-type]
-        return see_other("/projects", error="The form was stale; reload the page.")
+        return see_other(request=request, url="/projects", error="The form was stale; reload the page.")
     models = [m for m in form.getlist("models") if isinstance(m, str)]
     state = state_of(request)
-    with state.db.read() as conn:
-        shot = get_shot_row(conn, session.principal.account_id, shot_id)
+    try:
+        with state.db.read() as conn:
+            shot = get_shot_row(conn, session.principal.account_id, shot_id)
+    except NotFound:
+        return see_other(request=request, url="/projects", error="No such shot.")
     back = f"/projects/{shot.project_id}"
 
     def work() -> str:
         if not models:
             raise ApiError("Pick at least one model.", code="missing_models")
-        req = VideoCreate(
-            prompt=shot.prompt,
-            size=shot.size,
-            seconds=shot.seconds,
-            project=shot.project_id,
-            routing=RoutingBody(compare=models),
-        )
-        state.service.submit(
-            session.principal,
-            req,
-            None,
-            None,
-            on_created=lambda conn, videos: record_takes(
-                conn, shot_id, videos, prompt=shot.prompt, parent=None
-            ),
-        )
+        req = parse_model(TakesCreate, {"models": models}, lax=True)  # the API's rules: 1 to 8 models
+        render_shot_takes(state, session.principal, shot_id, req)
         return f"Rendering shot {shot.position} on {', '.join(models)}."
 
-    return await _attempt(back, work)
+    return await _attempt(request, back, work)
 
 
 @router.post("/takes/{take_id}/winner")
@@ -207,7 +198,7 @@ async def winner(take_id: str, request: Request) -> RedirectResponse:
             set_winner(conn, session.principal.account_id, take_id)
         return "Winner picked."
 
-    return await _attempt(back if back.startswith("/projects") else "/projects", work)
+    return await _attempt(request, back if back.startswith("/projects") else "/projects", work)
 
 
 @router.post("/projects/{project_id}/cut")
@@ -218,6 +209,7 @@ async def cut(project_id: str, request: Request) -> RedirectResponse:
 
     state = state_of(request)
     return await _attempt(
+        request,
         f"/projects/{project_id}",
         lambda: (
             "Assembled the cut: "
@@ -234,12 +226,12 @@ async def new_key(request: Request) -> RedirectResponse:
     state = state_of(request)
     name = _text(f, "name")
     if name is not None and len(name) > 128:
-        return see_other("/keys", error="A key's label is at most 128 characters.")
+        return see_other(request=request, url="/keys", error="A key's label is at most 128 characters.")
     with state.db.write() as conn:
         key = create_key(conn, session.principal.account_id, name)
     # Shown once, on the next page only, from the session: a secret in the URL lands in history and logs.
     stash_reveal(state.db, request.cookies.get(COOKIE), key.secret)
-    return see_other("/keys", flash="Copy the new key now: it will not be shown again.")
+    return see_other(request=request, url="/keys", flash="Copy the new key now: it will not be shown again.")
 
 
 @router.post("/keys/{key_id}/revoke")
@@ -254,9 +246,9 @@ async def revoke(key_id: str, request: Request) -> RedirectResponse:
             select(api_keys.c.account_id).where(api_keys.c.id == key_id)
         ).scalar_one_or_none()
         if owner != session.principal.account_id:
-            return see_other("/keys", error="No such key.")
+            return see_other(request=request, url="/keys", error="No such key.")
         revoke_key(conn, key_id)
-    return see_other("/keys", flash=f"Revoked {key_id}.")
+    return see_other(request=request, url="/keys", flash=f"Revoked {key_id}.")
 
 
 @router.post("/checkout")
@@ -272,8 +264,8 @@ async def checkout(request: Request) -> RedirectResponse:
             state.packs,
             _text(f, "pack") or "",
             session.principal.account_id,
-            success_url=f"{base}/?flash=Thanks!+Your+credits+arrive+once+Stripe+confirms+the+payment.",
-            cancel_url=f"{base}/?error=Checkout+cancelled.",
+            success_url=f"{base}/?notice=checkout_success",
+            cancel_url=f"{base}/?notice=checkout_cancelled",
         )
         with state.db.write() as conn:
             billing.record_session(conn, stripe_session["id"], session.principal.account_id, pack)
@@ -282,5 +274,5 @@ async def checkout(request: Request) -> RedirectResponse:
     try:
         url = await to_thread.run_sync(work)
     except billing.BillingError as exc:
-        return see_other("/", error=exc.message)
+        return see_other(request=request, url="/", error=exc.message)
     return RedirectResponse(url, status_code=303)

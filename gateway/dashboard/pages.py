@@ -154,9 +154,11 @@ async def keys_page(request: Request) -> HTMLResponse:
 
     # Shown once, from the session (never from the URL: it would land in history and proxy logs).
     new_key = await to_thread.run_sync(take_reveal, state.db, request.cookies.get(COOKIE))
-    return render(
+    response = render(
         request, "keys.html", session, page="keys", keys=await to_thread.run_sync(read), new_key=new_key
     )
+    response.headers["cache-control"] = "no-store"  # it may hold a secret, shown once
+    return response
 
 
 def _usage(state: Any, account_id: str, group_by: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@ HTTP-only, SameSite=Lax cookie. Every form posts a per-session CSRF token."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -38,7 +39,12 @@ class Session:
     csrf: str
 
     def csrf_ok(self, token: str | None) -> bool:
-        return token is not None and hmac.compare_digest(token, self.csrf)
+        return token is not None and _same(token, self.csrf)
+
+
+def _same(a: str, b: str) -> bool:
+    """Constant-time equality for any text (compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
 
 
 def _hash(token: str) -> str:
@@ -87,30 +93,57 @@ def find_session(db: Database, token: str | None) -> Session | None:
     return Session(Principal(row.account_id, row.key_id), row.csrf)
 
 
+REVEAL_SECONDS = 600
+
+
+def _keystream(token: str, nonce: bytes, length: int) -> bytes:
+    return hashlib.shake_256(b"framegate-reveal\0" + token.encode("utf-8", "surrogatepass") + nonce).digest(
+        length
+    )
+
+
 def stash_reveal(db: Database, token: str | None, secret: str) -> None:
-    """Keep a new key's secret with the session until the next keys page shows it (once)."""
-    if token:
-        with db.write() as conn:
-            conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=secret))
+    """Keep a new key's secret with the session until the next keys page shows it (once), sealed with
+    the session's cookie token: the database holds only that token's hash, so what it stores cannot
+    be read back without the browser's cookie."""
+    if not token:
+        return
+    plain = secret.encode()
+    nonce = secrets.token_bytes(8)
+    sealed = bytes(a ^ b for a, b in zip(plain, _keystream(token, nonce, len(plain)), strict=True))
+    stored = f"{int(time.time())}.{nonce.hex()}.{base64.urlsafe_b64encode(sealed).decode()}"
+    with db.write() as conn:
+        conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=stored))
 
 
 def take_reveal(db: Database, token: str | None) -> str | None:
-    """The secret stashed by :func:`stash_reveal`, cleared as it is read (a reload shows nothing)."""
+    """The secret stashed by :func:`stash_reveal`, cleared as it is read (a reload shows nothing);
+    nothing once ``REVEAL_SECONDS`` have passed."""
     if not token:
         return None
     with db.write() as conn:
-        secret = conn.execute(
+        stored = conn.execute(
             select(sessions.c.reveal).where(sessions.c.id_hash == _hash(token))
         ).scalar_one_or_none()
-        if secret is not None:
-            conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=None))
-    return secret
+        if stored is None:
+            return None
+        conn.execute(update(sessions).where(sessions.c.id_hash == _hash(token)).values(reveal=None))
+    try:
+        made, nonce_hex, sealed_b64 = stored.split(".")
+        if time.time() - int(made) > REVEAL_SECONDS:
+            return None
+        sealed = base64.urlsafe_b64decode(sealed_b64)
+        nonce = bytes.fromhex(nonce_hex)
+    except ValueError:
+        return None
+    plain = bytes(a ^ b for a, b in zip(sealed, _keystream(token, nonce, len(sealed)), strict=True))
+    return plain.decode("utf-8", "replace")
 
 
 def login_token_ok(cookie: str | None, posted: object) -> bool:
     """Sign-in CSRF (double submit): the form must carry the random token the sign-in page set as a
     cookie, which another site can neither read nor set."""
-    return bool(cookie) and isinstance(posted, str) and hmac.compare_digest(cookie or "", posted)
+    return bool(cookie) and isinstance(posted, str) and _same(cookie or "", posted)
 
 
 def new_login_token() -> str:

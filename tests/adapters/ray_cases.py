@@ -17,10 +17,10 @@ import pytest
 
 from local_models import CatalogEntry
 
-from ..support import Gateway, auth, make_settings, running_gateway
+from ..support import Gateway, auth, make_settings, require_module, running_gateway
 
-ray = pytest.importorskip("ray")
-serve = pytest.importorskip("ray.serve")
+ray = require_module("ray")
+serve = require_module("ray.serve")
 
 POOL = "gpu-pool"
 CONFIG = f"""

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters import Adapter, Cancelled, GenerationRequest, LocalAdapter, PermanentError
-from local_models import Catalog, resolve
+from adapters import Adapter, Artifact, Cancelled, GenerationRequest, LocalAdapter, PermanentError
+from local_models import Catalog, LoadedPipeline, resolve
 from local_models.video import probe, read_frames
 
 
 def test_serves_wan_tiny(tmp_path: Path, models_dir: Path) -> None:
-    loads = []
+    loads: list[LoadedPipeline] = []
     adapter = LocalAdapter(Catalog.from_config(), models_dir, device="cpu", on_load=loads.append)
     assert isinstance(adapter, Adapter)
     spec = next(s for s in adapter.models() if s.id == "wan-tiny")
@@ -50,3 +50,58 @@ def test_errors_are_translated(tmp_path: Path, models_dir: Path) -> None:
             lambda f: None,
             cancel,
         )
+
+
+def test_one_generation_per_device_at_a_time(tmp_path: Path, models_dir: Path) -> None:
+    """Two jobs submitted at once to one backend run one after the other on its device, and both finish.
+
+    Each job's denoising steps report progress from inside the pipeline: a job is on the device from
+    its first step to its last. The first job to step waits (up to a generous bound) for the other
+    to step too, so that without the device lock the two would certainly be seen running together.
+    """
+    adapter = LocalAdapter(Catalog.from_config(), models_dir, device="cpu")
+    spec = next(s for s in adapter.models() if s.id == "wan-tiny")
+    params = resolve(spec, mode="t2v", seed=4, seconds=0.5, steps=3)
+    guard = threading.Lock()
+    on_device: set[str] = set()
+    most_at_once = 0
+    stepped = {name: threading.Event() for name in ("a", "b")}
+
+    def progress_of(name: str):  # type: ignore[no-untyped-def]
+        other = "b" if name == "a" else "a"
+
+        def progress(fraction: float) -> None:
+            nonlocal most_at_once
+            first = not stepped[name].is_set()
+            with guard:
+                on_device.add(name)
+                most_at_once = max(most_at_once, len(on_device))
+            stepped[name].set()
+            if first:
+                stepped[other].wait(timeout=3)  # give an overlapping job every chance to show itself
+            if fraction >= 1.0:
+                with guard:
+                    on_device.discard(name)
+
+        return progress
+
+    artifacts: dict[str, Artifact] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        request = GenerationRequest(f"video_{name}", "wan-tiny", "a red circle", params, tmp_path / name)
+        try:
+            artifacts[name] = adapter.generate(request, progress_of(name), threading.Event())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert most_at_once == 1, "two generations ran on one device at the same time"
+    assert not errors, errors
+    assert sorted(artifacts) == ["a", "b"], "both jobs complete"
+    for artifact in artifacts.values():
+        assert read_frames(artifact.video_path)[0].shape == (params.frames, 64, 64, 3)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from ..support import require_module, run_loopback_only
 
-from ..support import run_loopback_only
-
-pytest.importorskip("ray.serve")
+require_module("ray.serve")
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

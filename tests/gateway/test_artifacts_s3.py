@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from ..support import auth, make_settings, png_bytes, running_gateway
+from ..support import auth, make_settings, png_bytes, require_module, running_gateway
 
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
+boto3 = require_module("boto3")
+moto_server = require_module("moto.server")
 
 
 @pytest.fixture(scope="module")

@@ -153,3 +153,36 @@ def test_serve_refuses_a_bad_config_in_one_line(
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert result.stderr.startswith("framegate: config: ") and message in result.stderr
+
+
+def test_a_key_revoked_with_the_cli_is_refused_by_a_running_gateway_at_once(
+    env: Path, tmp_path: Path, models_dir: Path
+) -> None:
+    """`framegate keys revoke` in another process, while the gateway serves the key from its cache:
+    the very next request with it is refused."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    runner = CliRunner()
+    key = runner.invoke(app, ["keys", "create", "--account", "ops", "--credits", "10"]).stdout.split()[0]
+    other = runner.invoke(app, ["keys", "create", "--account", "ops"]).stdout.split()[0]
+    listed = runner.invoke(app, ["keys", "list", "--account", "ops"]).stdout
+    key_id = next(line.split()[0] for line in listed.splitlines() if key[:10] in line)
+    settings = make_settings(tmp_path, f"sqlite:///{env / 'framegate.db'}", models_dir, data_dir=env)
+    with live_server(settings) as (url, _), httpx.Client(base_url=url) as client:
+        for _ in range(3):  # warm: served from the key cache after the first
+            assert client.get("/v1/videos", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        cli = subprocess.run(
+            [sys.executable, "-m", "gateway.cli.main", "keys", "revoke", key_id],
+            env={**os.environ, "FRAMEGATE_DATA_DIR": str(env)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert cli.returncode == 0, cli.stderr
+        refused = client.get("/v1/videos", headers={"Authorization": f"Bearer {key}"})
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        assert client.get("/v1/videos", headers={"Authorization": f"Bearer {other}"}).status_code == 200

@@ -25,7 +25,14 @@ from schemathesis.specs.openapi.checks import (
 from gateway import Settings, create_app
 
 from ..fake_stripe import fake_stripe
-from ..support import FAKE_CONFIG, live_server, make_settings, postgres_available, postgres_database
+from ..support import (
+    FAKE_CONFIG,
+    live_server,
+    make_settings,
+    postgres_available,
+    postgres_database,
+    require,
+)
 
 EXAMPLES = int(os.environ.get("FRAMEGATE_CONTRACT_EXAMPLES", "25"))
 CHECKS = (
@@ -93,8 +100,7 @@ def served(
     if request.param == "sqlite":
         yield from serve(f"sqlite:///{tmp / 'db.sqlite'}")
         return
-    if not postgres_available():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    require(postgres_available(), "PostgreSQL is not reachable on 127.0.0.1:5432")
     with postgres_database() as url:
         yield from serve(url)
 

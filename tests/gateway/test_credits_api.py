@@ -103,13 +103,27 @@ async def test_concurrent_submits_with_jobs_finishing_balance_exactly(gw: Gatewa
             codes.append(r.status_code)
         return codes
 
+    # The price, from the catalog and from a quote (not from the jobs themselves): 1 credit/s x 1 s.
+    models = (await gw.client.get("/v1/models", headers=auth(key))).json()["data"]
+    per_second = next(m for m in models if m["id"] == "fake-video")["price"]["credits_per_second"]
+    quote = await gw.client.post(
+        "/v1/quotes", json={"prompt": "p", "model": "fake-video", "seconds": 1}, headers=auth(key)
+    )
+    price = quote.json()["data"][0]["cost"]
+    assert price == per_second * 1 == 1.0
+
     results = await asyncio.gather(*[client(i) for i in range(10)])
     assert {c for codes in results for c in codes} <= {200, 402}
     listing = (await gw.client.get("/v1/videos?limit=100", headers=auth(key))).json()["data"]
+    assert len(listing) == sum(codes.count(200) for codes in results) >= 7
     done = [await gw.wait(key, v["id"]) for v in listing]
-    charged = sum(v["cost"] for v in done)
     completed = [v for v in done if v["status"] == "completed"]
-    assert charged == len(completed) * 1.0
+    assert completed, "no job completed: nothing here was charged, so nothing was checked"
+    for video in done:
+        assert video["quoted_cost"] == price, video
+        assert video["cost"] == (price if video["status"] == "completed" else 0), video
+    charged = sum(v["cost"] for v in done)
+    assert charged == len(completed) * price
     balance = gw.balance(key)
     assert balance.held_mc == 0
     assert balance.balance_mc == 7000 - round(charged * 1000)

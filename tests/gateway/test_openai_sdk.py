@@ -10,9 +10,9 @@ import pytest
 
 from local_models.video import probe, read_frames
 
-from ..support import live_server, make_settings, png_bytes
+from ..support import live_server, make_settings, png_bytes, require_module
 
-openai = pytest.importorskip("openai")
+openai = require_module("openai")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 import secrets
-import socket
 from pathlib import Path
 
-import pytest
-
-from ..support import auth, make_settings, running_gateway
-
-
-def redis_available() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+from ..support import auth, make_settings, redis_available, require, running_gateway
 
 
 async def test_in_process_bucket(tmp_path: Path, models_dir: Path) -> None:
@@ -38,8 +27,8 @@ async def test_in_process_bucket(tmp_path: Path, models_dir: Path) -> None:
         )
 
 
-@pytest.mark.skipif(not redis_available(), reason="Redis is not reachable on 127.0.0.1:6379")
 async def test_two_gateways_share_one_bucket_through_redis(tmp_path: Path, models_dir: Path) -> None:
+    require(redis_available(), "Redis is not reachable on 127.0.0.1:6379")
     db = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     common = {"rate_limit_per_minute": 60, "rate_limit_burst": 4, "redis_url": "redis://127.0.0.1:6379/0"}
     (tmp_path / "a").mkdir()

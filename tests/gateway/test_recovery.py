@@ -56,8 +56,12 @@ async def test_job_that_keeps_losing_its_worker_fails_and_refunds(
 async def test_lease_expiry_while_running_is_swept(
     tmp_path: Path, database_url: str, models_dir: Path
 ) -> None:
-    """The periodic sweeper (not only start-up) re-queues a job whose worker went silent."""
-    settings = make_settings(tmp_path, database_url, models_dir, lease_seconds=0.6)
+    """The periodic sweeper (not only start-up) re-queues a job whose worker went silent.
+
+    No race against a short lease: the other process's lease is long, so the start-up sweep must
+    leave the job alone; the lease is then made to lapse in the database (as it would, later, when
+    that process stops heartbeating), and only the running pool's periodic sweep can pick it up."""
+    settings = make_settings(tmp_path, database_url, models_dir)
     async with running_gateway(settings) as gw:
         key = gw.new_key(credits=5)
         state = gw.state
@@ -65,21 +69,27 @@ async def test_lease_expiry_while_running_is_swept(
         await state.workers.stop()
         video = (await gw.create(key, prompt="p", model="fake-video")).json()
         # Another process claims it and then goes silent: no heartbeats.
-        assert state.jobs.claim("other-process", ["fake"], lease_seconds=0.5) is not None
+        assert state.jobs.claim("other-process", ["fake"], lease_seconds=3600) is not None
         fresh = WorkerPool(
             state.jobs,
             state.adapters,
             state.artifacts,
             WorkerConfig(workers=1, lease_seconds=0.6, heartbeat_seconds=0.2, poll_seconds=0.05),
         )
-        await fresh.start()  # the lease has not expired yet, so the start-up sweep leaves it alone
+        await fresh.start()  # the lease has not expired, so the start-up sweep leaves the job alone
         try:
-            assert (await gw.client.get(f"/v1/videos/{video['id']}", headers=auth(key))).json()[
-                "status"
-            ] == "in_progress"
-            done = await gw.wait(key, video["id"], timeout=10)
+            row = state.jobs.get_any(video["id"])
+            assert row is not None and (row.status, row.lease_owner) == ("in_progress", "other-process")
+            with state.db.write() as conn:
+                conn.execute(
+                    update(jobs).where(jobs.c.id == video["id"]).values(lease_expires_at=time.time() - 1)
+                )
+            done = await gw.wait(key, video["id"], timeout=60)
             assert done["status"] == "completed"
         finally:
             await fresh.stop()
+        with state.db.read() as conn:
+            attempts = conn.execute(select(jobs.c.attempts).where(jobs.c.id == video["id"])).scalar_one()
+        assert attempts == 2  # the silent process's claim, then the fresh pool's
         balance = gw.balance(key)
         assert (balance.balance_mc, balance.held_mc) == (4000, 0)

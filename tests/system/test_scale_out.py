@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from ..support import postgres_available, run_loopback_only
+from ..support import postgres_available, require_module, run_loopback_only
 
-pytest.importorskip("ray.serve")
+require_module("ray.serve")
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,0 +1,116 @@
+"""``Idempotency-Key``: a key replays its first response for 24 hours, then is forgotten.
+
+On SQLite and PostgreSQL, with a clock the tests set (no sleeps).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+import billing
+from gateway import idempotency
+from gateway.db import idempotency_keys
+
+from ..support import Gateway, auth
+
+HOUR = 3600.0
+T0 = 1_750_000_000.0  # an arbitrary moment the key is first used
+
+
+def _request(db, key: str = "retry-1", body: str = "p") -> idempotency.IdempotentRequest:  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        account_id = billing.create_account(conn, f"a{time.monotonic_ns()}")
+    return idempotency.IdempotentRequest(
+        account_id, key, "videos.create", idempotency.request_hash({"prompt": body})
+    )
+
+
+def _remember(db, req: idempotency.IdempotentRequest, at: float = T0) -> None:  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        idempotency.remember(conn, req, 200, {"id": "video_first"}, now=at)
+
+
+def _find(db, req: idempotency.IdempotentRequest, at: float) -> idempotency.Replay | None:  # type: ignore[no-untyped-def]
+    with db.write() as conn:
+        return idempotency.find(conn, req, now=at)
+
+
+def _stored_keys(db) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as conn:
+        return len(conn.execute(select(idempotency_keys.c.key)).all())
+
+
+def test_a_key_replays_for_just_under_a_day(db) -> None:  # type: ignore[no-untyped-def]
+    req = _request(db)
+    _remember(db, req)
+    for later in (0.0, 6.0, HOUR, 12 * HOUR, 23.9 * HOUR):
+        replay = _find(db, req, T0 + later)
+        assert replay is not None, f"forgotten {later / HOUR:.3f} h after it was used"
+        assert replay.status_code == 200 and replay.body == {"id": "video_first"}
+
+
+def test_a_key_is_forgotten_just_over_a_day_later(db) -> None:  # type: ignore[no-untyped-def]
+    req = _request(db)
+    _remember(db, req)
+    assert _find(db, req, T0 + 24.1 * HOUR) is None
+    # ...and forgotten for good: a retry now creates anew, and may reuse the key for another body.
+    assert _find(db, req, T0 + 1.0) is None
+    other = idempotency.IdempotentRequest(
+        req.account_id, req.key, req.route, idempotency.request_hash({"prompt": "other"})
+    )
+    _remember(db, other, at=T0 + 24.2 * HOUR)
+    assert _find(db, other, T0 + 24.3 * HOUR) is not None
+
+
+def test_a_reused_key_with_another_body_conflicts_within_the_window(db) -> None:  # type: ignore[no-untyped-def]
+    from gateway.errors import Conflict
+
+    req = _request(db)
+    _remember(db, req)
+    other = idempotency.IdempotentRequest(
+        req.account_id, req.key, req.route, idempotency.request_hash({"prompt": "different"})
+    )
+    with pytest.raises(Conflict):
+        _find(db, other, T0 + 23.9 * HOUR)
+
+
+def test_expire_keeps_keys_inside_the_window_and_drops_older_ones(db) -> None:  # type: ignore[no-untyped-def]
+    recent = _request(db, key="recent")
+    old = _request(db, key="old")
+    _remember(db, old, at=T0)
+    _remember(db, recent, at=T0 + 0.2 * HOUR)
+    # 23.9 h after the first: both are inside the window.
+    with db.write() as conn:
+        assert idempotency.expire(conn, now=T0 + 23.9 * HOUR) == 0
+    assert _stored_keys(db) == 2
+    assert _find(db, old, T0 + 23.9 * HOUR) is not None
+    # 24.1 h after the first: only the first is past it.
+    with db.write() as conn:
+        assert idempotency.expire(conn, now=T0 + 24.1 * HOUR) == 1
+    assert _stored_keys(db) == 1
+    assert _find(db, recent, T0 + 24.1 * HOUR) is not None
+    assert _find(db, old, T0 + 24.1 * HOUR) is None
+
+
+async def test_a_retried_create_returns_the_same_video_and_charges_once(gw: Gateway) -> None:
+    key = gw.new_key(credits=10)
+    headers = auth(key) | {"Idempotency-Key": "create-once"}
+    body = {"prompt": "a red circle moves right", "model": "fake-video", "seconds": 2}
+    first = await gw.client.post("/v1/videos", json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    held = gw.balance(key).held_mc
+    assert held > 0
+    again = await gw.client.post("/v1/videos", json=body, headers=headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert gw.balance(key).held_mc == held  # the retry held nothing more
+    done = await gw.wait(key, first.json()["id"])
+    assert done["status"] == "completed"
+    balance = gw.balance(key)
+    assert balance.held_mc == 0 and balance.balance_mc == 10_000 - held  # charged once
+    listing = (await gw.client.get("/v1/videos", headers=auth(key))).json()
+    assert [v["id"] for v in listing["data"]] == [first.json()["id"]]
