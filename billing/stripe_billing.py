@@ -78,7 +78,7 @@ def create_checkout(
         session = _create_session(client, pack, account_id, success_url, cancel_url, idempotency_key)
     except stripe.StripeError as exc:
         raise PaymentProviderFailed(f"Stripe refused the checkout: {exc.user_message or exc}") from None
-    session_id, url = session.get("id"), session.get("url")
+    session_id, url = getattr(session, "id", None), getattr(session, "url", None)
     if not (isinstance(session_id, str) and 0 < len(session_id) <= 255 and isinstance(url, str) and url):
         raise PaymentProviderFailed("Stripe answered without a usable Checkout Session (id and url)")
     return session, pack

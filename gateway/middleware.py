@@ -14,17 +14,16 @@ class _TooLarge(Exception):
     pass
 
 
-def _error_body(limit: int) -> bytes:
-    return json.dumps(
-        {
-            "error": {
-                "code": "request_too_large",
-                "message": f"request body exceeds {limit} bytes",
-                "param": None,
-                "type": "invalid_request_error",
-            }
-        }
+async def _send_error(send: Send, status: int, code: str, message: str, *, close: bool = False) -> None:
+    """The API's error object, sent from middleware (before any route or handler exists)."""
+    body = json.dumps(
+        {"error": {"code": code, "message": message, "param": None, "type": "invalid_request_error"}}
     ).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimitMiddleware:
@@ -65,19 +64,9 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = _error_body(self.max_body_bytes)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await _send_error(
+            send, 413, "request_too_large", f"request body exceeds {self.max_body_bytes} bytes", close=True
         )
-        await send({"type": "http.response.body", "body": body})
 
 
 # The dashboard's pages load only their own script and stylesheet; progress bars set a width inline.
@@ -136,27 +125,7 @@ class UrlGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not _clean_url(scope):
-            body = json.dumps(
-                {
-                    "error": {
-                        "code": "invalid_url",
-                        "message": "the URL contains NUL characters or invalid UTF-8",
-                        "param": None,
-                        "type": "invalid_request_error",
-                    }
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 400,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await _send_error(send, 400, "invalid_url", "the URL contains NUL characters or invalid UTF-8")
             return
         await self.app(scope, receive, send)
 

@@ -78,7 +78,7 @@ def documented(
     for media_type, schema in (media or {}).items():
         ok["content"][media_type] = {"schema": schema}
     responses: dict[str, Any] = {"200": ok}
-    statuses = {400, *errors, *((401, 429) if auth else ())}
+    statuses = {400, *errors, *((401, 429) if auth else ()), *((415,) if json_body is not None else ())}
     for status in sorted(statuses):
         responses[str(status)] = _error_response(status)
     for status, model in (also or {}).items():

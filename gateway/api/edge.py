@@ -118,8 +118,10 @@ async def read_json_object(request: Request, *, empty_ok: bool = False) -> dict[
     """The request's JSON body, which must be an object (``{}`` for an empty body if ``empty_ok``) sent
     as ``application/json``."""
     raw = await request.body()
-    if empty_ok and not raw.strip():
-        return {}
+    if not raw.strip():
+        if empty_ok:
+            return {}
+        raise BadRequest("send the body as a JSON object", code="invalid_json")
     require_json(request)
     data = loads_json(raw)
     if not isinstance(data, dict):

@@ -28,7 +28,7 @@ import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
 from local_models import GenerationParams
 from local_models.qc import check_frames
-from local_models.video import VideoRejected, read_frames, read_frames_bounded, write_posters
+from local_models.video import VideoRejected, read_frames_bounded, write_posters
 
 from ..artifacts import ArtifactStore
 from ..creative import wants_motion
@@ -362,11 +362,22 @@ class WorkerPool:
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
         files: dict[str, Path] = {"video": artifact.video_path}
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
-            frames, _ = read_frames(artifact.video_path)
-            thumb = artifact.video_path.with_name("thumbnail.webp")
-            sheet = artifact.video_path.with_name("spritesheet.jpg")
-            write_posters(frames, thumb, sheet)
-            files.update(thumbnail=thumb, spritesheet=sheet)
+            # A clip from another backend: decoded under the same caps as quality checks (posters
+            # need no more than 512 px a side); one over them simply has no posters.
+            try:
+                clip = read_frames_bounded(
+                    artifact.video_path,
+                    max_frames=self.config.qc_max_frames,
+                    max_pixels=self.config.qc_max_pixels,
+                    max_side=512,
+                )
+            except VideoRejected as exc:
+                log.warning("no posters for %s: %s", job.id, exc.message)
+            else:
+                thumb = artifact.video_path.with_name("thumbnail.webp")
+                sheet = artifact.video_path.with_name("spritesheet.jpg")
+                write_posters(clip.frames, thumb, sheet)
+                files.update(thumbnail=thumb, spritesheet=sheet)
         else:
             files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
         result = {
