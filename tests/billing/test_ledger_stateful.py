@@ -8,6 +8,7 @@ more or less, and not nothing), and every balance must match the model after eve
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -183,5 +184,10 @@ class LedgerMachine(RuleBasedStateMachine):
             Path(str(self.tmp) + suffix).unlink(missing_ok=True)
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=30, deadline=None)
+# bench/mutation.py runs this once per mutant: it asks for fewer examples through the environment.
+LedgerMachine.TestCase.settings = settings(
+    max_examples=int(os.environ.get("FRAMEGATE_HYPOTHESIS_EXAMPLES", "40")),
+    stateful_step_count=30,
+    deadline=None,
+)
 TestLedger = LedgerMachine.TestCase
