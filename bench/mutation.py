@@ -81,6 +81,7 @@ def _configure(workdir: Path, target: Target) -> None:
         f"only_mutate = {quoted(target.modules)}\n"
         f"pytest_add_cli_args_test_selection = {quoted(tests)}\n"
         'pytest_add_cli_args = ["-x", "-q", "-p", "no:cacheprovider", "-m", "not cuda"]\n'
+        'also_copy = ["README.md", "docs/"]\n'
         'process_isolation = "forkserver"\n'
         "mutate_only_covered_lines = true\n"
     )
@@ -130,6 +131,7 @@ def run_target(
             "HF_HUB_OFFLINE": "1",
             "PYTHONPATH": str(workdir),
             "FRAMEGATE_HYPOTHESIS_EXAMPLES": "12",  # the ledger's state machine, once per mutant
+            "FRAMEGATE_NO_FAST_EXIT": "1",  # tests/conftest.py: no os._exit inside mutmut's workers
         }
         subprocess.run(
             [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],

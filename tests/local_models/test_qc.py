@@ -315,3 +315,78 @@ def test_the_report_as_json() -> None:
     assert report["passed"] is False and report["adherence"] is None
     assert report["scores"]["frames"] == 9
     assert [f["code"] for f in report["flags"]] == ["inconsistent"]
+
+
+def _noisy_moving() -> np.ndarray:
+    clip = _moving(9, 3).astype(int)
+    clip += np.random.default_rng(7).integers(-12, 13, clip.shape)
+    return np.clip(clip, 0, 255).astype(np.uint8)
+
+
+def test_scores_of_a_reference_clip_are_stable() -> None:
+    """The numbers a creator sees for a fixed clip (a noisy square sliding right): any change to how
+    consistency (SSIM), flicker, motion (optical flow) or grayscale are computed moves them."""
+    scores = check_frames(_noisy_moving()).scores
+    assert scores == {
+        "temporal_consistency": pytest.approx(0.6633, abs=2e-4),
+        "flicker": pytest.approx(0.068, abs=2e-3),
+        "motion": pytest.approx(0.00926, abs=3e-5),
+        "frozen_fraction": 0.0,
+        "blank_frames": 0,
+        "frames": 9,
+    }
+    assert qc._ssim(qc._gray(_noisy_moving()[0]), qc._gray(_noisy_moving()[1])) == pytest.approx(
+        0.66686, abs=1e-4
+    )
+
+
+def test_the_report_as_the_api_returns_it() -> None:
+    report = check_frames(np.repeat(_moving(2)[:1], 4, axis=0), wants_motion=True, prompt="a ball rolls")
+    body = report.as_dict()
+    assert set(body) == {"scores", "flags", "adherence", "passed"} and body["passed"] is False
+    assert all(set(f) == {"code", "message"} and f["message"] for f in body["flags"])
+    assert "although the prompt asks for it ('a ball rolls')" in next(
+        f["message"] for f in body["flags"] if f["code"] == "low_motion"
+    )
+    unasked = check_frames(np.repeat(_moving(2)[:1], 4, axis=0), wants_motion=True).as_dict()
+    assert next(f["message"] for f in unasked["flags"] if f["code"] == "low_motion") == "little motion"
+
+
+@pytest.mark.parametrize("frames", [1, 2, 3])
+def test_very_short_clips(frames: int) -> None:
+    """One frame has nothing to compare: fully consistent, no flicker or motion, and counted frozen;
+    flicker needs at least three frames (two changes)."""
+    clip = _moving(frames, 3)
+    if frames == 3:  # brightness steps up then down: a flicker measurable only from three frames on
+        clip = clip.copy()
+        clip[1] = np.clip(clip[1].astype(int) + 60, 0, 255).astype(np.uint8)
+    scores = check_frames(clip).scores
+    assert scores["frames"] == frames
+    if frames == 1:
+        assert (scores["temporal_consistency"], scores["flicker"], scores["motion"]) == (1.0, 0.0, 0.0)
+        assert scores["frozen_fraction"] == 1.0
+    elif frames == 2:
+        assert scores["flicker"] == 0.0 and scores["motion"] > 0 and scores["frozen_fraction"] == 0.0
+    else:
+        assert scores["flicker"] > 10
+
+
+def test_large_frames_are_checked_at_256_pixels_a_side() -> None:
+    big = np.zeros((2, 512, 300, 3), dtype=np.uint8)
+    assert qc._small(big).shape == (2, 256, 150, 3)
+    exact = np.zeros((2, 256, 100, 3), dtype=np.uint8)
+    assert qc._small(exact) is exact  # already small enough: not even copied
+    assert qc._small(np.zeros((1, 300, 257, 3), dtype=np.uint8)).shape == (1, 256, 219, 3)
+
+
+def test_shapes_adherence_only_for_shapes_models_with_a_prompt() -> None:
+    clip = _moving(9, 3)
+    checked = check_frames(clip, prompt="a red square moving right", shapes_model=True)
+    assert checked.adherence is not None and checked.adherence["colour"] == "red"
+    assert checked.as_dict()["adherence"] == checked.adherence
+    assert check_frames(clip, prompt="a red square moving right").adherence is None
+    assert check_frames(clip, shapes_model=True).adherence is None
+    wrong = check_frames(clip, prompt="a blue circle moving left", shapes_model=True)
+    assert "off_prompt" in _codes(wrong) and "colour is red (asked blue)" in next(
+        f.message for f in wrong.flags if f.code == "off_prompt"
+    )
