@@ -170,6 +170,8 @@ def main() -> None:
         total = killed + len(survived)
         rows.append((target.name, total, killed, survived, other, seconds))
         print(f"# {target.name}: {killed}/{total} killed in {seconds:.0f} s", flush=True)
+        for mutant in survived:  # as each target ends: a long run is useful before it finishes
+            print(f"#   survived: {mutant}\n{diffs.get(mutant, '')}", flush=True)
     print()
     print(f"| {'module':<30} | mutants | killed | survived | killed % | other |")
     print(f"|{'-' * 32}|--------:|-------:|---------:|---------:|-------|")

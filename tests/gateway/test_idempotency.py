@@ -114,3 +114,47 @@ async def test_a_retried_create_returns_the_same_video_and_charges_once(gw: Gate
     assert balance.held_mc == 0 and balance.balance_mc == 10_000 - held  # charged once
     listing = (await gw.client.get("/v1/videos", headers=auth(key))).json()
     assert [v["id"] for v in listing["data"]] == [first.json()["id"]]
+
+
+@pytest.mark.parametrize(
+    ("key", "ok"), [("k" * 255, True), ("k" * 256, False), ("", False), ("tab\there", False), ("é-1", True)]
+)
+async def test_idempotency_keys_are_1_to_255_printable_characters(gw: Gateway, key: str, ok: bool) -> None:
+    api_key = gw.new_key()
+    answer = await gw.client.post(
+        "/v1/projects", json={"name": "p"}, headers=auth(api_key) | {"Idempotency-Key": key.encode()}
+    )
+    if ok:
+        assert answer.status_code == 200, answer.text
+    else:
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_idempotency_key"
+        assert answer.json()["error"]["param"] == "Idempotency-Key"
+
+
+async def test_a_retried_project_create_replays_and_another_body_conflicts(gw: Gateway) -> None:
+    api_key = gw.new_key()
+    headers = auth(api_key) | {"Idempotency-Key": "project-once"}
+    first = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=headers)
+    again = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=headers)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    other = await gw.client.post("/v1/projects", json={"name": "another"}, headers=headers)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    plain = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=auth(api_key))
+    assert plain.json()["id"] != first.json()["id"]
+    listing = (await gw.client.get("/v1/projects", headers=auth(api_key))).json()["data"]
+    assert sorted(p["id"] for p in listing) == sorted([first.json()["id"], plain.json()["id"]])
+    # the same key in another account is another key
+    other_account = gw.new_key()
+    theirs = await gw.client.post(
+        "/v1/projects",
+        json={"name": "teaser"},
+        headers=auth(other_account) | {"Idempotency-Key": "project-once"},
+    )
+    assert theirs.status_code == 200 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_request_hash_is_order_independent_and_content_sensitive() -> None:
+    a = idempotency.request_hash({"prompt": "p", "seed": 1})
+    assert a == idempotency.request_hash({"seed": 1, "prompt": "p"})
+    assert a != idempotency.request_hash({"prompt": "p", "seed": 2})
+    assert len(a) == 64 and int(a, 16) >= 0

@@ -62,3 +62,50 @@ def test_concurrent_requests_share_one_load() -> None:
     for t in threads:
         t.join()
     assert len(loads) == 1 and len({id(g) for g in got}) == 1
+
+
+def test_filling_the_budget_or_the_count_exactly_evicts_nothing() -> None:
+    evicted: list[str] = []
+    loaded: list[str] = []
+    pool = PipelinePool(
+        2, budget_bytes=100, on_evict=evicted.append, on_load=lambda p: loaded.append(p.model_id)
+    )
+    pool.get("a", lambda: fake("a", 50), estimate_bytes=50)
+    pool.get("b", lambda: fake("b", 50), estimate_bytes=50)  # 100 of 100 bytes, 2 of 2 models
+    assert evicted == [] and pool.warm() == ["a", "b"] and pool.used_bytes() == 100
+    assert loaded == ["a", "b"]
+    assert pool.get("a", lambda: pytest.fail("resident: must not load")).model_id == "a"
+    assert pool.warm() == ["b", "a"] and loaded == ["a", "b"]  # a hit is no load
+    pool.get("c", lambda: fake("c", 1), estimate_bytes=1)  # one over the count: the LRU (b) goes
+    assert evicted == ["b"] and pool.warm() == ["a", "c"]
+
+
+def test_a_model_exactly_the_budget_loads_alone() -> None:
+    evicted: list[str] = []
+    pool = PipelinePool(4, budget_bytes=100, on_evict=evicted.append)
+    pool.get("a", lambda: fake("a", 30), estimate_bytes=30)
+    pool.get("whole", lambda: fake("whole", 100), estimate_bytes=100)
+    assert evicted == ["a"] and pool.warm() == ["whole"] and pool.used_bytes() == 100
+
+
+def test_at_least_one_model_and_clear() -> None:
+    pool = PipelinePool(0)
+    assert pool.max_loaded == 1
+    pool.get("a", lambda: fake("a", 1))
+    pool.get("b", lambda: fake("b", 1))
+    assert pool.warm() == ["b"]
+    pool.clear()
+    assert pool.warm() == [] and pool.used_bytes() == 0
+    assert pool.get("b", lambda: fake("b", 2)).memory_bytes == 2  # loads again after a clear
+
+
+def test_a_failed_load_leaves_nothing_behind_and_can_be_retried() -> None:
+    pool = PipelinePool(2, budget_bytes=100)
+
+    def broken() -> LoadedPipeline:
+        raise RuntimeError("weights are corrupt")
+
+    with pytest.raises(RuntimeError):
+        pool.get("a", broken, estimate_bytes=10)
+    assert pool.warm() == [] and pool.used_bytes() == 0
+    assert pool.get("a", lambda: fake("a", 10)).model_id == "a"
