@@ -83,3 +83,57 @@ async def test_health_endpoints_are_open(gw: Gateway) -> None:
     assert (await gw.client.get("/healthz")).json() == {"status": "ok"}
     ready = await gw.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
+
+
+async def test_keys_are_made_and_listed_as_documented(gw: Gateway) -> None:
+    import re
+
+    import billing
+    from gateway.auth import create_key, list_keys, lookup
+
+    with gw.state.db.write() as conn:
+        one = billing.ensure_account(conn, "keys-one")
+        two = billing.ensure_account(conn, "keys-two")
+        first = create_key(conn, one, "laptop")
+        second = create_key(conn, one, None)
+        theirs = create_key(conn, two, "ci")
+    # 256 random bits, url-safe; ids are key_ + 16 hex; the listed prefix is the first 10 characters
+    assert re.fullmatch(r"fg-[A-Za-z0-9_-]{43}", first.secret) and re.fullmatch(r"key_[0-9a-f]{16}", first.id)
+    assert first.prefix == first.secret[:10]
+    with gw.state.db.read() as conn:
+        mine = list_keys(conn, one)
+        everyone = list_keys(conn)
+    assert [(k["id"], k["name"], k["prefix"]) for k in mine] == [
+        (first.id, "laptop", first.prefix),
+        (second.id, None, second.prefix),
+    ]
+    assert {k["id"] for k in everyone} >= {first.id, second.id, theirs.id}
+    assert [k["id"] for k in everyone] == sorted(
+        (k["id"] for k in everyone), key=lambda i: next(e["created_at"] for e in everyone if e["id"] == i)
+    )
+    found = lookup(gw.state.db, first.secret)
+    assert found is not None and (found.account_id, found.key_id) == (one, first.id)
+    account = (await gw.client.get("/v1/account", headers=auth(first.secret))).json()
+    assert account["key"]["id"] == first.id
+
+
+@pytest.mark.parametrize(
+    ("header", "code", "words"),
+    [
+        (None, "missing_api_key", "Authorization: Bearer <key>"),
+        ("Basic dXNlcjpwYXNz", "invalid_api_key", "must be 'Bearer <key>'"),
+        ("Bearer ", "invalid_api_key", "must be 'Bearer <key>'"),
+        ("Bearer fg-not-a-key", "invalid_api_key", "invalid or revoked"),
+    ],
+)
+async def test_auth_errors_say_what_to_send(gw: Gateway, header: str | None, code: str, words: str) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    answer = await gw.client.get("/v1/videos", headers=headers)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == code and words in answer.json()["error"]["message"]
+
+
+async def test_the_scheme_is_case_insensitive_and_extra_spaces_are_forgiven(gw: Gateway) -> None:
+    key = gw.new_key()
+    for header in (f"bearer {key}", f"BEARER {key}", f"Bearer  {key} "):
+        assert (await gw.client.get("/v1/videos", headers={"Authorization": header})).status_code == 200
