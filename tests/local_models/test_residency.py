@@ -109,3 +109,30 @@ def test_a_failed_load_leaves_nothing_behind_and_can_be_retried() -> None:
         pool.get("a", broken, estimate_bytes=10)
     assert pool.warm() == [] and pool.used_bytes() == 0
     assert pool.get("a", lambda: fake("a", 10)).model_id == "a"
+
+
+def test_room_is_made_before_the_load_not_after() -> None:
+    """On a GPU the old model must be gone before the new one's weights arrive."""
+    pool = PipelinePool(1)
+    pool.get("a", lambda: fake("a", 1))
+    seen: list[list[str]] = []
+    pool.get("b", lambda: (seen.append(pool.warm()), fake("b", 1))[1])
+    assert seen == [[]] and pool.warm() == ["b"]
+    budgeted = PipelinePool(5, budget_bytes=100)
+    budgeted.get("a", lambda: fake("a", 60), estimate_bytes=60)
+    budgeted.get("b", lambda: (seen.append(budgeted.warm()), fake("b", 60))[1], estimate_bytes=60)
+    assert seen[-1] == [] and budgeted.warm() == ["b"]
+
+
+def test_a_model_larger_than_measured_estimate_stays_once_loaded() -> None:
+    pool = PipelinePool(3, budget_bytes=100)
+    pool.get("a", lambda: fake("a", 150), estimate_bytes=10)  # alone over the budget: kept, it is in use
+    assert pool.warm() == ["a"] and pool.used_bytes() == 150
+
+
+def test_defaults_and_what_the_refusal_says() -> None:
+    assert PipelinePool().max_loaded == 2
+    pool = PipelinePool(2, budget_bytes=2 * 1024**3)
+    with pytest.raises(LocalModelError) as err:
+        pool.get("big", lambda: pytest.fail("must not load"), estimate_bytes=3 * 1024**3)
+    assert "about 3.0 GiB" in err.value.message and "budget of 2.0 GiB" in err.value.message
