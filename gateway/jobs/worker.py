@@ -27,14 +27,12 @@ from anyio import to_thread
 import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
 from local_models import GenerationParams
-from local_models.qc import check_frames
-from local_models.video import VideoRejected, read_frames_bounded, write_posters
 
 from ..artifacts import ArtifactStore
-from ..creative import wants_motion
 from ..fleet import Fleet
 from ..metrics import Metrics
 from .attempts import RetryPolicy, run_on_backend
+from .clips import posters_for, quality_of
 from .store import JobStore
 
 __all__ = ["WorkerConfig", "WorkerPool"]
@@ -339,20 +337,16 @@ class WorkerPool:
             path = self.artifacts.local_path(job.id, "video")
             if path is None:  # deleted meanwhile
                 return
-            try:
-                clip = read_frames_bounded(
-                    path, max_frames=self.config.qc_max_frames, max_pixels=self.config.qc_max_pixels
-                )
-            except VideoRejected as exc:
-                log.warning("no quality checks for %s: %s (%s)", job.id, exc.message, exc.code)
-                return
-            qc = check_frames(
-                clip.frames,
-                prompt=job.prompt,
-                wants_motion=wants_motion(job.prompt),
+            qc = quality_of(
+                path,
+                job.id,
+                job.prompt,
                 shapes_model=job.model in self.shapes_models,
-            ).as_dict()
-            self.store.set_qc(job.id, qc)
+                max_frames=self.config.qc_max_frames,
+                max_pixels=self.config.qc_max_pixels,
+            )
+            if qc is not None:
+                self.store.set_qc(job.id, qc)
 
         try:
             await to_thread.run_sync(check)
@@ -362,22 +356,8 @@ class WorkerPool:
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
         files: dict[str, Path] = {"video": artifact.video_path}
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
-            # A clip from another backend: decoded under the same caps as quality checks (posters
-            # need no more than 512 px a side); one over them simply has no posters.
-            try:
-                clip = read_frames_bounded(
-                    artifact.video_path,
-                    max_frames=self.config.qc_max_frames,
-                    max_pixels=self.config.qc_max_pixels,
-                    max_side=512,
-                )
-            except VideoRejected as exc:
-                log.warning("no posters for %s: %s", job.id, exc.message)
-            else:
-                thumb = artifact.video_path.with_name("thumbnail.webp")
-                sheet = artifact.video_path.with_name("spritesheet.jpg")
-                write_posters(clip.frames, thumb, sheet)
-                files.update(thumbnail=thumb, spritesheet=sheet)
+            limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
+            files.update(posters_for(artifact.video_path, job.id, **limits))
         else:
             files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
         result = {
