@@ -8,7 +8,6 @@ from .base import (
     CancelEvent,
     GenerationRequest,
     ProgressCallback,
-    never_cancelled,
 )
 from .errors import AdapterError, Cancelled, PermanentError, TransientError
 from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
@@ -34,6 +33,5 @@ __all__ = [
     "adapter_types",
     "create_adapter",
     "fake_model_spec",
-    "never_cancelled",
     "register_adapter_type",
 ]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from local_models import GenerationParams, ModelSpec
+from local_models.spec import GenerationParams, ModelSpec
 
 __all__ = [
     "Adapter",
@@ -88,8 +87,3 @@ class Adapter(Protocol):
     def health(self) -> BackendHealth: ...
 
     def close(self) -> None: ...
-
-
-def never_cancelled() -> CancelEvent:
-    """A cancel token that never fires (for direct calls and benchmarks)."""
-    return threading.Event()

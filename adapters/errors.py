@@ -6,18 +6,17 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class AdapterError(Exception):
+from local_models.errors import FramegateError, Kind
+
+
+class AdapterError(FramegateError):
     """Base of adapter errors; ``code`` is machine-readable and ends up on the failed job."""
 
+    kind: ClassVar[Kind] = "unavailable"
     code = "backend_error"
     transient = False
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
 
 
 class TransientError(AdapterError):

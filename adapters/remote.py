@@ -46,6 +46,8 @@ def spec_from_model_object(m: dict[str, Any]) -> ModelSpec:
     return ModelSpec(
         id=m["id"],
         family=m.get("family", "remote"),
+        # A remote node's shapes models are checked for prompt adherence here as they are there.
+        prompt_check="shapes" if m.get("family") == "shapes" else None,
         modes=frozenset(m["modes"]),
         frames=FrameRule(frames["multiple"], frames["offset"], frames["min"], frames["max"]),
         sizes=SizeRule(

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import http_request, run_load
 
 import billing
-from gateway.auth import create_key
-from gateway.db import Database, upgrade
+from gateway.engine.db import Database, upgrade
+from gateway.engine.keys import create_key
 
 CONFIG = """
 [backends.fake]
@@ -91,14 +91,17 @@ class DirectRunner:
     """The same job by hand: load once, then the pipeline call (and the pipeline plus MP4 encoding)."""
 
     def __init__(self, models_dir: Path, body: dict, out_dir: Path) -> None:
-        from local_models import BUILTIN_ENTRIES, get_family, load_entry, resolve
+        from local_models import BUILTIN_ENTRIES, VideoRequest, get_family, load_entry, resolve
 
         self.entry = next(e for e in BUILTIN_ENTRIES if e.id == body["model"])
         self.loaded = load_entry(self.entry, "t2v", models_dir)
         w, h = (int(x) for x in body["size"].split("x"))
         spec = get_family(self.entry.family).spec(self.entry)
         self.params = resolve(
-            spec, mode="t2v", size=(w, h), seconds=body["seconds"], steps=body["steps"], seed=body["seed"]
+            spec,
+            VideoRequest(
+                mode="t2v", size=(w, h), seconds=body["seconds"], steps=body["steps"], seed=body["seed"]
+            ),
         )
         self.prompt = body["prompt"]
         self.out = out_dir / "direct.mp4"

@@ -28,10 +28,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from local_models import get_family, resolve, run_pipeline
+from local_models import VideoRequest, get_family, resolve, run_pipeline
 from local_models.catalog import CatalogEntry
 from local_models.loading import LoadedPipeline, load_entry
 from local_models.speed import apply_speed_options, calibrate_magcache
+from tests.fixtures.tiny_models import build_tiny
 
 BIGGER: dict[str, dict[str, Any]] = {
     "wan": {"num_attention_heads": 4, "attention_head_dim": 32, "ffn_dim": 512, "num_layers": 8},
@@ -57,7 +58,7 @@ ATTENTION = {  # TaylorSeer's cache_identifiers: the self-attention modules of e
 
 def build(family: str, root: Path) -> tuple[CatalogEntry, LoadedPipeline, Any]:
     path = root / family
-    get_family(family).build_tiny(path)
+    build_tiny(family, path)
     entry = CatalogEntry(id=family, family=family, weights=str(path))
     loaded = load_entry(entry, "t2v", root / "models", device=ARGS.device)
     small = loaded.pipe.transformer
@@ -97,11 +98,13 @@ def bench_family(family: str, root: Path) -> list[Row]:
     spec = get_family(family).spec(entry)
     params = resolve(
         spec,
-        mode="t2v",
-        size=(ARGS.size, ARGS.size),
-        frames=spec.frames.nearest(ARGS.frames),  # the family's rule: Mochi 6k+1, LTX 8k+1...
-        steps=ARGS.steps,
-        seed=1,
+        VideoRequest(
+            mode="t2v",
+            size=(ARGS.size, ARGS.size),
+            frames=spec.frames.nearest(ARGS.frames),  # the family's rule: Mochi 6k+1, LTX 8k+1...
+            steps=ARGS.steps,
+            seed=1,
+        ),
     )
     params = params.__class__(**{**params.as_dict(), "audio": False})
     features: list[tuple[str, dict[str, Any]]] = [("off", {})]

@@ -37,8 +37,16 @@ class Target:
 TARGETS = [
     Target("billing.budgets", ("billing/budgets.py",), ("tests/billing/",)),
     Target("billing.pricing", ("billing/pricing.py",), ("tests/billing/", "tests/router/")),
-    Target("gateway.auth", ("gateway/auth.py",), ("tests/gateway/test_auth.py", "tests/gateway/test_cli.py")),
-    Target("gateway.idempotency", ("gateway/idempotency.py",), ("tests/gateway/test_idempotency.py",)),
+    Target(
+        "gateway.engine.keys",
+        ("gateway/engine/keys.py",),
+        ("tests/gateway/test_auth.py", "tests/gateway/test_cli.py"),
+    ),
+    Target(
+        "gateway.engine.idempotency",
+        ("gateway/engine/idempotency.py",),
+        ("tests/gateway/test_idempotency.py",),
+    ),
     Target("router.policy", ("router/policy.py",), ("tests/router/",)),
     Target("router.dispatch", ("router/dispatch.py",), ("tests/router/test_dispatch.py",)),
     Target("local_models.qc", ("local_models/qc.py",), ("tests/local_models/test_qc.py",)),

@@ -32,6 +32,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from adapters import fake_model_spec
+from local_models import VideoRequest
 from router import (
     LOAD_FACTOR,
     BackendView,
@@ -39,7 +40,6 @@ from router import (
     History,
     Offer,
     Queued,
-    RouteRequest,
     RoutingPreferences,
     next_job,
     plan,
@@ -191,7 +191,7 @@ def simulate(
                 )
                 offers = [Offer(specs[job.model], d.name) for d in fleet]
                 routed = plan(
-                    RouteRequest(model=job.model, mode="t2v", frames=FRAMES, steps=STEPS, seed=0),
+                    VideoRequest(model=job.model, mode="t2v", frames=FRAMES, steps=STEPS, seed=0),
                     offers,
                     RoutingPreferences(policy="fastest"),
                     view=view,

@@ -11,15 +11,19 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from local_models.shapes.data import sample_attributes
-from local_models.shapes.evaluate import evaluate
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tools/ is not installed
+
 from local_models.shapes.pipeline import ShapesPipeline
 from local_models.shapes.presets import PRESETS
 from local_models.shapes.vocab import write_prompt
+from tools.shapes.data import sample_attributes
+from tools.shapes.evaluate import evaluate
 
 
 def seconds_per_clip(pipe: ShapesPipeline, steps: int, guidance: float, runs: int = 8) -> float:

@@ -28,15 +28,26 @@ from .ledger import (
 )
 from .pricing import MC_PER_CREDIT, PriceRule, credits, millicredits, quote_mc
 from .schema import SYSTEM_ACCOUNTS, metadata
+from .settlement import settle
+from .statements import (
+    AccountSummary,
+    PendingReserve,
+    StatementEntry,
+    StatementPage,
+    account_summary,
+    pending_reserves,
+    statement,
+)
 from .stripe_billing import (
     CreditPack,
     StripeConfig,
     create_checkout,
     handle_webhook,
     record_session,
+    session_credits_mc,
     verify_event,
 )
-from .usage import GROUPS, record_usage, usage_report
+from .usage import GROUPS, UsageRecord, record_usage, usage_report
 from .verify import verify_ledger
 
 __all__ = [
@@ -44,6 +55,7 @@ __all__ = [
     "MC_PER_CREDIT",
     "SYSTEM_ACCOUNTS",
     "AccountNotFound",
+    "AccountSummary",
     "Balance",
     "BillingError",
     "BillingNotConfigured",
@@ -53,9 +65,14 @@ __all__ = [
     "InsufficientCredits",
     "InvalidWebhook",
     "PaymentProviderFailed",
+    "PendingReserve",
     "PriceRule",
+    "StatementEntry",
+    "StatementPage",
     "StripeConfig",
     "UnknownPack",
+    "UsageRecord",
+    "account_summary",
     "adjust_reserve",
     "capture",
     "create_account",
@@ -69,12 +86,16 @@ __all__ = [
     "lock_account",
     "metadata",
     "millicredits",
+    "pending_reserves",
     "purchase",
     "quote_mc",
     "record_session",
     "record_usage",
     "reserve",
+    "session_credits_mc",
+    "settle",
     "spent_mc",
+    "statement",
     "usage_report",
     "verify_event",
     "verify_ledger",

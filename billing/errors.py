@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class BillingError(Exception):
+from local_models.errors import FramegateError, Kind
+
+
+class BillingError(FramegateError):
+    """Base of billing errors."""
+
+    kind: ClassVar[Kind] = "invalid"
     code = "billing_error"
-
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.param = param
 
 
 class InsufficientCredits(BillingError):
+    kind = "payment"
     code = "insufficient_credits"
 
 
 class BudgetExceeded(BillingError):
+    kind = "payment"
     code = "budget_exceeded"
 
 
@@ -27,11 +29,14 @@ class AccountNotFound(BillingError):
 
 
 class BillingNotConfigured(BillingError):
+    kind = "unavailable"
     code = "billing_not_configured"
 
 
 class PaymentProviderFailed(BillingError):
     """Stripe answered with an error or something that is not a Checkout Session; nothing was sold."""
+
+    kind = "unavailable"
 
     code = "payment_provider_error"
 

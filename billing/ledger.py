@@ -32,6 +32,7 @@ __all__ = [
     "lock_account",
     "purchase",
     "reserve",
+    "reserve_of",
     "void",
 ]
 
@@ -243,7 +244,8 @@ def reserve(
     return transfer_id
 
 
-def _pending_reserve(conn: Connection, job_id: str) -> Row[Any] | None:
+def reserve_of(conn: Connection, job_id: str) -> Row[Any] | None:
+    """The transfer row of ``job_id``'s reserve (pending, captured or voided), if it has one."""
     return conn.execute(select(transfers).where(transfers.c.key == f"job:{job_id}:reserve")).one_or_none()
 
 
@@ -252,7 +254,7 @@ def capture(conn: Connection, job_id: str, amount_mc: int | None = None) -> int 
 
     Returns the amount charged, or None if the reserve was already settled (idempotent).
     """
-    held = _pending_reserve(conn, job_id)
+    held = reserve_of(conn, job_id)
     if held is None:
         return None
     charge = held.amount_mc if amount_mc is None else amount_mc
@@ -289,7 +291,7 @@ def capture(conn: Connection, job_id: str, amount_mc: int | None = None) -> int 
 
 def void(conn: Connection, job_id: str) -> bool:
     """Release the job's whole reserve. Returns False if it was already settled (idempotent)."""
-    held = _pending_reserve(conn, job_id)
+    held = reserve_of(conn, job_id)
     if held is None:
         return False
     now = time.time()
@@ -337,7 +339,7 @@ def adjust_reserve(
 ) -> None:
     """Change a pending reserve to ``amount_mc`` (a fallback to another model). Raising it checks the
     balance and budgets like a new reserve; lowering it releases the difference at once."""
-    held = _pending_reserve(conn, job_id)
+    held = reserve_of(conn, job_id)
     if held is None or held.state != "pending":
         raise ValueError(f"job {job_id} has no pending reserve")
     lock_account(conn, held.debit_account_id)

@@ -26,6 +26,7 @@ __all__ = [
     "create_checkout",
     "handle_webhook",
     "record_session",
+    "session_credits_mc",
     "verify_event",
 ]
 
@@ -127,6 +128,14 @@ def record_session(conn: Connection, session_id: str, account_id: str, pack: Cre
             created_at=time.time(),
         )
     )
+
+
+def session_credits_mc(conn: Connection, session_id: str) -> int | None:
+    """The credits (millicredits) that checkout session ``session_id`` buys, or None if unknown."""
+    mc = conn.execute(
+        select(stripe_sessions.c.credits_mc).where(stripe_sessions.c.id == session_id)
+    ).scalar_one_or_none()
+    return None if mc is None else int(mc)
 
 
 def verify_event(payload: bytes, signature: str | None, secret: str | None, tolerance: int = 300) -> Any:

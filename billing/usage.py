@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
 from .schema import usage_records
 
-__all__ = ["GROUPS", "record_usage", "usage_report"]
+__all__ = ["GROUPS", "UsageRecord", "record_usage", "usage_report"]
 
 GROUPS = ("day", "model", "key")
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """What a finished job used, as metered by ``settle``; its cost is billing's to decide."""
+
+    account_id: str
+    api_key_id: str | None
+    project_id: str | None
+    model: str
+    backend: str
+    video_seconds: float
+    frames: int
+    width: int
+    height: int
+    device_seconds: float
 
 
 def record_usage(

@@ -1,6 +1,6 @@
 """Framegate's HTTP gateway: API, auth, job orchestration, CLI, settings, metrics."""
 
-from .app import create_app
-from .settings import Settings
+from gateway.app import create_app
+from gateway.settings import Settings
 
 __all__ = ["Settings", "create_app"]

@@ -16,30 +16,42 @@ from fastapi import Depends, FastAPI
 import billing
 from adapters import Adapter, LocalAdapter, create_adapter
 from billing import CreditPack, PriceRule, StripeConfig, millicredits
+from gateway.api import (
+    account,
+    billing_routes,
+    creative,
+    health,
+    models,
+    projects,
+    quotes,
+    routing,
+    shots,
+    videos,
+)
+from gateway.api.contract import install_contract
+from gateway.api.deps import known_query_only
+from gateway.api.schemas import routing_preferences, video_object
+from gateway.config import ConfigError, FileConfig, PriceConfig, load_config
+from gateway.dashboard import install_dashboard
+from gateway.engine import idempotency
+from gateway.engine.artifacts import ArtifactStore, LocalDiskStore
+from gateway.engine.db import Database, upgrade
+from gateway.engine.events import EventBus
+from gateway.engine.fleet import Fleet
+from gateway.engine.jobs.attempts import RetryPolicy
+from gateway.engine.jobs.service import JobService
+from gateway.engine.jobs.store import JobStore
+from gateway.engine.jobs.worker import WorkerConfig, WorkerPool
+from gateway.errors import install_error_handlers
+from gateway.metrics import Metrics, MetricsMiddleware, MetricsSink
+from gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UrlGuardMiddleware
+from gateway.ratelimit import make_limiter
+from gateway.settings import Settings
+from gateway.state import AppState, KeyCache
 from local_models import Catalog, LoadedPipeline, parse_size
 from router import Offer, default_price
 
-from . import idempotency
-from .api import account, billing_routes, creative, health, models, projects, quotes, routing, shots, videos
-from .api.contract import install_contract
-from .api.deps import known_query_only
-from .artifacts import ArtifactStore, LocalDiskStore
-from .config import ConfigError, FileConfig, PriceConfig, load_config
-from .dashboard import install_dashboard
-from .db import Database, upgrade
-from .errors import install_error_handlers
-from .fleet import Fleet
-from .jobs.attempts import RetryPolicy
-from .jobs.service import JobService
-from .jobs.store import JobStore
-from .jobs.worker import WorkerConfig, WorkerPool
-from .metrics import Metrics, MetricsMiddleware
-from .middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UrlGuardMiddleware
-from .ratelimit import make_limiter
-from .settings import Settings
-from .state import AppState, KeyCache
-
-__all__ = ["build_backends", "create_app"]
+__all__ = ["build_backends", "build_state", "create_app"]
 
 log = logging.getLogger("framegate")
 
@@ -142,6 +154,102 @@ def verify_into_metrics(state: AppState) -> list[str]:
     return problems
 
 
+def _artifact_store(settings: Settings, db: Database) -> ArtifactStore:
+    if settings.artifacts_url:
+        from gateway.engine.artifacts_s3 import S3Store
+
+        return S3Store(settings.artifacts_url, settings.artifacts_dir, endpoint_url=settings.s3_endpoint_url)
+    if not db.url.startswith("sqlite"):
+        # A shared database means other gateway processes may finish jobs: they can serve
+        # each other's clips only if this directory is shared too (or artifacts are in S3).
+        log.warning(
+            "artifacts are on local disk (%s) with a shared database: share that directory "
+            "between gateway processes or set FRAMEGATE_ARTIFACTS_URL",
+            settings.artifacts_dir,
+        )
+    return LocalDiskStore(settings.artifacts_dir)
+
+
+def _worker_config(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        workers=settings.workers,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=settings.poll_seconds,
+        dispatch_window_seconds=settings.dispatch_window_seconds,
+        max_attempts=settings.max_attempts,
+        job_deadline_seconds=settings.job_deadline_seconds,
+        qc_max_frames=settings.qc_max_frames,
+        qc_max_pixels=settings.qc_max_pixels,
+        retry=RetryPolicy(
+            attempts=settings.retries_per_backend,
+            base_seconds=settings.retry_base_seconds,
+            max_seconds=settings.retry_max_seconds,
+            timeout_seconds=settings.generation_timeout_seconds,
+        ),
+    )
+
+
+def build_state(settings: Settings, metrics: Metrics) -> AppState:
+    """Everything the app serves from: database (migrated), backends, engine, limits, billing config."""
+    config = load_config(settings.config, settings.data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url())
+    upgrade(db)
+    adapters, offers = build_backends(settings, config, metrics)
+    artifacts = _artifact_store(settings, db)
+    events = EventBus()
+    events.register("metrics", MetricsSink(metrics))
+    store = JobStore(db, events)
+    fleet = Fleet(db, adapters, offers)
+    workers = None
+    if settings.workers > 0:
+        workers = WorkerPool(store, adapters, artifacts, _worker_config(settings), fleet)
+    service = JobService(
+        db,
+        artifacts,
+        lambda: offers,
+        max_prompt_chars=settings.max_prompt_chars,
+        regeneration=(settings.regeneration_guard, settings.regeneration_limit),
+        fleet=fleet,
+        fallbacks=config.routes.fallbacks,
+        routing_defaults=routing_preferences(config.routes.defaults),
+        key_routing={k: routing_preferences(v) for k, v in config.routes.keys.items()},
+        render=video_object,
+        events=events,
+        wake=workers.wake if workers else lambda: None,
+        store=store,
+        cancel_local=workers.cancel_local if workers else lambda job_id: None,
+    )
+    metrics.track_queue_depth(store.queue_depth)
+    for name, adapter in adapters.items():
+        if isinstance(adapter, LocalAdapter):
+            metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
+    return AppState(
+        settings=settings,
+        db=db,
+        metrics=metrics,
+        artifacts=artifacts,
+        adapters=adapters,
+        offers=offers,
+        jobs=store,
+        service=service,
+        workers=workers,
+        keys=KeyCache(),
+        fleet=fleet,
+        events=events,
+        limiter=make_limiter(settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url),
+        stripe=StripeConfig(
+            settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
+        ),
+        qc_slots=threading.BoundedSemaphore(settings.qc_concurrency),
+        packs={
+            p.id: CreditPack(p.id, millicredits(p.credits), p.price_cents, p.currency, p.name)
+            for p in config.billing.packs
+        },
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway. ``settings`` defaults to the environment (``FRAMEGATE_*``)."""
     settings = settings or Settings()
@@ -149,99 +257,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = load_config(settings.config, settings.data_dir)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url())
-        upgrade(db)
-        adapters, offers = build_backends(settings, config, metrics)
-        artifacts: ArtifactStore
-        if settings.artifacts_url:
-            from .artifacts_s3 import S3Store
-
-            artifacts = S3Store(
-                settings.artifacts_url, settings.artifacts_dir, endpoint_url=settings.s3_endpoint_url
-            )
-        else:
-            artifacts = LocalDiskStore(settings.artifacts_dir)
-            if not db.url.startswith("sqlite"):
-                # A shared database means other gateway processes may finish jobs: they can serve
-                # each other's clips only if this directory is shared too (or artifacts are in S3).
-                log.warning(
-                    "artifacts are on local disk (%s) with a shared database: share that directory "
-                    "between gateway processes or set FRAMEGATE_ARTIFACTS_URL",
-                    settings.artifacts_dir,
-                )
-        store = JobStore(db, on_settle=metrics.settled)
-        fleet = Fleet(db, adapters, offers)
-        workers = None
-        if settings.workers > 0:
-            workers = WorkerPool(
-                store,
-                adapters,
-                artifacts,
-                WorkerConfig(
-                    workers=settings.workers,
-                    lease_seconds=settings.lease_seconds,
-                    heartbeat_seconds=settings.heartbeat_seconds,
-                    poll_seconds=settings.poll_seconds,
-                    dispatch_window_seconds=settings.dispatch_window_seconds,
-                    max_attempts=settings.max_attempts,
-                    job_deadline_seconds=settings.job_deadline_seconds,
-                    qc_max_frames=settings.qc_max_frames,
-                    qc_max_pixels=settings.qc_max_pixels,
-                    retry=RetryPolicy(
-                        attempts=settings.retries_per_backend,
-                        base_seconds=settings.retry_base_seconds,
-                        max_seconds=settings.retry_max_seconds,
-                        timeout_seconds=settings.generation_timeout_seconds,
-                    ),
-                ),
-                metrics,
-                fleet,
-            )
-        service = JobService(
-            db,
-            artifacts,
-            lambda: offers,
-            max_prompt_chars=settings.max_prompt_chars,
-            regeneration=(settings.regeneration_guard, settings.regeneration_limit),
-            fleet=fleet,
-            fallbacks=config.routes.fallbacks,
-            routing_defaults=config.routes.defaults,
-            key_routing=config.routes.keys,
-            on_submitted=metrics.submitted,
-            wake=workers.wake if workers else lambda: None,
-            store=store,
-            cancel_local=workers.cancel_local if workers else lambda job_id: None,
-        )
-        metrics.track_queue_depth(store.queue_depth)
-        for name, adapter in adapters.items():
-            if isinstance(adapter, LocalAdapter):
-                metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
-        app.state.fg = AppState(
-            settings=settings,
-            db=db,
-            metrics=metrics,
-            artifacts=artifacts,
-            adapters=adapters,
-            offers=offers,
-            jobs=store,
-            service=service,
-            workers=workers,
-            keys=KeyCache(),
-            fleet=fleet,
-            limiter=make_limiter(
-                settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url
-            ),
-            stripe=StripeConfig(
-                settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
-            ),
-            qc_slots=threading.BoundedSemaphore(settings.qc_concurrency),
-            packs={
-                p.id: CreditPack(p.id, millicredits(p.credits), p.price_cents, p.currency, p.name)
-                for p in config.billing.packs
-            },
-        )
+        app.state.fg = state = build_state(settings, metrics)
+        workers, adapters, db = state.workers, state.adapters, state.db
         if workers is not None:
             await workers.start()
         maintenance = asyncio.create_task(_maintain_forever(app.state.fg))
@@ -249,7 +266,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # it on every full collection (those scans were ~100 ms pauses in the request path).
         gc.freeze()
         log.info(
-            "framegate ready: %d models on %s", len(offers), ", ".join(sorted(adapters)) or "no backends"
+            "framegate ready: %d models on %s",
+            len(state.offers),
+            ", ".join(sorted(adapters)) or "no backends",
         )
         try:
             yield

@@ -1,11 +1,15 @@
-"""The API's one error hierarchy and the one place every other package's errors map to HTTP.
+"""The one place errors become HTTP: every package's :class:`~local_models.errors.FramegateError` maps
+by its ``kind`` to a status, and every error response is ``{"error": {"code", "message", "param", "type"}}``.
 
-Every error response is ``{"error": {"code", "message", "param", "type"}}``.
+The web layer's own errors (a body too large, the wrong media type, too many requests) are declared here;
+the engine's (``InvalidRequest``, ``NotFound``, ``Conflict``, ``Unauthorized``) are re-exported, with
+``BadRequest`` the web's name for ``InvalidRequest``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,23 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from adapters import AdapterError
-from billing import (
-    BillingError,
-    BillingNotConfigured,
-    BudgetExceeded,
-    InsufficientCredits,
-    PaymentProviderFailed,
-)
-from local_models import InvalidInput, LocalModelError, WeightsNotFound
-from router import ModelNotFound, NoCandidate, RoutingError
-
-from .middleware import security_headers
+from gateway.engine.errors import Conflict, InvalidRequest, NotFound, Unauthorized
+from gateway.middleware import security_headers
+from local_models.errors import FramegateError, Kind, WeightsNotFound
 
 __all__ = [
-    "ApiError",
     "BadRequest",
     "Conflict",
+    "Forbidden",
+    "FramegateError",
     "NotFound",
     "PayloadTooLarge",
     "PaymentRequired",
@@ -37,11 +33,57 @@ __all__ = [
     "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
+    "error_body",
+    "http_status",
     "install_error_handlers",
-    "to_api_error",
 ]
 
 log = logging.getLogger("framegate.errors")
+
+BadRequest = InvalidRequest
+
+
+class PaymentRequired(FramegateError):
+    kind, code = "payment", "insufficient_credits"
+
+
+class Forbidden(FramegateError):
+    kind, code = "forbidden", "forbidden"
+
+
+class PayloadTooLarge(FramegateError):
+    kind, code = "too_large", "request_too_large"
+
+
+class UnsupportedMediaType(FramegateError):
+    kind, code = "unsupported_media", "unsupported_media_type"
+
+
+class RateLimited(FramegateError):
+    kind, code = "rate_limited", "rate_limited"
+
+
+class ServiceUnavailable(FramegateError):
+    kind, code = "unavailable", "service_unavailable"
+
+
+# kind -> (HTTP status, OpenAI's error ``type``)
+_STATUS: dict[Kind, tuple[int, str]] = {
+    "invalid": (400, "invalid_request_error"),
+    "unauthorized": (401, "authentication_error"),
+    "payment": (402, "billing_error"),
+    "forbidden": (403, "invalid_request_error"),
+    "not_found": (404, "invalid_request_error"),
+    "conflict": (409, "invalid_request_error"),
+    "too_large": (413, "invalid_request_error"),
+    "unsupported_media": (415, "invalid_request_error"),
+    "rate_limited": (429, "rate_limit_error"),
+    "unavailable": (503, "server_error"),
+    "internal": (500, "server_error"),
+}
+
+# Codes a client sees in place of an internal one.
+_PUBLIC_CODE: dict[type[FramegateError], str] = {WeightsNotFound: "model_unavailable"}
 
 
 def _printable(text: str, limit: int = 2000) -> str:
@@ -51,103 +93,36 @@ def _printable(text: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-class ApiError(Exception):
-    """An error the API reports: an HTTP status, a machine-readable code, a message, the param."""
+def http_status(exc: FramegateError) -> int:
+    """The HTTP status of any package's error."""
+    return _STATUS[exc.kind][0]
 
-    status = 500
-    code = "internal_error"
-    type = "server_error"
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        param: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.param = param
-        self.headers = headers
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "error": {
-                "code": self.code,
-                "message": _printable(self.message),
-                "param": None if self.param is None else _printable(self.param),
-                "type": self.type,
-            }
+def error_body(code: str, message: str, param: str | None, kind: Kind) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": _printable(message),
+            "param": None if param is None else _printable(param),
+            "type": _STATUS[kind][1],
         }
+    }
 
 
-class BadRequest(ApiError):
-    status, code, type = 400, "invalid_request", "invalid_request_error"
-
-
-class Unauthorized(ApiError):
-    status, code, type = 401, "invalid_api_key", "authentication_error"
-
-
-class PaymentRequired(ApiError):
-    status, code, type = 402, "insufficient_credits", "billing_error"
-
-
-class NotFound(ApiError):
-    status, code, type = 404, "not_found", "invalid_request_error"
-
-
-class Conflict(ApiError):
-    status, code, type = 409, "conflict", "invalid_request_error"
-
-
-class PayloadTooLarge(ApiError):
-    status, code, type = 413, "request_too_large", "invalid_request_error"
-
-
-class UnsupportedMediaType(ApiError):
-    status, code, type = 415, "unsupported_media_type", "invalid_request_error"
-
-
-class RateLimited(ApiError):
-    status, code, type = 429, "rate_limited", "rate_limit_error"
-
-
-class ServiceUnavailable(ApiError):
-    status, code, type = 503, "service_unavailable", "server_error"
-
-
-def to_api_error(exc: Exception) -> ApiError:
-    """Translate any package's error into the API's; the only such mapping in the code base."""
-    if isinstance(exc, ApiError):
-        return exc
-    param = getattr(exc, "param", None)
-    message = getattr(exc, "message", str(exc))
-    code = getattr(exc, "code", None)
-    if isinstance(exc, (InsufficientCredits, BudgetExceeded)):
-        return PaymentRequired(message, code=code)
-    if isinstance(exc, (BillingNotConfigured, PaymentProviderFailed)):
-        return ServiceUnavailable(message, code=code)
-    if isinstance(exc, BillingError):
-        return BadRequest(message, code=code, param=param)
-    if isinstance(exc, (ModelNotFound, NoCandidate, InvalidInput)):
-        return BadRequest(message, code=code, param=param)
-    if isinstance(exc, RoutingError):
-        return BadRequest(message, code=code, param=param)
-    if isinstance(exc, WeightsNotFound):
-        return ServiceUnavailable(message, code="model_unavailable", param=param)
-    if isinstance(exc, LocalModelError):
-        return BadRequest(message, code=code, param=param)
-    if isinstance(exc, AdapterError):
-        return ServiceUnavailable(message, code=code)
-    return ApiError("internal server error")
-
-
-def _json(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+def _response(exc: FramegateError) -> JSONResponse:
+    code = next((c for cls, c in _PUBLIC_CODE.items() if isinstance(exc, cls)), exc.code)
+    # Credits and backends failing say nothing about the request's fields.
+    param = (
+        exc.param if exc.kind not in ("payment", "unavailable") or isinstance(exc, WeightsNotFound) else None
+    )
+    headers = {}
+    if exc.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
+    if exc.kind == "unauthorized":
+        headers["www-authenticate"] = "Bearer"  # RFC 9110: a 401 names its scheme
+    return JSONResponse(
+        error_body(code, exc.message, param, exc.kind), status_code=http_status(exc), headers=headers
+    )
 
 
 def _validation_param(loc: tuple[Any, ...]) -> str | None:
@@ -159,36 +134,40 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so that every error, expected or not, has the same JSON shape."""
 
     async def handle_known(request: Request, exc: Exception) -> JSONResponse:
-        return _json(to_api_error(exc))
+        assert isinstance(exc, FramegateError)
+        return _response(exc)
 
     async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
         param = _validation_param(tuple(first.get("loc", ())))
         msg = first.get("msg", "invalid request")
-        return _json(BadRequest(f"{param}: {msg}" if param else msg, code="invalid_request", param=param))
+        return _response(BadRequest(f"{param}: {msg}" if param else msg, code="invalid_request", param=param))
 
     async def handle_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         codes = {
-            400: ("invalid_request", BadRequest),
-            404: ("not_found", NotFound),
-            405: ("method_not_allowed", BadRequest),
-            413: ("request_too_large", PayloadTooLarge),
+            400: "invalid_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "request_too_large",
         }
-        code, cls = codes.get(exc.status_code, ("http_error", ApiError))
-        error = cls(str(exc.detail), code=code)
-        error.status = exc.status_code
-        return _json(error)
+        kinds: dict[int, Kind] = {404: "not_found", 413: "too_large"}
+        body = error_body(
+            codes.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            None,
+            kinds.get(exc.status_code, "invalid" if exc.status_code < 500 else "internal"),
+        )
+        return JSONResponse(body, status_code=exc.status_code)
 
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Starlette answers this outside every middleware: add the security headers here.
-        error = ApiError("internal server error", headers=security_headers())
-        return _json(error)
+        body = error_body("internal_error", "internal server error", None, "internal")
+        return JSONResponse(body, status_code=500, headers=security_headers())
 
-    for exc_type in (ApiError, BillingError, RoutingError, LocalModelError, AdapterError):
-        app.add_exception_handler(exc_type, handle_known)
+    app.add_exception_handler(FramegateError, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(Exception, handle_unexpected)

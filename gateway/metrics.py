@@ -8,7 +8,9 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["Metrics", "MetricsMiddleware"]
+from gateway.engine.events import JobEvent
+
+__all__ = ["Metrics", "MetricsMiddleware", "MetricsSink"]
 
 _RUN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1200)
 _HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -100,13 +102,31 @@ class Metrics:
         self.models_resident.labels(backend=backend).set_function(resident)
         self.device_memory.labels(backend=backend).set_function(used_bytes)
 
-    def submitted(self, model: str, reserved_mc: int) -> None:
-        self.jobs_submitted.labels(model=model).inc()
-        self.credits_reserved.labels(model=model).inc(reserved_mc / 1000)
 
-    def settled(self, kind: str, model: str, amount_mc: int) -> None:
-        counter = self.credits_captured if kind == "captured" else self.credits_released
-        counter.labels(model=model).inc(amount_mc / 1000)
+class MetricsSink:
+    """The job events' metrics sink: jobs submitted and finished, credits held, charged and returned,
+    generation time and video delivered."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def handle(self, event: JobEvent) -> None:
+        m, model = self.metrics, event.model
+        if event.type == "video.submitted":
+            m.jobs_submitted.labels(model=model).inc()
+            m.credits_reserved.labels(model=model).inc(event.credits_mc / 1000)
+        elif event.type == "video.completed":
+            m.jobs_finished.labels(model=model, outcome="completed").inc()
+            m.credits_captured.labels(model=model).inc(event.credits_mc / 1000)
+            result = event.job.result or {}
+            m.job_run_seconds.labels(model=model).observe(float(result.get("run_seconds", 0.0)))
+            if result.get("fps"):
+                m.usage_seconds.labels(model=model).inc(result["frames"] / result["fps"])
+        elif event.type in ("video.failed", "video.cancelled", "video.requeued"):
+            outcome = event.type.removeprefix("video.")
+            m.jobs_finished.labels(model=model, outcome=outcome).inc()
+            if event.credits_mc:
+                m.credits_released.labels(model=model).inc(event.credits_mc / 1000)
 
 
 class MetricsMiddleware:

@@ -9,20 +9,20 @@ from typing import TYPE_CHECKING
 
 from adapters import Adapter
 from billing import CreditPack, StripeConfig
+from gateway.engine.artifacts import ArtifactStore
+from gateway.engine.db import Database
+from gateway.engine.keys import Principal
+from gateway.metrics import Metrics
+from gateway.ratelimit import RateLimiter
+from gateway.settings import Settings
 from router import Offer
 
-from .artifacts import ArtifactStore
-from .auth import Principal
-from .db import Database
-from .metrics import Metrics
-from .ratelimit import RateLimiter
-from .settings import Settings
-
 if TYPE_CHECKING:
-    from .fleet import Fleet
-    from .jobs.service import JobService
-    from .jobs.store import JobStore
-    from .jobs.worker import WorkerPool
+    from gateway.engine.events import EventBus
+    from gateway.engine.fleet import Fleet
+    from gateway.engine.jobs.service import JobService
+    from gateway.engine.jobs.store import JobStore
+    from gateway.engine.jobs.worker import WorkerPool
 
 
 @dataclass
@@ -51,6 +51,8 @@ class KeyCache:
 
 @dataclass
 class AppState:
+    """What the web layer serves from, built once in the app's lifespan (``gateway.app.build_state``)."""
+
     settings: Settings
     db: Database
     metrics: Metrics
@@ -62,6 +64,7 @@ class AppState:
     workers: WorkerPool | None
     keys: KeyCache
     fleet: Fleet
+    events: EventBus
     stripe: StripeConfig
     packs: dict[str, CreditPack]
     limiter: RateLimiter | None = None

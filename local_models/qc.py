@@ -1,17 +1,27 @@
 """Quality checks for any clip (no model weights): temporal consistency, flicker, motion, frozen and
-blank frames, and, for Framegate's shapes models, prompt adherence.
+blank frames, and prompt adherence for models that name a prompt check (``ModelSpec.prompt_check``).
 
 Each check has a documented threshold and a plain-language flag. Frames are uint8 (T, H, W, 3).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["THRESHOLDS", "QcFlag", "QcReport", "check_frames"]
+__all__ = [
+    "PROMPT_CHECKS",
+    "THRESHOLDS",
+    "PromptCheck",
+    "QcFlag",
+    "QcReport",
+    "check_frames",
+    "prompt_checker",
+]
 
 # The thresholds, in one place (documented in the README).
 THRESHOLDS = {
@@ -45,6 +55,29 @@ class QcReport:
             "adherence": self.adherence,
             "passed": not self.flags,
         }
+
+
+PromptCheck = Callable[[np.ndarray, str], tuple[dict[str, Any], list[QcFlag]]]
+"""A prompt-adherence checker: ``(frames, prompt) -> (the report's "adherence", flags to add)``."""
+
+# Prompt-adherence checkers by name (what ``ModelSpec.prompt_check`` says). A "module:function" string
+# is imported on first use, so importing this module loads no model family.
+PROMPT_CHECKS: dict[str, PromptCheck | str] = {
+    "shapes": "local_models.shapes.adherence:prompt_check",
+}
+
+
+def prompt_checker(name: str) -> PromptCheck:
+    """The prompt-adherence checker called ``name``; ``ValueError`` names the known ones."""
+    try:
+        check = PROMPT_CHECKS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROMPT_CHECKS))
+        raise ValueError(f"unknown prompt check {name!r} (known: {known})") from None
+    if isinstance(check, str):
+        module, _, function = check.partition(":")
+        check = PROMPT_CHECKS[name] = getattr(importlib.import_module(module), function)
+    return check
 
 
 def _gray(frames: np.ndarray) -> np.ndarray:
@@ -91,26 +124,13 @@ def _small(frames: np.ndarray, max_side: int = 256) -> np.ndarray:
     return small
 
 
-def check_frames(
-    frames: np.ndarray,
-    *,
-    prompt: str | None = None,
-    wants_motion: bool | None = None,
-    shapes_model: bool = False,
-) -> QcReport:
-    """Score a clip and flag what a creator would want to know before using it.
+def _measure(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], list[float], list[float]]:
+    """Each frame's luma mean and std; for each consecutive pair, the fraction of changed pixels, the
+    SSIM and the optical flow.
 
-    ``wants_motion``: whether the prompt asks for movement (True: ``low_motion`` can be flagged; False:
-    it asks for stillness, so an unchanging clip is not ``frozen``; None: unknown);
-    ``shapes_model``: also check prompt adherence with the shapes models' checker.
+    One pass over consecutive pairs, holding two frames' working copies at a time (never a
+    whole-clip int16 or float copy): the clip can be up to the caller's frame cap long.
     """
-    t = THRESHOLDS
-    original = frames
-    frames = _small(frames)
-    h, w = frames.shape[1:3]
-    diagonal = float(np.hypot(h, w))
-    # One pass over consecutive pairs, holding two frames' working copies at a time (never a
-    # whole-clip int16 or float copy): the clip can be up to the caller's frame cap long.
     means = np.empty(len(frames), dtype=np.float32)
     stds = np.empty(len(frames), dtype=np.float32)
     changed: list[float] = []
@@ -127,6 +147,29 @@ def check_frames(
             ssims.append(_ssim(prev_gray, gray))
             flows.append(_flow(frames[i - 1], frame))
         prev_gray, prev_colour = gray, colour
+    return means, stds, changed, ssims, flows
+
+
+def check_frames(
+    frames: np.ndarray,
+    *,
+    prompt: str | None = None,
+    wants_motion: bool | None = None,
+    prompt_check: str | None = None,
+) -> QcReport:
+    """Score a clip and flag what a creator would want to know before using it.
+
+    ``wants_motion``: whether the prompt asks for movement (True: ``low_motion`` can be flagged; False:
+    it asks for stillness, so an unchanging clip is not ``frozen``; None: unknown);
+    ``prompt_check``: the name of the model's prompt-adherence checker (:data:`PROMPT_CHECKS`), run
+    when there is a prompt; its findings are the report's ``adherence`` and its flags are added.
+    """
+    t = THRESHOLDS
+    original = frames
+    frames = _small(frames)
+    h, w = frames.shape[1:3]
+    diagonal = float(np.hypot(h, w))
+    means, stds, changed, ssims, flows = _measure(frames)
     consistency = float(np.mean(ssims)) if ssims else 1.0
     flicker = float(np.std(np.diff(means))) if len(means) > 2 else 0.0
     motion = float(np.mean(flows)) / diagonal if len(frames) > 1 else 0.0
@@ -171,34 +214,8 @@ def check_frames(
     if wants_motion and motion < t["motion_min"]:
         asked = f" although the prompt asks for it ({prompt!r})" if prompt else ""
         flags.append(QcFlag("low_motion", f"little motion{asked}"))
-    adherence = None
-    if shapes_model and prompt:
-        from .shapes.adherence import check_clip
-        from .shapes.vocab import parse_prompt
-
-        attrs = parse_prompt(prompt)
-        result = check_clip(original, attrs)
-        adherence = {
-            "passed": result.passed,
-            "colour": result.colour,
-            "shape": result.shape,
-            "motion": result.motion,
-            "displacement": list(result.displacement),
-            "colour_ok": result.colour_ok,
-            "shape_ok": result.shape_ok,
-            "motion_ok": result.motion_ok,
-        }
-        if not result.passed:
-            wrong = [
-                f"{name} is {found} (asked {asked})"
-                for name, found, asked, ok in (
-                    ("colour", result.colour, attrs.colour, result.colour_ok),
-                    ("shape", result.shape, attrs.shape, result.shape_ok),
-                    ("motion", result.motion, attrs.motion, result.motion_ok),
-                )
-                if ok is False
-            ]
-            flags.append(
-                QcFlag("off_prompt", "the clip does not show what the prompt asks: " + "; ".join(wrong))
-            )
+    adherence: dict[str, Any] | None = None
+    if prompt_check and prompt:
+        adherence, found = prompt_checker(prompt_check)(original, prompt)
+        flags.extend(found)
     return QcReport(scores, flags, adherence)

@@ -1,8 +1,9 @@
 """What a model accepts (its rules) and what a job actually runs (resolved parameters).
 
-A :class:`ModelSpec` is the capability description the router filters on and the
-family's input rules in one immutable value. :func:`resolve` turns loose request
-fields (``seconds``, ``size``...) into exact :class:`GenerationParams`, raising a precise
+This is the vocabulary every package shares, defined once and light (it imports no torch, numpy,
+PIL or ffmpeg). A :class:`ModelSpec` is the capability description the router filters on and the
+family's input rules in one immutable value. A :class:`VideoRequest` is what a caller asked for;
+:func:`resolve` turns it into the exact :class:`GenerationParams` a model runs, raising a precise
 :class:`~local_models.errors.InvalidInput` when a rule is broken. Nothing is silently
 changed except ``seconds``, which maps to the nearest frame count the rule allows.
 """
@@ -15,6 +16,19 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .errors import InvalidInput
+
+__all__ = [
+    "MAX_SEED",
+    "MODES",
+    "FrameRule",
+    "GenerationParams",
+    "Mode",
+    "ModelSpec",
+    "SizeRule",
+    "VideoRequest",
+    "parse_size",
+    "resolve",
+]
 
 Mode = Literal["t2v", "i2v"]
 MODES: tuple[Mode, ...] = ("t2v", "i2v")
@@ -119,6 +133,9 @@ class ModelSpec:
     negative_prompt: bool = True
     quality: float = 0.5  # 0-1, the catalog's judgement; the "quality" routing policy ranks by it
     description: str = ""
+    # The prompt-adherence checker that QC runs on this model's clips (a name in
+    # ``local_models.qc.PROMPT_CHECKS``, e.g. "shapes"); None: the model has none.
+    prompt_check: str | None = None
     extras: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def with_overrides(self, **changes: object) -> ModelSpec:
@@ -168,6 +185,28 @@ class GenerationParams:
         return cls(**data)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class VideoRequest:
+    """What the caller asked for, before any model's rules are applied (``None`` = the model's default).
+
+    ``model`` ``None`` (or ``"auto"``) lets the router choose; ``mode`` is ``i2v`` when an image is sent.
+    The API's create body converts itself to this (``VideoCreate.to_request``); the router, the job row
+    (through the :class:`GenerationParams` it resolves to) and the adapters all speak it.
+    """
+
+    mode: Mode = "t2v"
+    model: str | None = None
+    size: tuple[int, int] | None = None
+    seconds: float | None = None
+    frames: int | None = None
+    fps: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int | None = None
+    negative_prompt: str | None = None
+    audio: bool | None = None
+
+
 def parse_size(size: str) -> tuple[int, int]:
     """Parse ``"WxH"``; raises ``InvalidInput(code="invalid_size")``."""
     parts = size.lower().strip().split("x")
@@ -184,22 +223,15 @@ def parse_size(size: str) -> tuple[int, int]:
     return width, height
 
 
-def resolve(
-    spec: ModelSpec,
-    *,
-    mode: Mode,
-    size: tuple[int, int] | None = None,
-    seconds: float | None = None,
-    frames: int | None = None,
-    fps: int | None = None,
-    steps: int | None = None,
-    guidance: float | None = None,
-    seed: int | None = None,
-    negative_prompt: str | None = None,
-    audio: bool | None = None,
-    rng: random.Random | None = None,
-) -> GenerationParams:
-    """Apply ``spec``'s rules to a request. Raises :class:`InvalidInput` naming the broken rule."""
+def resolve(spec: ModelSpec, request: VideoRequest, *, rng: random.Random | None = None) -> GenerationParams:
+    """Apply ``spec``'s rules to ``request``. Raises :class:`InvalidInput` naming the broken rule.
+
+    A request without a seed gets a random one (from ``rng`` if given), so that the take can be
+    reproduced from the job's recorded parameters.
+    """
+    mode, size, seconds, frames = request.mode, request.size, request.seconds, request.frames
+    fps, steps, guidance, seed = request.fps, request.steps, request.guidance, request.seed
+    negative_prompt, audio = request.negative_prompt, request.audio
     if mode not in spec.modes:
         supported = ", ".join(sorted(spec.modes))
         raise InvalidInput(
@@ -225,26 +257,7 @@ def resolve(
                 code="unsupported_fps",
                 param="fps",
             )
-    if frames is not None:
-        if not spec.frames.allows(frames):
-            raise InvalidInput(
-                f"frames={frames} breaks {spec.id!r}'s frame rule: {spec.frames.describe()}",
-                code="unsupported_frames",
-                param="frames",
-            )
-    else:
-        wanted = spec.default_seconds if seconds is None else seconds
-        max_seconds = spec.frames.highest() / fps
-        min_seconds = spec.frames.lowest() / fps
-        # Half a frame of slack either side: the nearest allowed count must be a real neighbour.
-        if not (min_seconds - 0.5 / fps) <= wanted <= (max_seconds + 0.5 / fps) and seconds is not None:
-            raise InvalidInput(
-                f"seconds={wanted:g} is not supported by {spec.id!r} at {fps} fps "
-                f"(supported: {min_seconds:.3g} to {max_seconds:.3g} seconds)",
-                code="unsupported_seconds",
-                param="seconds",
-            )
-        frames = spec.frames.nearest(wanted * fps)
+    frames = _frames(spec, frames, seconds, fps)
     if steps is None:
         steps = spec.default_steps
     elif not 1 <= steps <= spec.max_steps:
@@ -283,3 +296,29 @@ def resolve(
         negative_prompt=negative_prompt or None,
         audio=spec.audio if audio is None else audio,
     )
+
+
+def _frames(spec: ModelSpec, frames: int | None, seconds: float | None, fps: int) -> int:
+    """The frame count: as asked (if the rule allows it), else the nearest the rule allows to
+    ``seconds`` (or the model's default length) at ``fps``."""
+    if frames is not None:
+        if not spec.frames.allows(frames):
+            raise InvalidInput(
+                f"frames={frames} breaks {spec.id!r}'s frame rule: {spec.frames.describe()}",
+                code="unsupported_frames",
+                param="frames",
+            )
+    else:
+        wanted = spec.default_seconds if seconds is None else seconds
+        max_seconds = spec.frames.highest() / fps
+        min_seconds = spec.frames.lowest() / fps
+        # Half a frame of slack either side: the nearest allowed count must be a real neighbour.
+        if not (min_seconds - 0.5 / fps) <= wanted <= (max_seconds + 0.5 / fps) and seconds is not None:
+            raise InvalidInput(
+                f"seconds={wanted:g} is not supported by {spec.id!r} at {fps} fps "
+                f"(supported: {min_seconds:.3g} to {max_seconds:.3g} seconds)",
+                code="unsupported_seconds",
+                param="seconds",
+            )
+        return spec.frames.nearest(wanted * fps)
+    return frames

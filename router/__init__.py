@@ -4,7 +4,7 @@ Pure functions over candidates (``plan``, the policies, ``estimate``); backend h
 apart from choice (``HealthRegistry``) and passed in as a snapshot.
 """
 
-from .candidates import AUTO, Candidate, Offer, RouteRequest, default_price, make_candidate
+from .candidates import AUTO, Candidate, Offer, default_price, make_candidate
 from .dispatch import LOAD_FACTOR, Queued, next_job
 from .errors import ModelNotFound, NoCandidate, RoutingError
 from .estimate import BackendView, Estimate, FleetView, History, estimate, load_seconds, run_seconds
@@ -35,7 +35,6 @@ __all__ = [
     "Policy",
     "Queued",
     "Ranked",
-    "RouteRequest",
     "RoutingError",
     "RoutingPreferences",
     "Scored",

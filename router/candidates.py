@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from billing import PriceRule
-from local_models import GenerationParams, Mode, ModelSpec, resolve
+from local_models.spec import GenerationParams, ModelSpec, VideoRequest, resolve
 
 __all__ = [
     "AUTO",
     "Candidate",
     "Offer",
-    "RouteRequest",
     "default_price",
     "make_candidate",
 ]
@@ -44,23 +43,6 @@ class Offer:
 
 
 @dataclass(frozen=True)
-class RouteRequest:
-    """What the caller asked for, before any model's rules are applied."""
-
-    model: str | None
-    mode: Mode
-    size: tuple[int, int] | None = None
-    seconds: float | None = None
-    frames: int | None = None
-    fps: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    seed: int | None = None
-    negative_prompt: str | None = None
-    audio: bool | None = None
-
-
-@dataclass(frozen=True)
 class Candidate:
     """A (model, backend) pair that can run the request, with what it would run and cost."""
 
@@ -70,20 +52,9 @@ class Candidate:
     price_mc: int
 
 
-def make_candidate(offer: Offer, request: RouteRequest, seed: int) -> Candidate:
-    params = resolve(
-        offer.spec,
-        mode=request.mode,
-        size=request.size,
-        seconds=request.seconds,
-        frames=request.frames,
-        fps=request.fps,
-        steps=request.steps,
-        guidance=request.guidance,
-        seed=seed,
-        negative_prompt=request.negative_prompt,
-        audio=request.audio,
-    )
+def make_candidate(offer: Offer, request: VideoRequest, seed: int) -> Candidate:
+    """``offer`` resolved against ``request`` (with the plan's shared ``seed``), priced."""
+    params = resolve(offer.spec, replace(request, seed=seed))
     price = offer.price_rule.quote_mc(
         seconds=params.duration, width=params.width, height=params.height, steps=params.steps
     )

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class RoutingError(Exception):
+from local_models.errors import FramegateError, Kind
+
+
+class RoutingError(FramegateError):
+    """Base of routing errors."""
+
+    kind: ClassVar[Kind] = "invalid"
     code = "routing_error"
-
-    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        self.param = param
 
 
 class ModelNotFound(RoutingError):

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_models import GenerationParams, ModelSpec
+from local_models.spec import GenerationParams, ModelSpec
 
 __all__ = ["BackendView", "Estimate", "FleetView", "History", "estimate", "load_seconds", "run_seconds"]
 

@@ -7,9 +7,10 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from local_models import MAX_SEED, InvalidInput
+from local_models.errors import InvalidInput
+from local_models.spec import MAX_SEED, VideoRequest
 
-from .candidates import AUTO, Candidate, Offer, RouteRequest, make_candidate
+from .candidates import AUTO, Candidate, Offer, make_candidate
 from .errors import ModelNotFound, NoCandidate
 from .estimate import Estimate, FleetView, estimate
 from .health import BackendHealth
@@ -49,7 +50,7 @@ class Plan:
 
 
 def plan(
-    request: RouteRequest,
+    request: VideoRequest,
     offers: Sequence[Offer],
     prefs: RoutingPreferences | None = None,
     *,
@@ -65,25 +66,9 @@ def plan(
     raises its own precise error (size, frames, mode...).
     """
     prefs = prefs or RoutingPreferences()
-    view = view or FleetView()
-    health = health or {}
     fallbacks = fallbacks or {}
-    if prefs.policy not in POLICY_NAMES:
-        raise InvalidInput(
-            f"routing.policy must be one of {', '.join(POLICY_NAMES)}",
-            code="invalid_routing",
-            param="routing.policy",
-        )
+    _check_names(request, offers, prefs)
     explicit = request.model not in (None, AUTO)
-    known = {o.spec.id for o in offers}
-    if explicit and request.model not in known:
-        raise ModelNotFound(
-            f"model {request.model!r} does not exist (available: {', '.join(sorted(known)) or 'none'})",
-            param="model",
-        )
-    for name in prefs.order:
-        if name not in known:
-            raise ModelNotFound(f"routing.order names unknown model {name!r}", param="routing.order")
     seed = request.seed if request.seed is not None else (rng or random.SystemRandom()).randint(0, MAX_SEED)
     chain: list[str | None] = (
         [request.model, *fallbacks.get(request.model or "", ())] if explicit else list(prefs.order)
@@ -91,61 +76,24 @@ def plan(
     excluded: list[Exclusion] = []
     scored: list[Scored] = []
     for offer in offers:
-        model, backend = offer.spec.id, offer.backend
-        if explicit and model not in chain:
+        if explicit and offer.spec.id not in chain:
             continue
-        if prefs.only and model not in prefs.only and backend not in prefs.only:
-            excluded.append(Exclusion(model, backend, "not_in_only", "not listed in routing.only"))
-            continue
-        if model in prefs.ignore or backend in prefs.ignore:
-            excluded.append(Exclusion(model, backend, "ignored", "listed in routing.ignore"))
-            continue
-        state = health.get(backend)
-        if state is not None and not state.available:
-            excluded.append(
-                Exclusion(model, backend, "circuit_open", f"backend {backend} is failing (circuit open)")
-            )
-            continue
-        try:
-            candidate = make_candidate(offer, request, seed)
-        except InvalidInput as exc:
-            if explicit and model == request.model:
-                raise
-            excluded.append(Exclusion(model, backend, exc.code, exc.message))
-            continue
-        est = estimate(offer.spec, backend, candidate.params, view)
-        if prefs.max_price_mc is not None and candidate.price_mc > prefs.max_price_mc:
-            excluded.append(
-                Exclusion(
-                    model,
-                    backend,
-                    "over_max_price",
-                    f"costs {candidate.price_mc / 1000:g} credits, over routing.max_price",
-                )
-            )
-            continue
-        if prefs.max_wait_seconds is not None and est.total > prefs.max_wait_seconds:
-            excluded.append(
-                Exclusion(
-                    model,
-                    backend,
-                    "over_max_wait",
-                    f"estimated {est.total:.1f} s, over routing.max_wait_seconds",
-                )
-            )
-            continue
-        scored.append(Scored(candidate, est))
+        outcome = _consider(offer, request, seed, prefs, health or {}, view or FleetView(), explicit)
+        if isinstance(outcome, Scored):
+            scored.append(outcome)
+        else:
+            excluded.append(outcome)
     ranked = _order(scored, chain, prefs, explicit)
     if not prefs.allow_fallbacks:
-        for r in ranked[1:]:
-            excluded.append(
-                Exclusion(
-                    r.candidate.spec.id,
-                    r.candidate.backend,
-                    "fallbacks_disabled",
-                    "routing.allow_fallbacks is false",
-                )
+        excluded.extend(
+            Exclusion(
+                r.candidate.spec.id,
+                r.candidate.backend,
+                "fallbacks_disabled",
+                "routing.allow_fallbacks is false",
             )
+            for r in ranked[1:]
+        )
         ranked = ranked[:1]
     if not ranked:
         reasons = (
@@ -153,6 +101,61 @@ def plan(
         )
         raise NoCandidate(f"no model can serve this request: {reasons}")
     return Plan(ranked, excluded)
+
+
+def _check_names(request: VideoRequest, offers: Sequence[Offer], prefs: RoutingPreferences) -> None:
+    """The policy and every model the request names must exist."""
+    if prefs.policy not in POLICY_NAMES:
+        raise InvalidInput(
+            f"routing.policy must be one of {', '.join(POLICY_NAMES)}",
+            code="invalid_routing",
+            param="routing.policy",
+        )
+    known = {o.spec.id for o in offers}
+    if request.model not in (None, AUTO) and request.model not in known:
+        raise ModelNotFound(
+            f"model {request.model!r} does not exist (available: {', '.join(sorted(known)) or 'none'})",
+            param="model",
+        )
+    for name in prefs.order:
+        if name not in known:
+            raise ModelNotFound(f"routing.order names unknown model {name!r}", param="routing.order")
+
+
+def _consider(
+    offer: Offer,
+    request: VideoRequest,
+    seed: int,
+    prefs: RoutingPreferences,
+    health: Mapping[str, BackendHealth],
+    view: FleetView,
+    explicit: bool,
+) -> Scored | Exclusion:
+    """One offer, scored, or the reason it is left out. The model the caller named raises its own
+    precise error instead of being left out."""
+    model, backend = offer.spec.id, offer.backend
+    if prefs.only and model not in prefs.only and backend not in prefs.only:
+        return Exclusion(model, backend, "not_in_only", "not listed in routing.only")
+    if model in prefs.ignore or backend in prefs.ignore:
+        return Exclusion(model, backend, "ignored", "listed in routing.ignore")
+    state = health.get(backend)
+    if state is not None and not state.available:
+        return Exclusion(model, backend, "circuit_open", f"backend {backend} is failing (circuit open)")
+    try:
+        candidate = make_candidate(offer, request, seed)
+    except InvalidInput as exc:
+        if explicit and model == request.model:
+            raise
+        return Exclusion(model, backend, exc.code, exc.message)
+    est = estimate(offer.spec, backend, candidate.params, view)
+    if prefs.max_price_mc is not None and candidate.price_mc > prefs.max_price_mc:
+        reason = f"costs {candidate.price_mc / 1000:g} credits, over routing.max_price"
+        return Exclusion(model, backend, "over_max_price", reason)
+    if prefs.max_wait_seconds is not None and est.total > prefs.max_wait_seconds:
+        return Exclusion(
+            model, backend, "over_max_wait", f"estimated {est.total:.1f} s, over routing.max_wait_seconds"
+        )
+    return Scored(candidate, est)
 
 
 def _order(

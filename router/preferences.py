@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["POLICY_NAMES", "RoutingPreferences"]
 
@@ -22,4 +22,3 @@ class RoutingPreferences:
     ignore: tuple[str, ...] = ()
     max_price_mc: int | None = None
     max_wait_seconds: float | None = None
-    extras: dict[str, object] = field(default_factory=dict, compare=False)

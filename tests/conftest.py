@@ -45,7 +45,7 @@ async def gw(tmp_path: Path, database_url: str, models_dir: Path) -> AsyncIterat
 @pytest.fixture
 def db(database_url: str):  # type: ignore[no-untyped-def]
     """A migrated database (SQLite or PostgreSQL)."""
-    from gateway.db import Database, upgrade
+    from gateway.engine.db import Database, upgrade
 
     database = Database(database_url)
     upgrade(database)

@@ -29,7 +29,7 @@ from PIL import Image
 
 import billing
 from gateway import Settings, create_app
-from gateway.auth import create_key
+from gateway.engine.keys import create_key
 from gateway.state import AppState
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -160,7 +160,7 @@ class Gateway:
             return create_key(conn, account_id).secret
 
     def balance(self, key: str) -> billing.Balance:
-        from gateway.auth import lookup
+        from gateway.engine.keys import lookup
 
         principal = lookup(self.state.db, key)
         assert principal is not None

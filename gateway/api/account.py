@@ -13,15 +13,13 @@ from sqlalchemy import select
 
 import billing
 from billing import credits
-from billing.schema import accounts, entries, transfers
-
-from ..auth import Principal
-from ..db import api_keys
-from ..errors import BadRequest
-from ..state import AppState
-from .contract import documented
-from .deps import app_state, principal
-from .objects import Account, LedgerPage, UsageReport
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.objects import Account, LedgerPage, UsageReport
+from gateway.engine.db import api_keys
+from gateway.engine.keys import Principal
+from gateway.errors import BadRequest
+from gateway.state import AppState
 
 __all__ = ["router"]
 
@@ -41,23 +39,14 @@ def _budget(limit_mc: int | None, spent_mc: int) -> dict[str, Any] | None:
 
 
 def _account(state: AppState, who: Principal) -> dict[str, Any]:
-    import time
-
-    from billing.budgets import _day_start, _month_start
-
-    now = time.time()
     with state.db.read() as conn:
-        acct = conn.execute(
-            select(accounts.c.id, accounts.c.name).where(accounts.c.id == who.account_id)
-        ).one()
-        bal = billing.get_balance(conn, who.account_id)
+        acct = billing.account_summary(conn, who.account_id, api_key_id=who.key_id)
+        bal = acct.balance
         key = conn.execute(
             select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
                 api_keys.c.id == who.key_id
             )
         ).one()
-        daily = billing.spent_mc(conn, api_key_id=who.key_id, since=_day_start(now))
-        monthly = billing.spent_mc(conn, api_key_id=who.key_id, since=_month_start(now))
     return {
         "object": "account",
         "id": acct.id,
@@ -67,8 +56,8 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
         "available": credits(bal.available_mc),
         "key": {
             "id": who.key_id,
-            "daily_budget": _budget(key.daily_budget_mc, daily),
-            "monthly_budget": _budget(key.monthly_budget_mc, monthly),
+            "daily_budget": _budget(key.daily_budget_mc, acct.key_daily_spent_mc),
+            "monthly_budget": _budget(key.monthly_budget_mc, acct.key_monthly_spent_mc),
         },
     }
 
@@ -90,24 +79,8 @@ async def get_ledger(
     """Posted ledger entries of the caller's account (grants, purchases, charges), newest first."""
 
     def read() -> dict[str, Any]:
-        query = (
-            select(
-                entries.c.id,
-                entries.c.amount_mc,
-                entries.c.created_at,
-                transfers.c.kind,
-                transfers.c.id.label("transfer_id"),
-                transfers.c.job_id,
-                transfers.c.model,
-            )
-            .join(transfers, transfers.c.id == entries.c.transfer_id)
-            .where(entries.c.account_id == who.account_id)
-        )
-        if after is not None:
-            query = query.where(entries.c.id < after if order == "desc" else entries.c.id > after)
-        query = query.order_by(entries.c.id.desc() if order == "desc" else entries.c.id).limit(limit + 1)
         with state.db.read() as conn:
-            rows = conn.execute(query).all()
+            page = billing.statement(conn, who.account_id, after=after, limit=limit, order=order)
         data = [
             {
                 "id": r.id,
@@ -119,12 +92,12 @@ async def get_ledger(
                 "model": r.model,
                 "created_at": int(r.created_at),
             }
-            for r in rows[:limit]
+            for r in page.entries
         ]
         return {
             "object": "list",
             "data": data,
-            "has_more": len(rows) > limit,
+            "has_more": page.has_more,
             "last_id": data[-1]["id"] if data else None,
         }
 

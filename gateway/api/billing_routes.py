@@ -9,15 +9,14 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 import billing
-
-from .. import idempotency
-from ..auth import Principal
-from ..state import AppState
-from .contract import documented
-from .deps import app_state, principal
-from .edge import loads_json, read_json_object
-from .objects import CheckoutSession, PackList, WebhookAck
-from .schemas import parse_model
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.edge import loads_json, read_json_object
+from gateway.api.objects import CheckoutSession, PackList, WebhookAck
+from gateway.api.schemas import parse_model
+from gateway.engine import idempotency
+from gateway.engine.keys import Principal
+from gateway.state import AppState
 
 __all__ = ["router"]
 
@@ -122,12 +121,6 @@ async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
 
 
 def _purchased_credits(state: AppState, event: Any) -> float:
-    from sqlalchemy import select
-
-    from billing.schema import stripe_sessions
-
     with state.db.read() as conn:
-        mc = conn.execute(
-            select(stripe_sessions.c.credits_mc).where(stripe_sessions.c.id == event["data"]["object"]["id"])
-        ).scalar_one()
-    return billing.credits(mc)
+        mc = billing.session_credits_mc(conn, event["data"]["object"]["id"])
+    return billing.credits(mc or 0)

@@ -10,10 +10,10 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
-from ..errors import BadRequest, UnsupportedMediaType
-from .edge import clean_form_value, loads_json
-from .images import decode_data_url
-from .schemas import VideoCreate, parse_model
+from gateway.api.edge import clean_form_value, loads_json
+from gateway.api.images import decode_data_url
+from gateway.api.schemas import VideoCreate, parse_model
+from gateway.errors import BadRequest, UnsupportedMediaType
 
 __all__ = ["CreateBody", "parse_json_body", "read_create_body"]
 

@@ -16,7 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from .objects import ErrorResponse
+from gateway.api.objects import ErrorResponse
 
 __all__ = ["BINARY", "documented", "install_contract"]
 

@@ -14,18 +14,17 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
+from gateway.api.contract import BINARY, documented
+from gateway.api.deps import app_state, principal
+from gateway.api.edge import clean_form_value, read_json_object
+from gateway.api.objects import PromptAnalysis, QcReport
+from gateway.api.schemas import FORM_TEXT, parse_model
+from gateway.creative import analyze_prompt, wants_motion
+from gateway.engine.keys import Principal
+from gateway.errors import BadRequest, PayloadTooLarge, RateLimited
+from gateway.state import AppState
 from local_models.qc import check_frames
 from local_models.video import VideoTooLarge, read_frames_bounded
-
-from ..auth import Principal
-from ..creative import analyze_prompt, wants_motion
-from ..errors import BadRequest, PayloadTooLarge, RateLimited
-from ..state import AppState
-from .contract import BINARY, documented
-from .deps import app_state, principal
-from .edge import clean_form_value, read_json_object
-from .objects import PromptAnalysis, QcReport
-from .schemas import FORM_TEXT, parse_model
 
 __all__ = ["router"]
 
@@ -105,7 +104,9 @@ async def quality_check(request: Request, state: StateDep, who: PrincipalDep) ->
             "send the clip as multipart/form-data with a 'file' part", code="invalid_body"
         ) from None
     upload, prompt, model = _qc_fields(form, settings.max_prompt_chars)
-    shapes = any(o.spec.id == model and o.spec.family == "shapes" for o in state.offers)
+    prompt_check = next(
+        (o.spec.prompt_check for o in state.offers if o.spec.id == model and o.spec.prompt_check), None
+    )
     # Checking a long clip is seconds to minutes of CPU: a few at a time per process, the rest told
     # to come back (rather than queueing without bound behind them).
     if not state.qc_slots.acquire(blocking=False):
@@ -113,7 +114,7 @@ async def quality_check(request: Request, state: StateDep, who: PrincipalDep) ->
         raise RateLimited(
             "quality checks are busy on this gateway; try again shortly",
             code="qc_busy",
-            headers={"retry-after": "5"},
+            retry_after=5,
         )
 
     def run() -> dict[str, Any]:
@@ -138,7 +139,7 @@ async def quality_check(request: Request, state: StateDep, who: PrincipalDep) ->
             clip.frames,
             prompt=prompt,
             wants_motion=wants_motion(prompt) if prompt else None,
-            shapes_model=shapes,
+            prompt_check=prompt_check,
         )
         return {
             "object": "qc.report",

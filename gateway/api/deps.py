@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from ..auth import Principal, bearer_secret, hash_key, lookup, revocation_version
-from ..errors import BadRequest, RateLimited, Unauthorized
-from ..state import AppState
+from gateway.engine.keys import Principal, hash_key, lookup, revocation_version
+from gateway.errors import BadRequest, RateLimited, Unauthorized
+from gateway.state import AppState
 
 __all__ = ["app_state", "known_query_only", "principal"]
 
@@ -37,7 +35,7 @@ async def principal(request: Request) -> Principal:
         if wait > 0:
             raise RateLimited(
                 f"too many requests for this key; try again in {wait:.1f} s",
-                headers={"retry-after": str(max(1, math.ceil(wait)))},
+                retry_after=wait,
             )
     return found
 
@@ -66,3 +64,14 @@ async def known_query_only(request: Request) -> None:
             raise BadRequest(f"query parameter {name!r} is sent twice", code="invalid_parameter", param=name)
         if name not in known:
             raise BadRequest(f"unknown query parameter {name!r}", code="unknown_parameter", param=name)
+
+
+def bearer_secret(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="invalid_api_key")
+    return secret

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from ..errors import BadRequest, UnsupportedMediaType
+from gateway.errors import BadRequest, UnsupportedMediaType
 
 __all__ = [
     "MAX_JSON_DEPTH",

@@ -10,11 +10,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from ..errors import Unauthorized
-from ..state import AppState
-from .contract import documented
-from .deps import app_state
-from .objects import Health, Readiness
+from gateway.api.contract import documented
+from gateway.api.deps import app_state
+from gateway.api.objects import Health, Readiness
+from gateway.errors import Unauthorized
+from gateway.state import AppState
 
 __all__ = ["router"]
 
@@ -52,6 +52,5 @@ def metrics(request: Request, state: Annotated[AppState, Depends(app_state)]) ->
             raise Unauthorized(
                 "/metrics needs 'Authorization: Bearer <FRAMEGATE_METRICS_TOKEN>'",
                 code="invalid_metrics_token",
-                headers={"www-authenticate": "Bearer"},
             )
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import BadRequest, PayloadTooLarge
+from gateway.errors import BadRequest, PayloadTooLarge
 
 __all__ = ["ValidatedImage", "decode_data_url", "validate_image"]
 

@@ -6,14 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.objects import ModelList, ModelObject
+from gateway.engine.keys import Principal
+from gateway.errors import NotFound
+from gateway.state import AppState
 from local_models import ModelSpec
-
-from ..auth import Principal
-from ..errors import NotFound
-from ..state import AppState
-from .contract import documented
-from .deps import app_state, principal
-from .objects import ModelList, ModelObject
 
 __all__ = ["model_object", "router"]
 

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 import billing
 from billing import credits, millicredits
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.edge import read_json_object
+from gateway.api.objects import Deleted, Project, ProjectList
+from gateway.api.schemas import decimal_text, parse_model
+from gateway.creative.shots import insert_project
+from gateway.engine import idempotency
+from gateway.engine.db import projects
+from gateway.engine.keys import Principal
+from gateway.errors import NotFound
+from gateway.state import AppState
 
-from .. import idempotency
-from ..auth import Principal
-from ..db import projects
-from ..errors import NotFound
-from ..state import AppState
-from .contract import documented
-from .deps import app_state, principal
-from .edge import read_json_object
-from .objects import Deleted, Project, ProjectList
-from .schemas import decimal_text, parse_model
-
-__all__ = ["ProjectCreate", "create_project_row", "router"]
+__all__ = ["ProjectCreate", "router"]
 
 router = APIRouter(prefix="/v1/projects", tags=["projects"])
 StateDep = Annotated[AppState, Depends(app_state)]
@@ -56,6 +55,9 @@ class ProjectCreate(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
 
+    def budget_mc(self) -> int | None:
+        return None if self.budget is None else millicredits(self.budget)
+
 
 def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
     return {
@@ -69,22 +71,6 @@ def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
     }
 
 
-def create_project_row(conn: Any, account_id: str, req: ProjectCreate) -> Any:
-    """Insert a validated project for ``account_id``; the API and the dashboard both create through here."""
-    return conn.execute(
-        insert(projects)
-        .returning(*projects.c)
-        .values(
-            id="proj_" + secrets.token_hex(10),
-            account_id=account_id,
-            name=req.name,
-            brief=req.brief,
-            budget_mc=None if req.budget is None else millicredits(req.budget),
-            created_at=time.time(),
-        )
-    ).one()
-
-
 @router.post("", **documented(returns=Project, json_body=ProjectCreate, errors=(413,)))
 async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     req = parse_model(ProjectCreate, await read_json_object(request))
@@ -92,7 +78,8 @@ async def create_project(request: Request, state: StateDep, who: PrincipalDep) -
     idem = idempotency.from_request(request.headers, who.account_id, "projects.create", req.model_dump())
 
     def create(conn: Any) -> dict[str, Any]:
-        return project_object(create_project_row(conn, who.account_id, req), 0)
+        row = insert_project(conn, who.account_id, name=req.name, brief=req.brief, budget_mc=req.budget_mc())
+        return project_object(row, 0)
 
     body, _ = await to_thread.run_sync(idempotency.run, state.db, idem, create)
     return body

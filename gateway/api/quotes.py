@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from billing import credits
+from gateway.api.bodies import parse_json_body
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.edge import read_json_object
+from gateway.api.objects import QuoteResult
+from gateway.api.schemas import QuoteBody
+from gateway.engine.jobs.submission import JobRequest
+from gateway.engine.keys import Principal
+from gateway.errors import BadRequest
+from gateway.state import AppState
 from local_models import Mode
-
-from ..auth import Principal
-from ..errors import BadRequest
-from ..state import AppState
-from .bodies import parse_json_body
-from .contract import documented
-from .deps import app_state, principal
-from .edge import read_json_object
-from .objects import QuoteResult
-from .schemas import QuoteBody, VideoCreate
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["quotes"])
 
 
-def _quote(state: AppState, fields: VideoCreate, image: Any, model: str | None) -> dict[str, Any]:
-    c = state.service.route(fields.model_copy(update={"model": model or fields.model}), image).first
+def _quote(state: AppState, who: Principal, request: JobRequest, model: str | None) -> dict[str, Any]:
+    if model is not None:
+        request = replace(request, video=replace(request.video, model=model), compare=())
+    # The caller's key routing defaults apply, as they do to a create and to explain.
+    c = state.service.route(request, who.key_id).first
     return {
         "model": c.spec.id,
         "backend": c.backend,
@@ -38,13 +42,6 @@ def _quote(state: AppState, fields: VideoCreate, image: Any, model: str | None) 
         "steps": c.params.steps,
         "mode": c.params.mode,
     }
-
-
-class _Image:
-    """Stands in for an uploaded image when a quote only needs to know the mode."""
-
-    sha256 = ""
-    png = b""
 
 
 @router.post("/quotes", **documented(returns=QuoteResult, json_body=QuoteBody, errors=(413, 503)))
@@ -70,8 +67,9 @@ async def create_quote(
         raise BadRequest("mode must be t2v or i2v", code="invalid_parameter", param="mode")
     raw.setdefault("prompt", "quote")
     body = parse_json_body(raw)
-    image = _Image() if (mode == "i2v" or body.image_bytes is not None) else None
-    targets = models or [body.fields.model]
-    quotes = [await to_thread.run_sync(_quote, state, body.fields, image, m) for m in targets]
+    wanted: Mode = "i2v" if (mode == "i2v" or body.image_bytes is not None) else "t2v"
+    asked = body.fields.to_request(None, mode=wanted)
+    targets: list[str | None] = list(models) if models else [None]
+    quotes = [await to_thread.run_sync(_quote, state, who, asked, m) for m in targets]
     total = sum(q["cost"] for q in quotes)
     return {"object": "quote", "data": quotes, "total": round(total, 3)}

@@ -8,15 +8,14 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from billing import credits
-
-from ..auth import Principal
-from ..state import AppState
-from .bodies import read_create_body
-from .contract import documented
-from .deps import app_state, principal
-from .images import validate_image
-from .objects import BackendList, RouteExplanation
-from .schemas import VIDEO_FORM, VideoCreate
+from gateway.api.bodies import read_create_body
+from gateway.api.contract import documented
+from gateway.api.deps import app_state, principal
+from gateway.api.images import validate_image
+from gateway.api.objects import BackendList, RouteExplanation
+from gateway.api.schemas import VIDEO_FORM, VideoCreate
+from gateway.engine.keys import Principal
+from gateway.state import AppState
 
 __all__ = ["router"]
 
@@ -42,7 +41,7 @@ async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[
         )
     if not (body.fields.prompt or "").strip():
         body.fields = body.fields.model_copy(update={"prompt": "explain"})
-    routed = await to_thread.run_sync(state.service.route, body.fields, image, who.key_id)
+    routed = await to_thread.run_sync(state.service.route, body.fields.to_request(image), who.key_id)
     ranked = [
         {
             "rank": i + 1,
@@ -65,8 +64,9 @@ async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[
     excluded = [
         {"model": e.model, "backend": e.backend, "code": e.code, "reason": e.reason} for e in routed.excluded
     ]
-    routing = body.fields.routing or state.service.routing_defaults(who.key_id)
-    return {"object": "route.explanation", "policy": routing.policy, "ranked": ranked, "excluded": excluded}
+    routing = body.fields.routing
+    policy = routing.policy if routing is not None else state.service.routing_defaults(who.key_id).policy
+    return {"object": "route.explanation", "policy": policy, "ranked": ranked, "excluded": excluded}
 
 
 @router.get("/backends", **documented(returns=BackendList))

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import math
 import re
+from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 from billing import credits, millicredits
+from gateway.api.edge import loads_json
+from gateway.api.images import ValidatedImage
+from gateway.engine.jobs.submission import InputImage, JobRequest
+from gateway.errors import BadRequest
+from local_models.spec import Mode, VideoRequest, parse_size
 from router import RoutingPreferences
-
-from ..errors import BadRequest
-from .edge import loads_json
 
 __all__ = [
     "FORM_TEXT",
@@ -23,8 +25,8 @@ __all__ = [
     "RoutingBody",
     "VideoCreate",
     "decimal_text",
-    "format_seconds",
     "parse_model",
+    "routing_preferences",
     "stripped",
     "video_object",
 ]
@@ -141,6 +143,33 @@ class VideoCreate(BaseModel):
             value = value.strip()
         return value or None
 
+    def to_request(self, image: ValidatedImage | None, *, mode: Mode | None = None) -> JobRequest:
+        """The engine's request for this body (as vLLM's protocol models convert themselves).
+
+        ``mode`` defaults to ``i2v`` when ``image`` is given; a quote may ask for ``i2v`` without one.
+        """
+        video = VideoRequest(
+            mode=mode or ("i2v" if image is not None else "t2v"),
+            model=self.model,
+            size=parse_size(self.size) if self.size else None,
+            seconds=self.seconds,
+            frames=self.frames,
+            fps=self.fps,
+            steps=self.steps,
+            guidance=self.guidance,
+            seed=self.seed,
+            negative_prompt=self.negative_prompt,
+            audio=self.audio,
+        )
+        return JobRequest(
+            prompt=self.prompt or "",
+            video=video,
+            routing=self.routing.preferences() if self.routing is not None else None,
+            compare=tuple(self.routing.compare) if self.routing is not None else (),
+            project=self.project,
+            image=InputImage(image.png, image.sha256) if image is not None else None,
+        )
+
 
 class QuoteBody(VideoCreate):
     """``POST /v1/quotes``: a create body (``prompt`` optional) plus ``models`` (an A/B compare) and ``mode``
@@ -238,6 +267,6 @@ def video_object(row: Any) -> dict[str, Any]:
     }
 
 
-def format_seconds(value: float) -> str:
-    """``4.0`` -> ``"4"``, ``2.5`` -> ``"2.5"``."""
-    return str(int(value)) if math.isclose(value, round(value)) else f"{value:g}"
+def routing_preferences(config: Mapping[str, Any]) -> RoutingPreferences:
+    """Routing given in the config file (defaults, per key), checked as a request's ``routing`` is."""
+    return parse_model(RoutingBody, dict(config)).preferences()

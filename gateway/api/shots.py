@@ -13,33 +13,28 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select, update
 
-from local_models import InvalidInput, parse_size
-from local_models.video import concat_videos, probe
-
-from ..auth import Principal
-from ..creative.shots import (
+from gateway.api.contract import BINARY, documented
+from gateway.api.deps import app_state, principal
+from gateway.api.edge import read_json_object
+from gateway.api.images import decode_data_url, validate_image
+from gateway.api.objects import Cut, Deleted, Shot, ShotList, TakeList
+from gateway.api.schemas import decimal_text, parse_model, stripped, video_object
+from gateway.creative import studio
+from gateway.creative.shots import (
     ShotFields,
     create_shot,
     get_project_row,
     get_shot_row,
-    new_cut_id,
-    record_cut,
-    record_takes,
     set_winner,
     shot_object,
     take_object,
     takes_of,
-    winners_of,
 )
-from ..db import cuts, shots, takes
-from ..errors import Conflict, NotFound
-from ..state import AppState
-from .contract import BINARY, documented
-from .deps import app_state, principal
-from .edge import read_json_object
-from .images import decode_data_url, validate_image
-from .objects import Cut, Deleted, Shot, ShotList, TakeList
-from .schemas import RoutingBody, VideoCreate, decimal_text, parse_model, stripped, video_object
+from gateway.engine.db import cuts, shots
+from gateway.engine.keys import Principal
+from gateway.errors import NotFound
+from gateway.state import AppState
+from local_models import InvalidInput, parse_size
 
 __all__ = ["CutCreate", "TakesCreate", "build_cut", "render_shot_takes", "router"]
 
@@ -241,42 +236,9 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
 
 
 def render_shot_takes(state: AppState, who: Principal, shot_id: str, req: TakesCreate) -> dict[str, Any]:
-    """Render a shot on each of ``req.models`` (its image, if it has one, conditions every take); the
-    API and the dashboard both render through here."""
-    with state.db.read() as conn:
-        shot = get_shot_row(conn, who.account_id, shot_id)
-        parent = None
-        if req.from_take is not None:
-            parent = conn.execute(
-                select(takes).where(takes.c.id == req.from_take, takes.c.shot_id == shot_id)
-            ).one_or_none()
-            if parent is None:
-                raise NotFound(
-                    f"no take {req.from_take!r} in this shot", code="take_not_found", param="from_take"
-                )
-        project = get_project_row(conn, who.account_id, shot.project_id)
-    prompt = (req.prompt or (parent.prompt if parent is not None else shot.prompt)).strip()
-    image = None
-    if shot.image_path:
-        with open(state.artifacts.input_file(shot.image_path), "rb") as fh:
-            image = validate_image(fh.read(), max_pixels=state.settings.max_image_pixels)
-    fields = VideoCreate(
-        prompt=prompt,
-        size=shot.size,
-        seconds=shot.seconds,
-        seed=req.seed,
-        steps=req.steps,
-        project=project.id,
-        routing=RoutingBody(compare=list(req.models)),
-    )
-    created: list[str] = []
-
-    def on_created(conn: Any, videos: list[dict[str, Any]]) -> None:
-        created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
-
-    state.service.submit(who, fields, image, None, on_created=on_created)
-    with state.db.read() as conn:
-        rows = [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
+    """Render a shot on each of ``req.models`` (``gateway.creative.studio``), as the API shows takes."""
+    wanted = studio.TakeRequest(tuple(req.models), req.prompt, req.from_take, req.seed, req.steps)
+    rows = studio.render_takes(state.service, state.artifacts, who, shot_id, wanted)
     return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
 
 
@@ -302,53 +264,17 @@ async def pick_winner(take_id: str, state: StateDep, who: PrincipalDep) -> dict[
 
 
 def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) -> dict[str, Any]:
-    """Join the winning take of every shot, in order, into one MP4 at a common size and fps."""
-    with state.db.read() as conn:
-        pairs = winners_of(conn, who.account_id, project_id)
-    if not pairs:
-        raise Conflict("the project has no shots", code="no_shots", param="project_id")
-    missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
-    if missing:
-        raise Conflict(
-            "pick a winning take for every shot first: "
-            + ", ".join(missing)
-            + (" has none" if len(missing) == 1 else " have none"),
-            code="shot_without_winner",
-            param="project_id",
-        )
-    paths = []
-    take_ids = []
-    seconds = 0.0
-    for shot, win in pairs:
-        assert win is not None
-        take, job = win
-        path = state.artifacts.local_path(job.id, "video")
-        if job.status != "completed" or path is None:
-            raise Conflict(f"the winning take of shot {shot.position} has no video", code="take_not_ready")
-        paths.append(path)
-        take_ids.append(take.id)
-        seconds += job.params["frames"] / job.params["fps"]
-    infos = [probe(p) for p in paths]
-    if req.size:
-        width, height = parse_size(req.size)
-    else:
-        width, height = max(i.width for i in infos), max(i.height for i in infos)
-    width, height = width + width % 2, height + height % 2
-    fps = req.fps or round(max(i.fps for i in infos))
-    # The file first, then the row: a failed join leaves the project's earlier cut in place.
-    cut_id = new_cut_id()
-    concat_videos(paths, state.artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
-    state.artifacts.publish_cut(cut_id)
-    with state.db.write() as conn:
-        record_cut(conn, cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+    """Assemble the project's cut (``gateway.creative.studio``), as the API shows it."""
+    size = parse_size(req.size) if req.size else None
+    cut = studio.assemble_cut(state.db, state.artifacts, who.account_id, project_id, size=size, fps=req.fps)
     return {
-        "id": cut_id,
+        "id": cut.id,
         "object": "cut",
-        "project_id": project_id,
-        "takes": take_ids,
-        "size": f"{width}x{height}",
-        "fps": fps,
-        "seconds": round(seconds, 3),
+        "project_id": cut.project_id,
+        "takes": cut.takes,
+        "size": cut.size,
+        "fps": cut.fps,
+        "seconds": cut.seconds,
         "url": f"/v1/projects/{project_id}/cut/content",
     }
 

@@ -8,19 +8,19 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from ..artifacts import VARIANTS
-from ..auth import Principal
-from ..errors import BadRequest, Conflict, NotFound
-from ..idempotency import IdempotentRequest, check_key, request_hash
-from ..ids import is_video_id
-from ..jobs.states import COMPLETED, TERMINAL
-from ..state import AppState
-from .bodies import read_create_body
-from .contract import BINARY, documented
-from .deps import app_state, principal
-from .images import validate_image
-from .objects import Deleted, Video, VideoBatch, VideoPage
-from .schemas import VIDEO_FORM, VideoCreate, video_object
+from gateway.api.bodies import read_create_body
+from gateway.api.contract import BINARY, documented
+from gateway.api.deps import app_state, principal
+from gateway.api.images import validate_image
+from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
+from gateway.api.schemas import VIDEO_FORM, VideoCreate, video_object
+from gateway.engine.artifacts import VARIANTS
+from gateway.engine.idempotency import IdempotentRequest, check_key, request_hash
+from gateway.engine.ids import is_video_id
+from gateway.engine.jobs.states import COMPLETED, TERMINAL
+from gateway.engine.keys import Principal
+from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.state import AppState
 
 __all__ = ["router"]
 
@@ -73,7 +73,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
         fields = body.fields.model_dump(mode="json")
         fields["input_sha256"] = image.sha256 if image is not None else None
         idem = IdempotentRequest(who.account_id, check_key(key), "videos.create", request_hash(fields))
-    submitted = await to_thread.run_sync(state.service.submit, who, body.fields, image, idem)
+    submitted = await to_thread.run_sync(state.service.submit, who, body.fields.to_request(image), idem)
     headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)}
     if submitted.replayed:
         headers["idempotent-replayed"] = "true"

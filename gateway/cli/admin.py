@@ -10,10 +10,9 @@ from sqlalchemy import select, update
 
 import billing
 from billing import credits, millicredits
-
-from ..auth import create_key, list_keys, revoke_key
-from ..db import Database, api_keys, upgrade
-from ..settings import Settings
+from gateway.engine.db import Database, api_keys, upgrade
+from gateway.engine.keys import create_key, list_keys, revoke_key
+from gateway.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke API keys; set their budgets.", no_args_is_help=True)
 credits_app = typer.Typer(help="Grant credits and show balances.", no_args_is_help=True)

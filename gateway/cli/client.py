@@ -50,7 +50,7 @@ def generate(
     files = {"input_reference": (image.name, image.read_bytes())} if image else None
     headers = {"Authorization": f"Bearer {api_key}"}
     if url is None:  # the gateway `framegate serve` starts with the same environment
-        from ..settings import Settings
+        from gateway.settings import Settings
 
         settings = Settings()
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host

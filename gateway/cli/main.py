@@ -9,8 +9,8 @@ from typing import Any
 
 import typer
 
-from .admin import credits_app, keys_app, ledger_app
-from .client import generate
+from gateway.cli.admin import credits_app, keys_app, ledger_app
+from gateway.cli.client import generate
 
 app = typer.Typer(
     help="Framegate: one API for many open video diffusion models.",
@@ -36,8 +36,8 @@ def serve(
     """Run the gateway with its in-process workers (SQLite in ./.framegate by default)."""
     import uvicorn
 
-    from ..app import create_app
-    from ..settings import Settings
+    from gateway.app import create_app
+    from gateway.settings import Settings
 
     # Weights only ever load from local disk; make any stray Hub lookup fail instead of downloading.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -77,9 +77,9 @@ def models(ctx: typer.Context) -> None:
     """List the models this gateway would serve (built-ins, FRAMEGATE_CONFIG, and added models)."""
     if ctx.invoked_subcommand is not None:
         return
-    from ..app import build_backends
-    from ..config import load_config
-    from ..settings import Settings
+    from gateway.app import build_backends
+    from gateway.config import load_config
+    from gateway.settings import Settings
 
     settings = Settings()
     _, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
@@ -95,10 +95,9 @@ def models(ctx: typer.Context) -> None:
 
 def _check_config(settings: Any) -> None:
     """Fail before the server starts, with one line, when the config or a model entry is wrong."""
+    from gateway.app import build_backends
+    from gateway.config import ConfigError, load_config
     from local_models import LocalModelError
-
-    from ..app import build_backends
-    from ..config import ConfigError, load_config
 
     try:
         adapters, _ = build_backends(settings, load_config(settings.config, settings.data_dir))
@@ -124,10 +123,9 @@ def models_add(
     import json
     import re
 
+    from gateway.config import registered_models
+    from gateway.settings import Settings
     from local_models import CatalogEntry, LocalModelError, detect_family, get_family
-
-    from ..config import registered_models
-    from ..settings import Settings
 
     index_path = path / "model_index.json"
     if not index_path.is_file():
@@ -176,10 +174,9 @@ def ray_up(
     """Deploy every ``type = "ray"`` backend of the config as a Serve application, and keep it up."""
     import time
 
+    from gateway.config import load_config
+    from gateway.settings import Settings
     from local_models import Catalog
-
-    from ..config import load_config
-    from ..settings import Settings
 
     try:
         import ray

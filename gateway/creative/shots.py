@@ -10,14 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from ..db import cuts, jobs, projects, shots, takes
-from ..errors import Conflict, NotFound
+from gateway.engine.db import cuts, jobs, projects, shots, takes
+from gateway.engine.errors import Conflict, NotFound
 
 __all__ = [
     "ShotFields",
     "create_shot",
     "get_project_row",
     "get_shot_row",
+    "insert_project",
     "record_cut",
     "record_takes",
     "set_winner",
@@ -35,6 +36,24 @@ class ShotFields:
     seconds: float | None = None
     notes: str | None = None
     image_path: str | None = None
+
+
+def insert_project(
+    conn: Connection, account_id: str, *, name: str, brief: str | None, budget_mc: int | None
+) -> Row[Any]:
+    """Insert a project for ``account_id``; the API and the dashboard both create through here."""
+    return conn.execute(
+        insert(projects)
+        .returning(*projects.c)
+        .values(
+            id="proj_" + secrets.token_hex(10),
+            account_id=account_id,
+            name=name,
+            brief=brief,
+            budget_mc=budget_mc,
+            created_at=time.time(),
+        )
+    ).one()
 
 
 def get_project_row(conn: Connection, account_id: str, project_id: str) -> Row[Any]:

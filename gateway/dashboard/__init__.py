@@ -8,10 +8,10 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from .actions import router as actions_router
-from .common import SignedOut
-from .live import router as live_router
-from .pages import router as pages_router
+from gateway.dashboard.actions import router as actions_router
+from gateway.dashboard.common import SignedOut
+from gateway.dashboard.live import router as live_router
+from gateway.dashboard.pages import router as pages_router
 
 __all__ = ["install_dashboard"]
 

@@ -9,17 +9,24 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 import billing
-
-from ..api.projects import ProjectCreate, create_project_row
-from ..api.schemas import VideoCreate, parse_model
-from ..api.shots import ShotCreate, TakesCreate, render_shot_takes
-from ..auth import create_key, revoke_key
-from ..creative.shots import ShotFields, create_shot, get_shot_row, set_winner
-from ..db import api_keys
-from ..errors import ApiError, NotFound
-from ..ids import is_video_id
-from .common import require_session, see_other, state_of, verify_csrf
-from .session import COOKIE, LOGIN_COOKIE, end_session, login_token_ok, start_session, stash_reveal
+from gateway.api.projects import ProjectCreate
+from gateway.api.schemas import VideoCreate, parse_model
+from gateway.api.shots import ShotCreate, TakesCreate
+from gateway.creative import studio
+from gateway.creative.shots import ShotFields, create_shot, get_shot_row, insert_project, set_winner
+from gateway.dashboard.common import require_session, see_other, state_of, verify_csrf
+from gateway.dashboard.session import (
+    COOKIE,
+    LOGIN_COOKIE,
+    end_session,
+    login_token_ok,
+    start_session,
+    stash_reveal,
+)
+from gateway.engine.db import api_keys
+from gateway.engine.ids import is_video_id
+from gateway.engine.keys import create_key, revoke_key
+from gateway.errors import BadRequest, FramegateError, NotFound
 
 __all__ = ["router"]
 
@@ -35,13 +42,8 @@ async def _attempt(request: Request, back: str, work: Any) -> RedirectResponse:
     """Run a form action; API errors come back to the page as a readable message."""
     try:
         flash = await to_thread.run_sync(work)
-    except ApiError as exc:
+    except FramegateError as exc:  # every package's errors: a readable message for the page
         return see_other(request=request, url=back, error=exc.message)
-    except Exception as exc:  # package errors carry a message and a code too
-        message = getattr(exc, "message", None)
-        if message is None:
-            raise
-        return see_other(request=request, url=back, error=str(message))
     return see_other(request=request, url=back, flash=flash)
 
 
@@ -84,19 +86,15 @@ async def quick_generate(request: Request) -> RedirectResponse:
 
     def work() -> tuple[str, str | None]:
         req = VideoCreate(prompt=_text(f, "prompt"), model=_text(f, "model"), size=_text(f, "size"))
-        submitted = state.service.submit(session.principal, req, None)
+        submitted = state.service.submit(session.principal, req.to_request(None))
         # The regeneration guard's warning goes on the page, where the creator will see it.
         warning = "; ".join(w["message"] for w in submitted.body.get("warnings", [])) or None
         return f"Queued {submitted.body['id']} on {submitted.body['model']}.", warning
 
     try:
         flash, warning = await to_thread.run_sync(work)
-    except ApiError as exc:
+    except FramegateError as exc:
         return see_other(request=request, url="/jobs", error=exc.message)
-    except Exception as exc:
-        if getattr(exc, "message", None) is None:
-            raise
-        return see_other(request=request, url="/jobs", error=str(exc.message))  # type: ignore[attr-defined]
     return see_other(request=request, url="/jobs", flash=flash, error=warning)
 
 
@@ -123,7 +121,7 @@ async def new_project(request: Request) -> RedirectResponse:
 
     def work() -> str:
         if not _text(f, "name"):
-            raise ApiError("A project needs a name.", code="missing_parameter")
+            raise BadRequest("A project needs a name.", code="missing_parameter")
         # The API's body model: the same rules (and messages) for a form as for JSON.
         req = parse_model(
             ProjectCreate,
@@ -131,7 +129,9 @@ async def new_project(request: Request) -> RedirectResponse:
             lax=True,
         )
         with state.db.write() as conn:
-            create_project_row(conn, session.principal.account_id, req)
+            insert_project(
+                conn, session.principal.account_id, name=req.name, brief=req.brief, budget_mc=req.budget_mc()
+            )
         return f"Created project {req.name}."
 
     return await _attempt(request, "/projects", work)
@@ -146,7 +146,7 @@ async def new_shot(project_id: str, request: Request) -> RedirectResponse:
 
     def work() -> str:
         if not _text(f, "prompt"):
-            raise ApiError("A shot needs a prompt.", code="missing_prompt")
+            raise BadRequest("A shot needs a prompt.", code="missing_prompt")
         fields = {name: _text(f, name) for name in ("prompt", "size", "seconds", "notes")}
         req = parse_model(ShotCreate, fields, lax=True)
         with state.db.write() as conn:
@@ -178,9 +178,11 @@ async def render_takes(shot_id: str, request: Request) -> RedirectResponse:
 
     def work() -> str:
         if not models:
-            raise ApiError("Pick at least one model.", code="missing_models")
+            raise BadRequest("Pick at least one model.", code="missing_models")
         req = parse_model(TakesCreate, {"models": models}, lax=True)  # the API's rules: 1 to 8 models
-        render_shot_takes(state, session.principal, shot_id, req)
+        studio.render_takes(
+            state.service, state.artifacts, session.principal, shot_id, studio.TakeRequest(tuple(req.models))
+        )
         return f"Rendering shot {shot.position} on {', '.join(models)}."
 
     return await _attempt(request, back, work)
@@ -205,15 +207,17 @@ async def winner(take_id: str, request: Request) -> RedirectResponse:
 async def cut(project_id: str, request: Request) -> RedirectResponse:
     session = require_session(request)
     await verify_csrf(request, session)
-    from ..api.shots import CutCreate, build_cut
-
     state = state_of(request)
     return await _attempt(
         request,
         f"/projects/{project_id}",
         lambda: (
             "Assembled the cut: "
-            + str(build_cut(state, session.principal, project_id, CutCreate())["seconds"])
+            + str(
+                studio.assemble_cut(
+                    state.db, state.artifacts, session.principal.account_id, project_id
+                ).seconds
+            )
             + " s."
         ),
     )

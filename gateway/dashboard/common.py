@@ -12,10 +12,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ..api.edge import clean_form_value
-from ..errors import ApiError
-from ..state import AppState
-from .session import COOKIE, LOGIN_COOKIE, Session, find_session
+from gateway.api.edge import clean_form_value
+from gateway.dashboard.session import COOKIE, LOGIN_COOKIE, Session, find_session
+from gateway.errors import Forbidden
+from gateway.state import AppState
 
 __all__ = ["SignedOut", "render", "require_session", "see_other", "state_of", "verify_csrf"]
 
@@ -53,11 +53,9 @@ async def verify_csrf(request: Request, session: Session) -> dict[str, Any]:
     fields = {k: clean_form_value(k, v) if isinstance(v, str) else v for k, v in form.multi_items()}
     token = fields.get("csrf")
     if not session.csrf_ok(token if isinstance(token, str) else None):
-        error = ApiError(
+        raise Forbidden(
             "the form is stale or was not sent by this dashboard; reload the page", code="csrf_failed"
         )
-        error.status = 403
-        raise error
     return fields
 
 

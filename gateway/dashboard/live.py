@@ -11,12 +11,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from sqlalchemy import select
 
-from ..artifacts import VARIANTS
-from ..db import cuts, jobs
-from ..errors import NotFound
-from ..ids import is_video_id
-from .common import require_session, state_of
-from .session import COOKIE, find_session
+from gateway.dashboard.common import require_session, state_of
+from gateway.dashboard.session import COOKIE, find_session
+from gateway.engine.artifacts import VARIANTS
+from gateway.engine.db import cuts, jobs
+from gateway.engine.ids import is_video_id
+from gateway.errors import NotFound
 
 __all__ = ["router"]
 
@@ -99,7 +99,7 @@ async def cut_media(project_id: str, request: Request) -> FileResponse:
     state = state_of(request)
 
     def latest() -> str | None:
-        from ..creative.shots import get_project_row
+        from gateway.creative.shots import get_project_row
 
         with state.db.read() as conn:
             get_project_row(conn, session.principal.account_id, project_id)

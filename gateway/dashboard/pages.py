@@ -13,14 +13,13 @@ from sqlalchemy import select
 
 import billing
 from billing import credits
-
-from ..api.schemas import video_object
-from ..auth import list_keys
-from ..creative.shots import get_project_row, shot_object, take_object, takes_of
-from ..db import cuts, projects, shots
-from .charts import bar_chart
-from .common import render, require_session, state_of
-from .session import COOKIE, LOGIN_COOKIE, new_login_token, take_reveal
+from gateway.api.schemas import video_object
+from gateway.creative.shots import get_project_row, shot_object, take_object, takes_of
+from gateway.dashboard.charts import bar_chart
+from gateway.dashboard.common import render, require_session, state_of
+from gateway.dashboard.session import COOKIE, LOGIN_COOKIE, new_login_token, take_reveal
+from gateway.engine.db import cuts, projects, shots
+from gateway.engine.keys import list_keys
 
 __all__ = ["router"]
 

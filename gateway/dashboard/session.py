@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
 
-from ..auth import Principal, lookup
-from ..db import Database, api_keys, sessions
+from gateway.engine.db import Database, api_keys, sessions
+from gateway.engine.keys import Principal, lookup
 
 __all__ = [
     "COOKIE",

@@ -14,7 +14,7 @@ from .shapes import ShapesFamily
 from .svd import SVDFamily
 from .wan import WanFamily
 
-__all__ = ["Family", "detect_family", "family_names", "get_family"]
+__all__ = ["Family", "detect_family", "get_family"]
 
 # diffusers pipeline class (model_index.json "_class_name") -> family
 _FAMILY_LIST: tuple[Family, ...] = (
@@ -42,10 +42,6 @@ def get_family(name: str) -> Family:
     except KeyError:
         known = ", ".join(sorted(_FAMILIES))
         raise UnknownFamily(f"unknown model family {name!r} (known: {known})", param="family") from None
-
-
-def family_names() -> list[str]:
-    return sorted(_FAMILIES)
 
 
 def detect_family(model_index: dict[str, object]) -> str:

@@ -51,7 +51,8 @@ class Family(Protocol):
         ...
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        """Save a tiny random-weight pipeline of this family to ``path`` (offline)."""
+        """Save this family's built-in tiny random-weight pipeline to ``path`` (offline); raises
+        :class:`~local_models.errors.WeightsNotFound` when the family has none to build."""
         ...
 
     def progress_total(self, params: GenerationParams) -> int:

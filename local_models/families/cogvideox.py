@@ -11,7 +11,6 @@ schedulers as shipped, 50 steps, guidance 6.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..spec import FrameRule, GenerationParams, ModelSpec, SizeRule
@@ -62,61 +61,3 @@ class CogVideoXFamily(DiffusersFamily):
     def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
         # A property of the checkpoint (226 in the released models), never a constant here.
         return {"max_sequence_length": int(pipe.transformer.config.max_text_seq_length)}
-
-    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        build_variant(path, "t2v", seed=seed)
-
-
-def build_variant(path: Path, mode: str = "t2v", *, seed: int = 0) -> None:
-    """A tiny random-weight CogVideoX checkpoint for ``mode`` (``t2v`` or ``i2v``)."""
-    import torch
-    from diffusers import (
-        AutoencoderKLCogVideoX,
-        CogVideoXDDIMScheduler,
-        CogVideoXImageToVideoPipeline,
-        CogVideoXPipeline,
-        CogVideoXTransformer3DModel,
-    )
-
-    from ..tokenizers import tiny_t5
-
-    tokenizer, text_encoder = tiny_t5(64, seed=seed)
-    torch.manual_seed(seed)
-    transformer = CogVideoXTransformer3DModel(
-        num_attention_heads=2,
-        attention_head_dim=16,
-        in_channels=8 if mode == "i2v" else 4,
-        out_channels=4,
-        time_embed_dim=2,
-        text_embed_dim=32,
-        num_layers=2,
-        sample_width=4,
-        sample_height=4,
-        sample_frames=17,
-        patch_size=2,
-        temporal_compression_ratio=4,
-        max_text_seq_length=16,
-        use_rotary_positional_embeddings=True,
-        use_learned_positional_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    vae = AutoencoderKLCogVideoX(
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("CogVideoXDownBlock3D",) * 4,
-        up_block_types=("CogVideoXUpBlock3D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=2,
-        temporal_compression_ratio=4,
-    )
-    cls = CogVideoXImageToVideoPipeline if mode == "i2v" else CogVideoXPipeline
-    pipe = cls(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
-        transformer=transformer,
-        scheduler=CogVideoXDDIMScheduler(timestep_spacing="trailing"),
-    )
-    DiffusersFamily.save_tiny(pipe, path)

@@ -1,6 +1,6 @@
 """What the diffusers-backed families share: their rules as data, loading, mode switching, image fitting.
 
-A family module declares two :class:`Rules` (the real checkpoints' and its tiny test build's),
+A family module declares two :class:`Rules` (the real checkpoints' and its tiny build's),
 the pipeline class of each mode, and how a request becomes call arguments; this module does
 the rest the same way for all of them.
 """
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 MARKER = "framegate.json"
-"""A file a tiny test build writes beside ``model_index.json``: ``{"tiny": true}``."""
+"""A file a tiny build writes beside ``model_index.json``: ``{"tiny": true}``."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ class DiffusersFamily:
     """Shared behaviour of the families served by stock diffusers pipelines.
 
     Subclasses set ``name``, ``rules`` / ``tiny_rules``, ``pipelines`` (diffusers class name per
-    mode, in the order a folder is tried), and implement :meth:`extra_kwargs` and :meth:`build_tiny`.
+    mode, in the order a folder is tried), and implement :meth:`extra_kwargs`; a family that offers a
+    built-in tiny model (Wan's ``wan-tiny``) implements :meth:`build_tiny`.
     ``shared_modes`` says whether one checkpoint serves every mode (LTX) or each checkpoint
     serves the mode of its own pipeline class (CogVideoX, HunyuanVideo).
     """
@@ -122,7 +123,7 @@ class DiffusersFamily:
     tiny_rules: Rules
     pipelines: Mapping[Mode, str] = {}
     shared_modes: bool = True
-    tiny_modes: frozenset[Mode] | None = None  # what ``build_tiny`` makes, when not every mode
+    tiny_modes: frozenset[Mode] | None = None  # what a built-in tiny model serves, when not every mode
 
     # -- rules -------------------------------------------------------------------------------
     def spec(self, entry: CatalogEntry) -> ModelSpec:
@@ -254,7 +255,12 @@ class DiffusersFamily:
         return None  # tiny builds are made offline from a config on first use
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        raise NotImplementedError
+        """Only families with a built-in tiny model build one; the others' weights are folders."""
+        raise WeightsNotFound(
+            f"the {self.name} family has no built-in model to build; set the catalog entry's weights "
+            "to a diffusers folder or 'hf:<org>/<name>'",
+            param="model",
+        )
 
     @staticmethod
     def save_tiny(pipe: Any, path: Path) -> None:

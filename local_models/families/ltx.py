@@ -7,7 +7,6 @@ Rules: frames ``8k+1`` (the VAE compresses time 8x), width and height multiples 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..spec import FrameRule, GenerationParams, SizeRule
@@ -50,56 +49,3 @@ class LTXFamily(DiffusersFamily):
             "frame_rate": params.fps,
             "max_sequence_length": text_length(pipe.tokenizer, 128),
         }
-
-    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        import torch
-        from diffusers import (
-            AutoencoderKLLTXVideo,
-            FlowMatchEulerDiscreteScheduler,
-            LTXPipeline,
-            LTXVideoTransformer3DModel,
-        )
-
-        from ..tokenizers import tiny_t5
-
-        tokenizer, text_encoder = tiny_t5(64, seed=seed)
-        torch.manual_seed(seed)
-        transformer = LTXVideoTransformer3DModel(
-            in_channels=8,
-            out_channels=8,
-            patch_size=1,
-            patch_size_t=1,
-            num_attention_heads=4,
-            attention_head_dim=8,
-            cross_attention_dim=32,
-            num_layers=2,
-            caption_channels=32,
-        )
-        torch.manual_seed(seed)
-        vae = AutoencoderKLLTXVideo(
-            in_channels=3,
-            out_channels=3,
-            latent_channels=8,
-            block_out_channels=(8, 8, 8, 8),
-            decoder_block_out_channels=(8, 8, 8, 8),
-            layers_per_block=(1, 1, 1, 1, 1),
-            decoder_layers_per_block=(1, 1, 1, 1, 1),
-            spatio_temporal_scaling=(True, True, False, False),
-            decoder_spatio_temporal_scaling=(True, True, False, False),
-            decoder_inject_noise=(False, False, False, False, False),
-            upsample_residual=(False, False, False, False),
-            upsample_factor=(1, 1, 1, 1),
-            timestep_conditioning=False,
-            patch_size=1,
-            patch_size_t=1,
-            encoder_causal=True,
-            decoder_causal=False,
-        )
-        pipe = LTXPipeline(
-            scheduler=FlowMatchEulerDiscreteScheduler(),
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            transformer=transformer,
-        )
-        self.save_tiny(pipe, path)

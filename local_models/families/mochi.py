@@ -7,7 +7,6 @@ the checkpoint tokenizer's (256 in the release).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from ..spec import FrameRule, GenerationParams, SizeRule
@@ -45,47 +44,3 @@ class MochiFamily(DiffusersFamily):
 
     def extra_kwargs(self, pipe: Any, params: GenerationParams) -> dict[str, Any]:
         return {"max_sequence_length": text_length(pipe.tokenizer, 256)}
-
-    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        import torch
-        from diffusers import (
-            AutoencoderKLMochi,
-            FlowMatchEulerDiscreteScheduler,
-            MochiPipeline,
-            MochiTransformer3DModel,
-        )
-
-        from ..tokenizers import tiny_t5
-
-        tokenizer, text_encoder = tiny_t5(32, seed=seed)
-        torch.manual_seed(seed)
-        transformer = MochiTransformer3DModel(
-            patch_size=2,
-            num_attention_heads=2,
-            attention_head_dim=8,
-            num_layers=2,
-            pooled_projection_dim=16,
-            in_channels=12,
-            out_channels=None,
-            qk_norm="rms_norm",
-            text_embed_dim=32,
-            time_embed_dim=4,
-            activation_fn="swiglu",
-            max_sequence_length=32,
-        )
-        torch.manual_seed(seed)
-        vae = AutoencoderKLMochi(
-            latent_channels=12,
-            out_channels=3,
-            encoder_block_out_channels=(32, 32, 32, 32),
-            decoder_block_out_channels=(32, 32, 32, 32),
-            layers_per_block=(1, 1, 1, 1, 1),
-        )
-        pipe = MochiPipeline(
-            scheduler=FlowMatchEulerDiscreteScheduler(),
-            vae=vae,
-            text_encoder=text_encoder,
-            tokenizer=tokenizer,
-            transformer=transformer,
-        )
-        self.save_tiny(pipe, path)

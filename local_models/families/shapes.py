@@ -45,6 +45,7 @@ class ShapesFamily:
             negative_prompt=False,
             quality=preset.quality,
             description=preset.description,
+            prompt_check="shapes",
             extras={"native_size": f"{NATIVE}x{NATIVE}"},
         )
         return entry.apply_overrides(base)
@@ -54,7 +55,8 @@ class ShapesFamily:
         if not (path / "model_index.json").is_file():
             raise WeightsNotFound(
                 f"the shipped weights of {name!r} are missing from {path}; "
-                f"regenerate them with: python -m local_models.shapes.train --model {name}"
+                "regenerate them from a source checkout with: "
+                f"python -m tools.shapes.train --model {name}"
             )
         return path
 
@@ -99,7 +101,7 @@ class ShapesFamily:
         return {}
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        """An untrained pipeline with the shipped architecture (tests of the loading path)."""
-        from ..shapes.presets import build_pipeline
-
-        build_pipeline("shapes-fast", seed=seed).save_pretrained(path)
+        """Nothing to build: the shapes models ship trained (:meth:`packaged_weights`)."""
+        raise WeightsNotFound(
+            "the shapes family builds no models; its built-ins ship in the package", param="model"
+        )

@@ -9,7 +9,6 @@ job but does not steer the clip, and the job records ``prompt_used: false``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..spec import FrameRule, GenerationParams, ModelSpec, SizeRule
@@ -70,71 +69,3 @@ class SVDFamily(DiffusersFamily):
 
     def run_notes(self, params: GenerationParams) -> dict[str, Any]:
         return {"prompt_used": False}
-
-    def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        import torch
-        from diffusers import (
-            AutoencoderKLTemporalDecoder,
-            EulerDiscreteScheduler,
-            StableVideoDiffusionPipeline,
-            UNetSpatioTemporalConditionModel,
-        )
-        from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
-
-        torch.manual_seed(seed)
-        unet = UNetSpatioTemporalConditionModel(
-            block_out_channels=(32, 64),
-            layers_per_block=1,
-            sample_size=32,
-            in_channels=8,
-            out_channels=4,
-            down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
-            up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
-            cross_attention_dim=32,
-            num_attention_heads=8,
-            projection_class_embeddings_input_dim=96,
-            addition_time_embed_dim=32,
-            num_frames=8,
-        )
-        scheduler = EulerDiscreteScheduler(
-            beta_start=0.00085,
-            beta_end=0.012,
-            beta_schedule="scaled_linear",
-            interpolation_type="linear",
-            num_train_timesteps=1000,
-            prediction_type="v_prediction",
-            sigma_max=700.0,
-            sigma_min=0.002,
-            steps_offset=1,
-            timestep_spacing="leading",
-            timestep_type="continuous",
-            use_karras_sigmas=True,
-        )
-        torch.manual_seed(seed)
-        vae = AutoencoderKLTemporalDecoder(
-            block_out_channels=[32, 64],
-            in_channels=3,
-            out_channels=3,
-            down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-            latent_channels=4,
-        )
-        torch.manual_seed(seed)
-        image_encoder = CLIPVisionModelWithProjection(
-            CLIPVisionConfig(
-                hidden_size=32,
-                projection_dim=32,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                image_size=224,  # the pipeline always resizes its conditioning image to 224x224
-                intermediate_size=37,
-                patch_size=32,
-            )
-        )
-        pipe = StableVideoDiffusionPipeline(
-            vae=vae,
-            image_encoder=image_encoder,
-            unet=unet,
-            scheduler=scheduler,
-            feature_extractor=CLIPImageProcessor(crop_size=32, size=32),
-        )
-        self.save_tiny(pipe, path)

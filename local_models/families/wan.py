@@ -42,7 +42,6 @@ TINY = Rules(
     price_per_second=1.0,
     quality=0.05,
 )
-VARIANTS = ("2.1-t2v", "2.2-ti2v", "2.2-i2v")
 
 
 class WanFamily(DiffusersFamily):
@@ -87,7 +86,31 @@ class WanFamily(DiffusersFamily):
         return {"max_sequence_length": text_length(pipe.tokenizer, 512)}
 
     def build_tiny(self, path: Path, *, seed: int = 0) -> None:
-        build_variant(path, "2.1-t2v", seed=seed)
+        """The shipped ``wan-tiny``: a Wan 2.1 text-to-video pipeline with tiny random weights, built
+        offline (the tests' other Wan builds are in ``tests/fixtures/tiny_models/wan.py``)."""
+        import torch
+        from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler, WanPipeline
+
+        from ..tokenizers import tiny_t5
+
+        tokenizer, text_encoder = tiny_t5(64, seed=seed, umt5=True)
+        torch.manual_seed(seed)
+        vae = AutoencoderKLWan(
+            base_dim=3,
+            z_dim=16,
+            dim_mult=[1, 1, 1, 1],
+            num_res_blocks=1,
+            temperal_downsample=[False, True, True],
+        )
+        pipe = WanPipeline(
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            vae=vae,
+            transformer=tiny_transformer(16, 16, seed=seed),
+            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+            expand_timesteps=False,
+        )
+        self.save_tiny(pipe, path)
 
 
 def _spatial_multiple(entry: CatalogEntry) -> int | None:
@@ -103,91 +126,23 @@ def _spatial_multiple(entry: CatalogEntry) -> int | None:
     return factor * int(patch[-1])
 
 
-def build_variant(path: Path, variant: str = "2.1-t2v", *, seed: int = 0) -> None:
-    """A tiny random-weight Wan checkpoint: ``2.1-t2v``, ``2.2-ti2v`` (5B-style, t2v and i2v in one
-    model, 16x VAE) or ``2.2-i2v`` (A14B-style: two experts switched at ``boundary_ratio``)."""
+def tiny_transformer(in_channels: int, out_channels: int, *, seed: int = 0) -> Any:
+    """The tiny builds' ``WanTransformer3DModel`` (2 layers, 2 heads of 12), seeded with ``seed``."""
     import torch
-    from diffusers import (
-        AutoencoderKLWan,
-        FlowMatchEulerDiscreteScheduler,
-        UniPCMultistepScheduler,
-        WanImageToVideoPipeline,
-        WanPipeline,
-        WanTransformer3DModel,
-    )
+    from diffusers import WanTransformer3DModel
 
-    from ..tokenizers import tiny_t5
-
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown Wan variant {variant!r} (known: {', '.join(VARIANTS)})")
-    tokenizer, text_encoder = tiny_t5(64, seed=seed, umt5=True)
-    ti2v = variant == "2.2-ti2v"
     torch.manual_seed(seed)
-    if ti2v:
-        vae = AutoencoderKLWan(
-            base_dim=3,
-            z_dim=48,
-            in_channels=12,
-            out_channels=12,
-            is_residual=True,
-            patch_size=2,
-            latents_mean=[0.0] * 48,
-            latents_std=[1.0] * 48,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            scale_factor_spatial=16,
-            scale_factor_temporal=4,
-            temperal_downsample=[False, True, True],
-        )
-    else:
-        vae = AutoencoderKLWan(
-            base_dim=3,
-            z_dim=16,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            temperal_downsample=[False, True, True],
-        )
-    in_channels = {"2.1-t2v": 16, "2.2-ti2v": 48, "2.2-i2v": 36}[variant]
-
-    def transformer() -> Any:
-        torch.manual_seed(seed)
-        return WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=2,
-            attention_head_dim=12,
-            in_channels=in_channels,
-            out_channels=48 if ti2v else 16,
-            text_dim=32,
-            freq_dim=256,
-            ffn_dim=32,
-            num_layers=2,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=32,
-        )
-
-    pipe: Any
-    if variant == "2.2-i2v":
-        pipe = WanImageToVideoPipeline(
-            tokenizer=tokenizer,
-            text_encoder=text_encoder,
-            vae=vae,
-            scheduler=UniPCMultistepScheduler(
-                prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-            ),
-            image_processor=None,
-            image_encoder=None,
-            transformer=transformer(),
-            transformer_2=transformer(),
-            boundary_ratio=0.875,
-        )
-    else:
-        pipe = WanPipeline(
-            tokenizer=tokenizer,
-            text_encoder=text_encoder,
-            vae=vae,
-            transformer=transformer(),
-            scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0 if not ti2v else 5.0),
-            expand_timesteps=ti2v,
-        )
-    DiffusersFamily.save_tiny(pipe, path)
+    return WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )

@@ -1,6 +1,8 @@
 """Framegate's own tiny video models, trained on procedurally generated moving shapes.
 
-Only the pure-Python parts load eagerly; the torch models load on first use.
+What serving them and QC's adherence check need; training, data generation, evaluation and model cards
+are developer tools in ``tools/shapes/`` (not installed). Only the pure-Python parts load eagerly; the
+torch models load on first use.
 """
 
 from __future__ import annotations

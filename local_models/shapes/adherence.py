@@ -1,23 +1,26 @@
 """Does a clip show what its prompt asked for? Colour, shape and direction, measured on the pixels.
 
-Used by the tests, the QC feature and the benchmarks. Works at any resolution (measurements are
-rescaled to a 32-pixel frame) on uint8 frames shaped (T, H, W, 3).
+QC's ``"shapes"`` prompt check (:func:`prompt_check`), also used by the tests, the training tools and
+the benchmarks. Works at any resolution (measurements are rescaled to a 32-pixel frame) on uint8
+frames shaped (T, H, W, 3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from .data import shape_masks
-from .vocab import COLOURS, SHAPES, Attributes
+from ..qc import QcFlag
+from .vocab import COLOURS, SHAPES, Attributes, parse_prompt
 
-__all__ = ["Adherence", "check_clip"]
+__all__ = ["SUPERSAMPLE", "Adherence", "check_clip", "prompt_check", "shape_masks"]
 
 _REF = 32  # measurements are reported in pixels of a 32x32 frame
 _MIN_TRAVEL = 2.5  # px over the clip: less than this counts as "still"
+SUPERSAMPLE = 4  # coverage is averaged over SUPERSAMPLE x SUPERSAMPLE samples per pixel
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,31 @@ class Adherence:
     def passed(self) -> bool:
         """Every attribute the prompt named was found (unnamed ones are not checked)."""
         return all(ok is not False for ok in (self.colour_ok, self.shape_ok, self.motion_ok))
+
+
+def shape_masks(shape: str, cx: np.ndarray, cy: np.ndarray, extent: np.ndarray, size: int) -> np.ndarray:
+    """Anti-aliased coverage in [0, 1] of ``shape`` at each (cx, cy, extent): shape (N, size, size).
+
+    The training clips are rendered with it, and the checker fits it as a template.
+    """
+    n = len(cx)
+    s = SUPERSAMPLE
+    coords = (np.arange(size * s, dtype=np.float32) + 0.5) / s
+    ys = coords[None, :, None]
+    xs = coords[None, None, :]
+    cx = cx.astype(np.float32)[:, None, None]
+    cy = cy.astype(np.float32)[:, None, None]
+    r = (extent.astype(np.float32) / 2)[:, None, None]
+    if shape == "circle":
+        inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
+    elif shape == "square":
+        inside = (np.abs(xs - cx) <= r) & (np.abs(ys - cy) <= r)
+    elif shape == "triangle":
+        top = cy - r
+        inside = (ys >= top) & (ys <= cy + r) & (np.abs(xs - cx) <= (ys - top) / 2)
+    else:
+        raise ValueError(shape)
+    return inside.reshape(n, size, s, size, s).mean(axis=(2, 4))
 
 
 def _foreground(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,3 +154,33 @@ def check_clip(frames: np.ndarray, attrs: Attributes) -> Adherence:
         shape_ok=None if attrs.shape is None else shape_found == attrs.shape,
         motion_ok=None if attrs.motion is None else motion == attrs.motion,
     )
+
+
+def prompt_check(frames: np.ndarray, prompt: str) -> tuple[dict[str, Any], list[QcFlag]]:
+    """QC's ``"shapes"`` prompt check: :func:`check_clip` against what ``prompt`` asks for, as the
+    report's ``adherence`` and an ``off_prompt`` flag naming what is wrong (none when it passed)."""
+    attrs = parse_prompt(prompt)
+    result = check_clip(frames, attrs)
+    adherence = {
+        "passed": result.passed,
+        "colour": result.colour,
+        "shape": result.shape,
+        "motion": result.motion,
+        "displacement": list(result.displacement),
+        "colour_ok": result.colour_ok,
+        "shape_ok": result.shape_ok,
+        "motion_ok": result.motion_ok,
+    }
+    if result.passed:
+        return adherence, []
+    wrong = [
+        f"{name} is {found} (asked {asked})"
+        for name, found, asked, ok in (
+            ("colour", result.colour, attrs.colour, result.colour_ok),
+            ("shape", result.shape, attrs.shape, result.shape_ok),
+            ("motion", result.motion, attrs.motion, result.motion_ok),
+        )
+        if ok is False
+    ]
+    message = "the clip does not show what the prompt asks: " + "; ".join(wrong)
+    return adherence, [QcFlag("off_prompt", message)]

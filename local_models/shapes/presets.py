@@ -1,11 +1,14 @@
-"""The two shipped shapes models: architecture presets and default sampling settings."""
+"""The two shipped shapes models: architecture presets and default sampling settings.
+
+An untrained pipeline of a preset is built by ``tools.shapes.train.build_pipeline``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PRESETS", "Preset", "build_pipeline"]
+__all__ = ["PRESETS", "Preset"]
 
 
 @dataclass(frozen=True)
@@ -42,23 +45,3 @@ PRESETS: dict[str, Preset] = {
         description="Framegate shapes, quality: a wider space-time conv UNet, 16 steps",
     ),
 }
-
-
-def build_pipeline(name: str, *, seed: int = 0) -> Any:
-    """A freshly initialised (untrained) pipeline for preset ``name``."""
-    import torch
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
-    from .pipeline import ShapesPipeline
-    from .text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
-    from .unet import ShapesUNet
-
-    preset = PRESETS[name]
-    torch.manual_seed(seed)
-    tokenizer = build_tokenizer()
-    text_encoder = ShapesTextEncoder(token_concepts(tokenizer), concept_table())
-    denoiser = ShapesUNet(**preset.config)
-    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
-    return ShapesPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
-    )

@@ -17,12 +17,12 @@ from adapters import (
     TransientError,
     fake_model_spec,
 )
-from local_models import resolve
+from local_models import VideoRequest, resolve
 from local_models.video import read_frames
 
 
 def _request(tmp_path: Path, **kw) -> GenerationRequest:  # type: ignore[no-untyped-def]
-    params = resolve(fake_model_spec(), mode="t2v", seed=1, size=(32, 16), seconds=1, steps=4)
+    params = resolve(fake_model_spec(), VideoRequest(mode="t2v", seed=1, size=(32, 16), seconds=1, steps=4))
     return GenerationRequest("video_x", "fake-video", "p", params, tmp_path / "out", **kw)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from adapters import Adapter, Artifact, Cancelled, GenerationRequest, LocalAdapter, PermanentError
-from local_models import Catalog, LoadedPipeline, resolve
+from local_models import Catalog, LoadedPipeline, VideoRequest, resolve
 from local_models.video import probe, read_frames
 
 
@@ -17,7 +17,7 @@ def test_serves_wan_tiny(tmp_path: Path, models_dir: Path) -> None:
     adapter = LocalAdapter(Catalog.from_config(), models_dir, device="cpu", on_load=loads.append)
     assert isinstance(adapter, Adapter)
     spec = next(s for s in adapter.models() if s.id == "wan-tiny")
-    params = resolve(spec, mode="t2v", seed=4, seconds=0.5)
+    params = resolve(spec, VideoRequest(mode="t2v", seed=4, seconds=0.5))
     request = GenerationRequest("video_1", "wan-tiny", "a red circle", params, tmp_path / "out")
     progress: list[float] = []
     artifact = adapter.generate(request, progress.append, threading.Event())
@@ -35,7 +35,7 @@ def test_errors_are_translated(tmp_path: Path, models_dir: Path) -> None:
     catalog = Catalog.from_config([{"id": "ghost", "family": "wan", "weights": str(tmp_path / "none")}])
     adapter = LocalAdapter(catalog, models_dir, device="cpu")
     spec = next(s for s in adapter.models() if s.id == "ghost")
-    params = resolve(spec, mode="t2v", seed=1)
+    params = resolve(spec, VideoRequest(mode="t2v", seed=1))
     with pytest.raises(PermanentError) as err:
         adapter.generate(
             GenerationRequest("v", "ghost", "p", params, tmp_path), lambda f: None, threading.Event()
@@ -46,7 +46,9 @@ def test_errors_are_translated(tmp_path: Path, models_dir: Path) -> None:
     tiny = next(s for s in adapter.models() if s.id == "wan-tiny")
     with pytest.raises(Cancelled):
         adapter.generate(
-            GenerationRequest("v", "wan-tiny", "p", resolve(tiny, mode="t2v", seed=1), tmp_path),
+            GenerationRequest(
+                "v", "wan-tiny", "p", resolve(tiny, VideoRequest(mode="t2v", seed=1)), tmp_path
+            ),
             lambda f: None,
             cancel,
         )
@@ -61,7 +63,7 @@ def test_one_generation_per_device_at_a_time(tmp_path: Path, models_dir: Path) -
     """
     adapter = LocalAdapter(Catalog.from_config(), models_dir, device="cpu")
     spec = next(s for s in adapter.models() if s.id == "wan-tiny")
-    params = resolve(spec, mode="t2v", seed=4, seconds=0.5, steps=3)
+    params = resolve(spec, VideoRequest(mode="t2v", seed=4, seconds=0.5, steps=3))
     guard = threading.Lock()
     on_device: set[str] = set()
     most_at_once = 0

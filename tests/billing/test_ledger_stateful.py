@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 import billing
 from billing.schema import stripe_sessions, transfers
-from gateway.db import Database, upgrade
+from gateway.engine.db import Database, upgrade
 
 PACK = billing.CreditPack("starter", credits_mc=5000, price_cents=500)
 

@@ -114,7 +114,7 @@ async def test_project_budget_is_enforced(gw: Gateway) -> None:
 async def test_key_budget_is_enforced(gw: Gateway) -> None:
     from sqlalchemy import update
 
-    from gateway.db import api_keys
+    from gateway.engine.db import api_keys
 
     key = gw.new_key(credits=100)
     with gw.state.db.write() as conn:

@@ -85,7 +85,7 @@ async def test_clips_live_in_the_bucket(
 def test_a_worker_on_another_host_fetches_the_input_image(
     tmp_path: Path, s3_endpoint: str, bucket: Any
 ) -> None:
-    from gateway.artifacts_s3 import S3Store
+    from gateway.engine.artifacts_s3 import S3Store
 
     _, name = bucket
     api = S3Store(f"s3://{name}/fg", tmp_path / "api", endpoint_url=s3_endpoint)

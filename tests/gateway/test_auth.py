@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from gateway.auth import hash_key, revoke_key
-from gateway.db import api_keys
+from gateway.engine.db import api_keys
+from gateway.engine.keys import hash_key, revoke_key
 
 from ..support import Gateway, auth, make_settings, running_gateway
 
@@ -89,7 +89,7 @@ async def test_keys_are_made_and_listed_as_documented(gw: Gateway) -> None:
     import re
 
     import billing
-    from gateway.auth import create_key, list_keys, lookup
+    from gateway.engine.keys import create_key, list_keys, lookup
 
     with gw.state.db.write() as conn:
         one = billing.ensure_account(conn, "keys-one")

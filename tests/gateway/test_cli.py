@@ -95,7 +95,7 @@ def test_ledger_verify_and_budgets(env: Path) -> None:
     from sqlalchemy import update
 
     from billing.schema import accounts
-    from gateway.db import Database
+    from gateway.engine.db import Database
 
     db = Database(f"sqlite:///{env / 'framegate.db'}")
     with db.write() as conn:  # corrupt a balance behind the ledger's back

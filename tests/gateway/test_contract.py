@@ -89,7 +89,7 @@ def served(
             ) as (base, app),
         ):
             import billing
-            from gateway.auth import create_key
+            from gateway.engine.keys import create_key
 
             with app.state.fg.db.write() as conn:
                 account = billing.ensure_account(conn, "contract")

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from gateway.creative import analyze_prompt, wants_motion
-from local_models.shapes.data import render_clips, sample_specs, to_uint8
 from local_models.shapes.vocab import Attributes
 from local_models.video import encode_mp4
+from tools.shapes.data import render_clips, sample_specs, to_uint8
 
 from ..support import Gateway, auth, make_settings, running_gateway
 

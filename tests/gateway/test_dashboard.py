@@ -71,7 +71,7 @@ def server(tmp_path: Path, models_dir: Path) -> Iterator[tuple[str, str, object]
     )
     with live_server(settings) as (url, app):
         import billing
-        from gateway.auth import create_key
+        from gateway.engine.keys import create_key
 
         with app.state.fg.db.write() as conn:
             account = billing.ensure_account(conn, "studio")

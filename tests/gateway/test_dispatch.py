@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from gateway.db import jobs
-from gateway.jobs.worker import WorkerConfig, WorkerPool
+from gateway.engine.db import jobs
+from gateway.engine.jobs.worker import WorkerConfig, WorkerPool
 from router import LOAD_FACTOR
 
 from ..support import make_settings, running_gateway
@@ -45,7 +45,6 @@ async def test_warm_job_runs_before_an_older_cold_one(
             state.adapters,
             state.artifacts,
             WorkerConfig(workers=1, poll_seconds=0.05, dispatch_window_seconds=window),
-            state.metrics,
             state.fleet,
         )
         await pool.start()
@@ -95,7 +94,6 @@ async def test_load_time_bounds_how_long_a_cold_job_is_overtaken(tmp_path: Path,
             state.adapters,
             state.artifacts,
             WorkerConfig(workers=1, poll_seconds=0.05, dispatch_window_seconds=window),
-            state.metrics,
             state.fleet,
         )
         await pool.start()

@@ -337,7 +337,7 @@ def test_the_event_stream_stops_when_the_session_ends(tmp_path: Path, models_dir
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=SLOW_CONFIG)
     with live_server(settings) as (url, app):
         import billing
-        from gateway.auth import create_key
+        from gateway.engine.keys import create_key
 
         with app.state.fg.db.write() as conn:
             account = billing.ensure_account(conn, "viewer")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from gateway.db import sessions
+from gateway.engine.db import sessions
 
 from ..fake_stripe import FakeStripe, fake_stripe
 from ..support import Gateway, auth, dashboard_login, make_settings, png_bytes, running_gateway

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 import billing
-from gateway import idempotency
-from gateway.db import idempotency_keys
+from gateway.engine import idempotency
+from gateway.engine.db import idempotency_keys
 
 from ..support import Gateway, auth
 

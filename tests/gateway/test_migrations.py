@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from gateway.db import metadata
+from gateway.engine.db import metadata
 
 
 def test_migrations_match_the_models(db) -> None:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ def server(tmp_path: Path, database_url: str, models_dir: Path) -> Iterator[tupl
     settings = make_settings(tmp_path, database_url, models_dir)
     with live_server(settings) as (url, app):
         import billing
-        from gateway.auth import create_key
+        from gateway.engine.keys import create_key
 
         with app.state.fg.db.write() as conn:
             account = billing.ensure_account(conn, "sdk")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from gateway.db import jobs
-from gateway.jobs.worker import WorkerConfig, WorkerPool
+from gateway.engine.db import jobs
+from gateway.engine.jobs.worker import WorkerConfig, WorkerPool
 
 from ..support import auth, make_settings, running_gateway
 

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from local_models import get_family
 from local_models.video import read_frames
 
+from ..fixtures.tiny_models import build_tiny
 from ..support import FAKE_CONFIG, Gateway, auth, make_settings, png_bytes, running_gateway
 
 
 @pytest.fixture(scope="module")
 def untrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "shapes-untrained"
-    get_family("shapes").build_tiny(path, seed=1)
+    build_tiny("shapes", path, seed=1)
     return path
 
 

@@ -53,3 +53,13 @@ def test_a_checkpoint_refuses_a_mode_it_was_not_trained_for(
     assert get_family("cogvideox").spec(entry).modes == frozenset({"t2v"})
     with pytest.raises(Exception, match="does not support i2v"):
         load_entry(entry, "i2v", models_dir, device="cpu")
+
+
+@pytest.mark.parametrize("family", ["ltx", "shapes"])
+def test_a_built_in_name_of_a_family_without_one_is_a_clear_error(family: str, tmp_path: Path) -> None:
+    from local_models import materialize
+
+    entry = CatalogEntry(id="x", family=family, weights="builtin:nothing-here")
+    with pytest.raises(WeightsNotFound):
+        materialize(entry, tmp_path)
+    assert not list((tmp_path / "builtin").glob("*"))  # no half-built folder left behind

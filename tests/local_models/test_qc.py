@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from local_models import qc
+from local_models.catalog import BUILTIN_ENTRIES
 from local_models.qc import THRESHOLDS, QcReport, check_frames
 
 SIZE = 96
@@ -381,12 +382,35 @@ def test_large_frames_are_checked_at_256_pixels_a_side() -> None:
 
 def test_shapes_adherence_only_for_shapes_models_with_a_prompt() -> None:
     clip = _moving(9, 3)
-    checked = check_frames(clip, prompt="a red square moving right", shapes_model=True)
+    checked = check_frames(clip, prompt="a red square moving right", prompt_check="shapes")
     assert checked.adherence is not None and checked.adherence["colour"] == "red"
     assert checked.as_dict()["adherence"] == checked.adherence
     assert check_frames(clip, prompt="a red square moving right").adherence is None
-    assert check_frames(clip, shapes_model=True).adherence is None
-    wrong = check_frames(clip, prompt="a blue circle moving left", shapes_model=True)
+    assert check_frames(clip, prompt_check="shapes").adherence is None
+    wrong = check_frames(clip, prompt="a blue circle moving left", prompt_check="shapes")
     assert "off_prompt" in _codes(wrong) and "colour is red (asked blue)" in next(
         f.message for f in wrong.flags if f.code == "off_prompt"
     )
+
+
+def test_prompt_checks_are_named_by_the_model_spec_and_loaded_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ast
+    import inspect
+
+    from local_models.families import get_family
+    from local_models.shapes.adherence import prompt_check
+
+    # QC imports no model family when it is imported: a checker named as "module:function" is
+    # imported when first asked for, then kept.
+    top = [n for n in ast.parse(inspect.getsource(qc)).body if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert not [n for n in top if "shapes" in ast.unparse(n)]
+    monkeypatch.setitem(qc.PROMPT_CHECKS, "lazy", "local_models.shapes.adherence:prompt_check")
+    assert qc.prompt_checker("lazy") is prompt_check and qc.PROMPT_CHECKS["lazy"] is prompt_check
+    assert qc.prompt_checker("shapes") is prompt_check
+    with pytest.raises(ValueError, match=r"unknown prompt check 'nope' \(known: lazy, shapes\)"):
+        check_frames(_moving(), prompt="a red square", prompt_check="nope")
+    entries = {e.family: e for e in BUILTIN_ENTRIES}
+    assert get_family("shapes").spec(entries["shapes"]).prompt_check == "shapes"
+    assert get_family("wan").spec(entries["wan"]).prompt_check is None

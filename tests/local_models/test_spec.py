@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local_models import FrameRule, InvalidInput, ModelSpec, SizeRule, parse_size, resolve
+from local_models import FrameRule, InvalidInput, ModelSpec, SizeRule, VideoRequest, parse_size, resolve
 
 WAN_LIKE = ModelSpec(
     id="m",
@@ -31,18 +31,18 @@ def test_frame_rule_describes_itself() -> None:
 
 
 def test_seconds_map_to_nearest_allowed_frames() -> None:
-    params = resolve(WAN_LIKE, mode="t2v", seconds=5, seed=1)
+    params = resolve(WAN_LIKE, VideoRequest(mode="t2v", seconds=5, seed=1))
     assert (params.frames, params.fps, params.duration) == (81, 16, 81 / 16)
-    assert resolve(WAN_LIKE, mode="t2v", seconds=2, seed=1).frames == 33
+    assert resolve(WAN_LIKE, VideoRequest(mode="t2v", seconds=2, seed=1)).frames == 33
 
 
 def test_defaults_fill_in() -> None:
-    params = resolve(WAN_LIKE, mode="t2v", seed=9)
+    params = resolve(WAN_LIKE, VideoRequest(mode="t2v", seed=9))
     assert (params.width, params.height, params.steps, params.guidance, params.seed) == (832, 480, 30, 5.0, 9)
 
 
 def test_random_seed_is_recorded() -> None:
-    assert 0 <= resolve(WAN_LIKE, mode="t2v").seed < 2**31
+    assert 0 <= resolve(WAN_LIKE, VideoRequest(mode="t2v")).seed < 2**31
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_random_seed_is_recorded() -> None:
 def test_broken_rules_name_the_rule(kwargs: dict, code: str, needle: str) -> None:
     kwargs = {"mode": "t2v", **kwargs}
     with pytest.raises(InvalidInput) as err:
-        resolve(WAN_LIKE, **kwargs)
+        resolve(WAN_LIKE, VideoRequest(**kwargs))
     assert err.value.code == code and needle in err.value.message
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from local_models import LocalModelError, get_family, load_entry, resolve, run_pipeline
+from local_models import LocalModelError, VideoRequest, get_family, load_entry, resolve, run_pipeline
 from local_models.catalog import CatalogEntry
 from local_models.speed import calibrate_magcache, parse_speed_options
 
@@ -18,7 +18,8 @@ from ..support import FAKE_CONFIG, make_settings, running_gateway
 def _run(entry: CatalogEntry, models_dir: Path, steps: int = 8) -> np.ndarray:
     loaded = load_entry(entry, "t2v", models_dir, device="cpu")
     params = resolve(
-        get_family(entry.family).spec(entry), mode="t2v", seed=3, steps=steps, size=(32, 32), frames=5
+        get_family(entry.family).spec(entry),
+        VideoRequest(mode="t2v", seed=3, steps=steps, size=(32, 32), frames=5),
     )
     runs = [
         run_pipeline(
@@ -36,7 +37,9 @@ def test_step_caches_skip_work_and_stay_deterministic(tiny_paths: dict[str, Path
     base = _run(plain, models_dir)
 
     loaded = load_entry(plain, "t2v", models_dir, device="cpu")
-    params = resolve(get_family("wan").spec(plain), mode="t2v", seed=3, steps=8, size=(32, 32), frames=5)
+    params = resolve(
+        get_family("wan").spec(plain), VideoRequest(mode="t2v", seed=3, steps=8, size=(32, 32), frames=5)
+    )
     ratios = calibrate_magcache(
         loaded.pipe,
         lambda: run_pipeline(

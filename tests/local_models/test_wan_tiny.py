@@ -12,6 +12,7 @@ import pytest
 from local_models import (
     BUILTIN_ENTRIES,
     GenerationCancelled,
+    VideoRequest,
     WeightsNotFound,
     get_family,
     load_entry,
@@ -34,7 +35,7 @@ def test_materialize_writes_a_diffusers_folder(models_dir: Path) -> None:
 def test_runs_deterministically_with_progress(models_dir: Path) -> None:
     loaded = load_entry(ENTRY, "t2v", models_dir, device="cpu")
     spec = get_family("wan").spec(ENTRY)
-    params = resolve(spec, mode="t2v", seconds=0.5, size=(48, 32), seed=11, steps=3)
+    params = resolve(spec, VideoRequest(mode="t2v", seconds=0.5, size=(48, 32), seed=11, steps=3))
     steps: list[tuple[int, int]] = []
     never = threading.Event()
     a = run_pipeline(
@@ -58,7 +59,7 @@ def test_runs_deterministically_with_progress(models_dir: Path) -> None:
 
 def test_cancel_stops_the_run(models_dir: Path) -> None:
     loaded = load_entry(ENTRY, "t2v", models_dir, device="cpu")
-    params = resolve(get_family("wan").spec(ENTRY), mode="t2v", seed=1, steps=5)
+    params = resolve(get_family("wan").spec(ENTRY), VideoRequest(mode="t2v", seed=1, steps=5))
     cancel = threading.Event()
 
     def progress(done: int, total: int) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from adapters import fake_model_spec
-from local_models import InvalidInput
+from local_models import InvalidInput, VideoRequest
 from router import (
     BackendHealth,
     BackendView,
@@ -17,7 +17,6 @@ from router import (
     ModelNotFound,
     NoCandidate,
     Offer,
-    RouteRequest,
     RoutingPreferences,
     plan,
 )
@@ -33,11 +32,11 @@ def models(p) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_explicit_model_then_its_fallback_chain() -> None:
-    ranked = plan(RouteRequest(model="pricey", mode="t2v"), OFFERS, fallbacks={"pricey": ["mid", "cheap"]})
+    ranked = plan(VideoRequest(model="pricey", mode="t2v"), OFFERS, fallbacks={"pricey": ["mid", "cheap"]})
     assert models(ranked) == ["pricey", "mid", "cheap"]
     assert ranked.ranked[0].why == "the requested model" and ranked.ranked[1].why == "fallback 1 of pricey"
     assert ranked.first.price_mc == 3000
-    alone = plan(RouteRequest(model="pricey", mode="t2v"), OFFERS)
+    alone = plan(VideoRequest(model="pricey", mode="t2v"), OFFERS)
     assert models(alone) == ["pricey"]
 
 
@@ -50,7 +49,7 @@ def test_explicit_model_then_its_fallback_chain() -> None:
 )
 def test_policies(policy: str, expected: list[str]) -> None:
     assert (
-        models(plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy=policy)))
+        models(plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy=policy)))
         == expected
     )
 
@@ -64,7 +63,7 @@ def test_fastest_prefers_warm_models_when_a_cold_load_costs_more_than_waiting() 
         },
         history={"cheap": History(0.01, load_seconds=60.0), "pricey": History(0.01), "mid": History(0.01)},
     )
-    p = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy="fastest"), view=view)
+    p = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy="fastest"), view=view)
     assert models(p) == ["mid", "pricey", "cheap"]  # cheap is idle but cold: 60 s load > 40 s queue
     est = {r.candidate.spec.id: r.estimate for r in p.ranked}
     assert est["cheap"].load_seconds == 60.0 and est["pricey"].load_seconds == 0.0
@@ -72,7 +71,7 @@ def test_fastest_prefers_warm_models_when_a_cold_load_costs_more_than_waiting() 
 
 
 def test_balanced_trades_price_time_and_quality() -> None:
-    p = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy="balanced"))
+    p = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(policy="balanced"))
     scores = {r.candidate.spec.id: r.score for r in p.ranked}
     assert scores["cheap"] < scores["pricey"]
     assert all(0.0 <= s <= 1.0 for s in scores.values())
@@ -80,50 +79,50 @@ def test_balanced_trades_price_time_and_quality() -> None:
 
 def test_preferences_filter_and_explain() -> None:
     prefs = RoutingPreferences(ignore=("cheap",), max_price_mc=1500)
-    p = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, prefs)
+    p = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, prefs)
     assert models(p) == ["mid"]
     why = {(e.model, e.code) for e in p.excluded}
     assert why == {("cheap", "ignored"), ("pricey", "over_max_price")}
-    only = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(only=("b2",)))
+    only = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(only=("b2",)))
     assert models(only) == ["pricey"]
-    ordered = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(order=("pricey",)))
+    ordered = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(order=("pricey",)))
     assert models(ordered) == ["pricey", "cheap", "mid"]
-    single = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(allow_fallbacks=False))
+    single = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, RoutingPreferences(allow_fallbacks=False))
     assert models(single) == ["cheap"] and {e.code for e in single.excluded} == {"fallbacks_disabled"}
 
 
 def test_max_wait_excludes_slow_candidates() -> None:
     view = FleetView(backends={"b2": BackendView(queued_seconds=500.0)})
     p = plan(
-        RouteRequest(model="auto", mode="i2v"), OFFERS, RoutingPreferences(max_wait_seconds=60), view=view
+        VideoRequest(model="auto", mode="i2v"), OFFERS, RoutingPreferences(max_wait_seconds=60), view=view
     )
     assert models(p) == ["mid"] and ("pricey", "over_max_wait") in {(e.model, e.code) for e in p.excluded}
 
 
 def test_open_circuit_is_skipped() -> None:
     health = {"b1": BackendHealth("open", 0.9, 20, None), "b3": BackendHealth("closed", 0.0, 3, 0.1)}
-    p = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, health=health)
+    p = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, health=health)
     assert "cheap" not in models(p) and ("cheap", "circuit_open") in {(e.model, e.code) for e in p.excluded}
 
 
 def test_unknown_model() -> None:
     with pytest.raises(ModelNotFound) as err:
-        plan(RouteRequest(model="nope", mode="t2v"), OFFERS)
+        plan(VideoRequest(model="nope", mode="t2v"), OFFERS)
     assert "cheap" in err.value.message and err.value.param == "model"
 
 
 def test_explicit_model_that_cannot_fit_says_why() -> None:
     with pytest.raises(InvalidInput) as err:
-        plan(RouteRequest(model="cheap", mode="i2v"), OFFERS)
+        plan(VideoRequest(model="cheap", mode="i2v"), OFFERS)
     assert err.value.code == "unsupported_mode"
 
 
 def test_nothing_fits() -> None:
     with pytest.raises(NoCandidate) as err:
-        plan(RouteRequest(model="auto", mode="t2v", size=(4096, 4096)), OFFERS)
+        plan(VideoRequest(model="auto", mode="t2v", size=(4096, 4096)), OFFERS)
     assert "4096x4096" in err.value.message
 
 
 def test_one_seed_for_every_candidate() -> None:
-    p = plan(RouteRequest(model="auto", mode="t2v"), OFFERS, rng=random.Random(3))
+    p = plan(VideoRequest(model="auto", mode="t2v"), OFFERS, rng=random.Random(3))
     assert len({c.params.seed for c in p.candidates()}) == 1

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from adapters import fake_model_spec
-from local_models import resolve
+from local_models import VideoRequest, resolve
 from router.candidates import Candidate
 from router.estimate import Estimate
 from router.policy import POLICIES, Scored, balanced, cheapest, fastest, quality
@@ -15,7 +15,7 @@ from router.policy import POLICIES, Scored, balanced, cheapest, fastest, quality
 
 def _scored(model: str, price_mc: int, seconds: float, quality_: float, backend: str = "b") -> Scored:
     spec = replace(fake_model_spec(model, price_per_second=1.0), quality=quality_)
-    params = resolve(spec, mode="t2v", seed=1)
+    params = resolve(spec, VideoRequest(mode="t2v", seed=1))
     return Scored(Candidate(spec, backend, params, price_mc), Estimate(0.0, 0.0, seconds, True))
 
 

@@ -162,8 +162,8 @@ def main() -> None:
     import billing
     from adapters.ray_serve import build_app
     from billing.schema import transfers
-    from gateway.auth import create_key
-    from gateway.db import Database, jobs, upgrade
+    from gateway.engine.db import Database, jobs, upgrade
+    from gateway.engine.keys import create_key
     from local_models import CatalogEntry
 
     work = Path(tempfile.mkdtemp(prefix="framegate-scale-"))

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_models import get_family
-from local_models.families import cogvideox, hunyuan, wan
 from local_models.spec import Mode
+
+from ...fixtures.tiny_models import build_tiny, cogvideox, hunyuan, wan
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class TinyModel:
 
 
 def _family(name: str) -> Callable[[Path], None]:
-    return lambda path: get_family(name).build_tiny(path)
+    return lambda path: build_tiny(name, path)
 
 
 TINY_MODELS: tuple[TinyModel, ...] = (

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from local_models.shapes.adherence import check_clip
-from local_models.shapes.data import render_clips, sample_attributes, sample_specs, to_uint8
+from tools.shapes.data import render_clips, sample_attributes, sample_specs, to_uint8
 
 OTHER = {"left": "right", "right": "left", "up": "down", "down": "up", "still": "right"}
 

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 
 from local_models.shapes.pipeline import ShapesPipeline
-from local_models.shapes.presets import build_pipeline
 from local_models.shapes.text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
+from tools.shapes.train import build_pipeline
 
 
 @pytest.fixture(scope="module")

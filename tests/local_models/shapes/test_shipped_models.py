@@ -11,11 +11,11 @@ from PIL import Image
 
 from local_models.families.shapes import PACKAGED
 from local_models.shapes.adherence import check_clip
-from local_models.shapes.data import render_clips, sample_specs, to_uint8
-from local_models.shapes.evaluate import evaluate
 from local_models.shapes.pipeline import ShapesPipeline
 from local_models.shapes.presets import PRESETS
 from local_models.shapes.vocab import Attributes, parse_prompt
+from tools.shapes.data import render_clips, sample_specs, to_uint8
+from tools.shapes.evaluate import evaluate
 
 # Measured adherence of the shipped weights on this fixed test set, minus a margin for platform
 # differences in floating point (the outputs are deterministic on one machine).

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from local_models.shapes.data import sample_attributes
 from local_models.shapes.vocab import Attributes, parse_prompt, write_prompt
+from tools.shapes.data import sample_attributes
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from .db import idempotency_keys
-from .errors import BadRequest, Conflict
+from gateway.engine.db import idempotency_keys
+from gateway.engine.errors import Conflict, InvalidRequest
 
 __all__ = [
     "IdempotentRequest",
@@ -52,7 +52,7 @@ def request_hash(fields: dict[str, Any]) -> str:
 
 def check_key(key: str) -> str:
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
-        raise BadRequest(
+        raise InvalidRequest(
             f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable characters",
             code="invalid_idempotency_key",
             param="Idempotency-Key",

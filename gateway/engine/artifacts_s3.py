@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .artifacts import VARIANTS, LocalDiskStore
+from gateway.engine.artifacts import VARIANTS, LocalDiskStore
 
 __all__ = ["S3Store"]
 
 
 class S3Store:
-    """An :class:`~gateway.artifacts.ArtifactStore` over S3; files written locally first, then uploaded."""
+    """An :class:`~gateway.engine.artifacts.ArtifactStore` on S3: written locally first, then uploaded."""
 
     def __init__(
         self, url: str, cache_root: Path, *, endpoint_url: str | None = None, client: Any = None

@@ -1,6 +1,6 @@
 """Train a shapes model from a fixed seed on procedural clips (nothing is downloaded).
 
-    python -m local_models.shapes.train --model shapes-fast [--steps 3000] [--threads 1]
+    python -m tools.shapes.train --model shapes-fast [--steps 3000] [--threads 1]
 
 Writes the EMA weights (fp16) with ``save_pretrained`` to ``local_models/shapes/weights/<model>``
 every ``--save-every`` steps and at the end, plus ``training.json`` (time, loss, adherence).
@@ -20,12 +20,33 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import render_clips, sample_attributes, sample_specs
-from .presets import PRESETS, build_pipeline
-from .text import MAX_TOKENS
-from .vocab import write_prompt
+from local_models.shapes.presets import PRESETS
+from local_models.shapes.text import MAX_TOKENS
+from local_models.shapes.vocab import write_prompt
 
-WEIGHTS = Path(__file__).with_name("weights")
+from . import WEIGHTS
+from .data import render_clips, sample_attributes, sample_specs
+
+__all__ = ["build_pipeline", "curriculum", "train"]
+
+
+def build_pipeline(name: str, *, seed: int = 0) -> Any:
+    """A freshly initialised (untrained) pipeline for preset ``name``."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from local_models.shapes.pipeline import ShapesPipeline
+    from local_models.shapes.text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
+    from local_models.shapes.unet import ShapesUNet
+
+    preset = PRESETS[name]
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    text_encoder = ShapesTextEncoder(token_concepts(tokenizer), concept_table())
+    denoiser = ShapesUNet(**preset.config)
+    scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=1.0)
+    return ShapesPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
+    )
 
 
 def curriculum(step: int, *, hold: int, ramp: int) -> float:

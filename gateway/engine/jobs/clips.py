@@ -7,10 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gateway.creative.prompts import wants_motion
 from local_models.qc import check_frames
 from local_models.video import VideoRejected, read_frames_bounded, write_posters
-
-from ..creative import wants_motion
 
 __all__ = ["posters_for", "quality_of"]
 
@@ -30,15 +29,18 @@ def posters_for(video: Path, job_id: str, *, max_frames: int, max_pixels: int) -
 
 
 def quality_of(
-    video: Path, job_id: str, prompt: str, *, shapes_model: bool, max_frames: int, max_pixels: int
+    video: Path, job_id: str, prompt: str, *, prompt_check: str | None, max_frames: int, max_pixels: int
 ) -> dict[str, Any] | None:
-    """The quality report of a finished clip, or None for a clip over the caps."""
+    """The quality report of a finished clip, or None for a clip over the caps.
+
+    ``prompt_check``: the model's prompt-adherence checker (``ModelSpec.prompt_check``), if it has one.
+    """
     try:
         clip = read_frames_bounded(video, max_frames=max_frames, max_pixels=max_pixels)
     except VideoRejected as exc:
         log.warning("no quality checks for %s: %s (%s)", job_id, exc.message, exc.code)
         return None
     report = check_frames(
-        clip.frames, prompt=prompt, wants_motion=wants_motion(prompt), shapes_model=shapes_model
+        clip.frames, prompt=prompt, wants_motion=wants_motion(prompt), prompt_check=prompt_check
     )
     return report.as_dict()

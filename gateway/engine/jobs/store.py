@@ -4,17 +4,19 @@ same transaction as the status change, guarded so that a job is settled at most 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, func, select, update
 
 import billing
+from gateway.engine.db import Database, jobs
+from gateway.engine.events import EventBus, EventType, JobEvent
+from gateway.engine.jobs.limits import limits_for
+from gateway.engine.jobs.states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
+from gateway.engine.jobs.submission import JobCandidate
 from router import Queued, next_job
-
-from ..db import Database, jobs
-from .states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
 
 __all__ = ["JobStore", "Recovery"]
 
@@ -27,16 +29,14 @@ class Recovery:
 
 CLAIM_LOOKAHEAD = 64  # queued jobs a claim looks at (locked for its transaction on PostgreSQL)
 
-SettleHook = Callable[[str, str, int], None]
-"""Called after a commit with (``"captured"`` or ``"released"``, model, millicredits)."""
-
 
 class JobStore:
-    """Queries and transitions on the ``jobs`` table."""
+    """Queries and transitions on the ``jobs`` table. Each transition emits its job event on ``events``
+    after its transaction commits."""
 
-    def __init__(self, db: Database, on_settle: SettleHook | None = None) -> None:
+    def __init__(self, db: Database, events: EventBus | None = None) -> None:
         self.db = db
-        self.on_settle = on_settle or (lambda kind, model, amount_mc: None)
+        self.events = events or EventBus()
 
     # -- reads -------------------------------------------------------------------------------
     def get(self, account_id: str, job_id: str) -> Row[Any] | None:
@@ -119,7 +119,9 @@ class JobStore:
             )
             if result.rowcount != 1:
                 return None
-            return conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+            claimed = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
+        self.events.emit(JobEvent.of("video.started", claimed, seq=claimed.attempts))
+        return claimed
 
     def _owned(self, job_id: str, owner: str) -> Any:
         return and_(jobs.c.id == job_id, jobs.c.status == IN_PROGRESS, jobs.c.lease_owner == owner)
@@ -139,14 +141,18 @@ class JobStore:
 
     def set_progress(self, job_id: str, owner: str, progress: int) -> None:
         with self.db.write() as conn:
-            conn.execute(
+            row = conn.execute(
                 update(jobs)
                 .where(self._owned(job_id, owner), jobs.c.progress < progress)
                 .values(progress=progress)
-            )
+                .returning(*jobs.c)
+            ).one_or_none()
+        if row is not None:
+            self.events.emit(JobEvent.of("video.progress", row, seq=(row.attempts, progress)))
 
-    def complete(self, job_id: str, owner: str, *, cost_mc: int, result: dict[str, Any]) -> bool:
-        """Mark completed, capture ``cost_mc`` and meter usage, atomically; False if no longer ours."""
+    def complete(self, job_id: str, owner: str, *, result: dict[str, Any]) -> bool:
+        """Mark completed and have billing settle it (charge and meter usage), atomically; the job's
+        ``cost_mc`` is what billing charged. False if no longer ours."""
         with self.db.write() as conn:
             done = conn.execute(
                 update(jobs)
@@ -155,33 +161,35 @@ class JobStore:
                     status=COMPLETED,
                     progress=100,
                     completed_at=time.time(),
-                    cost_mc=cost_mc,
                     result=result,
                     lease_owner=None,
                     lease_expires_at=None,
                 )
-                .returning(jobs.c.account_id, jobs.c.key_id, jobs.c.project_id, jobs.c.model, jobs.c.backend)
+                .returning(*jobs.c)
             ).one_or_none()
             if done is None:
                 return False
-            charged = billing.capture(conn, job_id, cost_mc)
-            billing.record_usage(
+            charged = billing.settle(
                 conn,
-                job_id=job_id,
-                account_id=done.account_id,
-                api_key_id=done.key_id,
-                project_id=done.project_id,
-                model=done.model,
-                backend=done.backend,
-                video_seconds=result["frames"] / result["fps"],
-                frames=result["frames"],
-                width=result["width"],
-                height=result["height"],
-                device_seconds=result.get("run_seconds", 0.0),
-                cost_mc=charged if charged is not None else cost_mc,
+                job_id,
+                quoted_mc=done.quoted_mc,
+                usage=billing.UsageRecord(
+                    account_id=done.account_id,
+                    api_key_id=done.key_id,
+                    project_id=done.project_id,
+                    model=done.model,
+                    backend=done.backend,
+                    video_seconds=result["frames"] / result["fps"],
+                    frames=result["frames"],
+                    width=result["width"],
+                    height=result["height"],
+                    device_seconds=result.get("run_seconds", 0.0),
+                ),
             )
-        if charged is not None:
-            self.on_settle("captured", done.model, charged)
+            done = conn.execute(
+                update(jobs).where(jobs.c.id == job_id).values(cost_mc=charged).returning(*jobs.c)
+            ).one()
+        self.events.emit(JobEvent.of("video.completed", done, credits_mc=charged))
         return True
 
     def set_qc(self, job_id: str, qc: dict[str, Any]) -> None:
@@ -193,15 +201,15 @@ class JobStore:
 
     def fail(self, job_id: str, owner: str | None, code: str, message: str) -> bool:
         """Mark failed and release the hold; ``owner=None`` fails a job that is not running."""
-        released: list[tuple[str, int]] = []
+        ended: list[JobEvent] = []
         with self.db.write() as conn:
-            failed = self._fail(conn, job_id, owner, code, message, released)
-        self._report_released(released)
+            failed = self._fail(conn, job_id, owner, code, message, ended)
+        self._emit(ended)
         return failed
 
-    def _report_released(self, released: list[tuple[str, int]]) -> None:
-        for model, amount_mc in released:
-            self.on_settle("released", model, amount_mc)
+    def _emit(self, events: list[JobEvent]) -> None:
+        for event in events:
+            self.events.emit(event)
 
     def _fail(
         self,
@@ -210,7 +218,7 @@ class JobStore:
         owner: str | None,
         code: str,
         message: str,
-        released: list[tuple[str, int]],
+        ended: list[JobEvent],
     ) -> bool:
         cond = self._owned(job_id, owner) if owner else and_(jobs.c.id == job_id, jobs.c.status == QUEUED)
         done = conn.execute(
@@ -225,15 +233,16 @@ class JobStore:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-            .returning(jobs.c.model, jobs.c.quoted_mc)
+            .returning(*jobs.c)
         ).one_or_none()
         if done is None:
             return False
-        if billing.void(conn, job_id):
-            released.append((done.model, done.quoted_mc))
+        released = done.quoted_mc if billing.void(conn, job_id) else 0
+        kind: EventType = "video.cancelled" if code == "cancelled" else "video.failed"
+        ended.append(JobEvent.of(kind, done, credits_mc=released))
         return True
 
-    def switch_candidate(self, job_id: str, owner: str, candidate: dict[str, Any]) -> bool:
+    def switch_candidate(self, job_id: str, owner: str, candidate: JobCandidate) -> bool:
         """Move a running job to the next candidate of its fallback chain: its model, backend,
         parameters and reserve follow (the reserve grows only if balance and budgets allow).
 
@@ -248,45 +257,22 @@ class JobStore:
             billing.adjust_reserve(
                 conn,
                 job_id,
-                candidate["price_mc"],
-                model=candidate["model"],
-                limits=self._limits(conn, row.key_id, row.project_id),
+                candidate.price_mc,
+                model=candidate.model,
+                limits=limits_for(conn, row.key_id, row.project_id),
             )
             conn.execute(
                 update(jobs)
                 .where(self._owned(job_id, owner))
                 .values(
-                    model=candidate["model"],
-                    backend=candidate["backend"],
-                    params=candidate["params"],
-                    quoted_mc=candidate["price_mc"],
+                    model=candidate.model,
+                    backend=candidate.backend,
+                    params=candidate.params.as_dict(),
+                    quoted_mc=candidate.price_mc,
                     progress=0,
                 )
             )
         return True
-
-    def _limits(self, conn: Connection, key_id: str | None, project_id: str | None) -> billing.BudgetLimits:
-        from ..db import api_keys, projects
-
-        key = (
-            conn.execute(
-                select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
-                    api_keys.c.id == key_id
-                )
-            ).one_or_none()
-            if key_id
-            else None
-        )
-        project = (
-            conn.execute(select(projects.c.budget_mc).where(projects.c.id == project_id)).scalar_one_or_none()
-            if project_id
-            else None
-        )
-        return billing.BudgetLimits(
-            key_daily_mc=key.daily_budget_mc if key else None,
-            key_monthly_mc=key.monthly_budget_mc if key else None,
-            project_mc=project,
-        )
 
     def requeue(self, job_id: str, owner: str, *, count_attempt: bool = True) -> bool:
         """Give a running job back to the queue (transient error, or a clean shutdown)."""
@@ -299,14 +285,23 @@ class JobStore:
             }
             if not count_attempt:
                 values["attempts"] = jobs.c.attempts - 1
-            return conn.execute(update(jobs).where(self._owned(job_id, owner)).values(**values)).rowcount == 1
+            done = conn.execute(update(jobs).where(self._owned(job_id, owner)).values(**values)).rowcount == 1
+        if done:
+            self._emit_requeued([job_id])
+        return done
+
+    def _emit_requeued(self, job_ids: list[str]) -> None:
+        for job_id in job_ids:
+            row = self.get_any(job_id)
+            if row is not None:
+                self.events.emit(JobEvent.of("video.requeued", row, seq=row.attempts))
 
     def recover_expired(self, max_attempts: int) -> Recovery:
         """Re-queue running jobs whose lease expired (their worker died); fail those out of attempts."""
         now = time.time()
         requeued: list[str] = []
         failed: list[str] = []
-        released: list[tuple[str, int]] = []
+        ended: list[JobEvent] = []
         with self.db.write() as conn:
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested).where(
@@ -324,7 +319,7 @@ class JobStore:
                             "times; credits were refunded",
                         )
                     )
-                    if self._fail(conn, row.id, row.lease_owner, code, message, released):
+                    if self._fail(conn, row.id, row.lease_owner, code, message, ended):
                         failed.append(row.id)
                 elif (
                     conn.execute(
@@ -335,30 +330,28 @@ class JobStore:
                     == 1
                 ):
                     requeued.append(row.id)
-        self._report_released(released)
+        self._emit(ended)
+        self._emit_requeued(requeued)
         return Recovery(requeued, failed)
 
     def void_orphaned_reserves(self) -> list[str]:
         """Void pending reserves whose job has already ended or vanished (a hold that outlived its job)."""
-        from billing.schema import transfers
-
-        released: list[tuple[str, int]] = []
         voided: list[str] = []
         with self.db.write() as conn:
-            rows = conn.execute(
-                select(transfers.c.job_id, transfers.c.model, transfers.c.amount_mc)
-                .select_from(transfers.outerjoin(jobs, jobs.c.id == transfers.c.job_id))
-                .where(
-                    transfers.c.kind == "reserve",
-                    transfers.c.state == "pending",
-                    (jobs.c.id.is_(None)) | (jobs.c.status.in_((COMPLETED, FAILED))),
-                )
-            ).all()
-            for row in rows:
-                if billing.void(conn, row.job_id):
+            held = billing.pending_reserves(conn)
+            live = {
+                job_id
+                for start in range(0, len(held), 500)
+                for job_id in conn.execute(
+                    select(jobs.c.id).where(
+                        jobs.c.id.in_([r.job_id for r in held[start : start + 500]]),
+                        jobs.c.status.not_in((COMPLETED, FAILED)),
+                    )
+                ).scalars()
+            }
+            for row in held:
+                if row.job_id not in live and billing.void(conn, row.job_id):
                     voided.append(row.job_id)
-                    released.append((row.model or "?", row.amount_mc))
-        self._report_released(released)
         return voided
 
     # -- caller side -------------------------------------------------------------------------
@@ -368,7 +361,7 @@ class JobStore:
         Returns the row after the change, or None if there is no such job.
         """
         now = time.time()
-        released: list[tuple[str, int]] = []
+        ended: list[JobEvent] = []
         with self.db.write() as conn:
             row = conn.execute(
                 select(jobs).where(
@@ -378,11 +371,11 @@ class JobStore:
             if row is None:
                 return None
             if row.status == QUEUED:
-                self._fail(conn, job_id, None, "cancelled", "the job was cancelled", released)
+                self._fail(conn, job_id, None, "cancelled", "the job was cancelled", ended)
             elif row.status == IN_PROGRESS:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(cancel_requested=True))
             if delete:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(deleted_at=now))
             after = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
-        self._report_released(released)
+        self._emit(ended)
         return after

@@ -1,6 +1,6 @@
 """Write a shipped shapes model's card: how it was trained and how well it follows prompts.
 
-    python -m local_models.shapes.card --model shapes-hq [--n 200]
+    python -m tools.shapes.card --model shapes-hq [--n 200]
 
 Evaluates on fresh prompts (seeds and phrasings the training never drew), saves a contact sheet
 under ``docs/shapes/`` and writes ``README.md`` next to the weights.
@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from .evaluate import contact_sheet, evaluate
-from .presets import PRESETS
+from local_models.shapes.presets import PRESETS
 
-WEIGHTS = Path(__file__).with_name("weights")
+from . import WEIGHTS
+from .evaluate import contact_sheet, evaluate
+
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "shapes"
 EVAL_SEED = 424_242  # not a training seed: training draws from Random(0)
 
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--model", choices=sorted(PRESETS), required=True)
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args()
-    from .pipeline import ShapesPipeline
+    from local_models.shapes.pipeline import ShapesPipeline
 
     preset = PRESETS[args.model]
     path = WEIGHTS / args.model
@@ -79,8 +80,8 @@ shape moving on a plain background; it ships with the package and runs on a CPU.
 | training | {trained} |
 | final loss | {t["final_loss"]} (EMA of the flow-matching MSE) |
 
-Regenerate: `python -m local_models.shapes.train --model {args.model} --steps {t["steps"]}`
-(then `python -m local_models.shapes.card --model {args.model}`).
+Regenerate: `python -m tools.shapes.train --model {args.model} --steps {t["steps"]}`
+(then `python -m tools.shapes.card --model {args.model}`).
 
 ## Prompt adherence
 

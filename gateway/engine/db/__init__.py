@@ -1,8 +1,8 @@
 """Database access: engine, schema, migrations."""
 
-from .engine import Database, normalize_url
-from .migrate import upgrade
-from .schema import (
+from gateway.engine.db.engine import Database, normalize_url
+from gateway.engine.db.migrate import upgrade
+from gateway.engine.db.schema import (
     api_keys,
     cuts,
     idempotency_keys,

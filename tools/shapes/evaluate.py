@@ -1,6 +1,6 @@
 """Prompt adherence of a shapes model on fresh prompts (new seeds, new phrasings), and contact sheets.
 
-python -m local_models.shapes.evaluate --model shapes-hq [--n 200] [--sheet sheet.png]
+python -m tools.shapes.evaluate --model shapes-hq [--n 200] [--sheet sheet.png]
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .adherence import check_clip
+from local_models.shapes.adherence import check_clip
+from local_models.shapes.presets import PRESETS
+from local_models.shapes.vocab import write_prompt
+
+from . import WEIGHTS
 from .data import sample_attributes
-from .presets import PRESETS
-from .vocab import write_prompt
 
 __all__ = ["contact_sheet", "evaluate"]
 
@@ -100,13 +102,13 @@ def main() -> None:
     parser.add_argument("--sheet", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
-    from .pipeline import ShapesPipeline
+    from local_models.shapes.pipeline import ShapesPipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = PRESETS[args.model]
-    weights = args.weights or Path(__file__).with_name("weights") / args.model
-    pipe = ShapesPipeline.from_pretrained(weights, torch_dtype=torch.float32)
+    weights = args.weights or WEIGHTS / args.model
+    pipe = ShapesPipeline.from_pretrained(weights, dtype=torch.float32)
     pipe.set_progress_bar_config(disable=True)
     report = evaluate(
         pipe,

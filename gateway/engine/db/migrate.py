@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from .engine import Database
+from gateway.engine.db.engine import Database
 
 __all__ = ["upgrade"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-from gateway.db.schema import metadata
+from gateway.engine.db.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - we never run alembic without a connection
-    raise RuntimeError("run migrations through gateway.db.upgrade()")
+    raise RuntimeError("run migrations through gateway.engine.db.upgrade()")
 
 if connection.dialect.name == "postgresql":
     # Several gateway processes may start together: one migrates, the others wait.

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters import Adapter
+from gateway.engine.db import Database, jobs
+from gateway.engine.jobs.states import IN_PROGRESS, QUEUED
 from local_models import GenerationParams, ModelSpec
 from router import (
     BackendHealth,
@@ -23,9 +25,6 @@ from router import (
     load_seconds,
     run_seconds,
 )
-
-from .db import Database, jobs
-from .jobs.states import IN_PROGRESS, QUEUED
 
 __all__ = ["Fleet"]
 

@@ -1,6 +1,7 @@
 """Procedural training clips: one anti-aliased shape moving on a plain background.
 
-Clips are ``float32`` arrays in [-1, 1] shaped (B, 3, T, H, W). Trajectories always stay inside
+Clips are ``float32`` arrays in [-1, 1] shaped (B, 3, T, H, W). Shapes are drawn with the adherence
+checker's own coverage model (``local_models.shapes.adherence.shape_masks``). Trajectories always stay inside
 the frame, so a shape moving right starts on the left: the prompt's direction shows in every frame.
 """
 
@@ -11,14 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .vocab import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES, SPEEDS, Attributes
+from local_models.shapes.adherence import shape_masks
+from local_models.shapes.vocab import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, SIZES, SPEEDS, Attributes
 
-__all__ = ["ClipSpec", "render_clips", "sample_attributes", "sample_specs", "shape_masks", "to_uint8"]
+__all__ = ["ClipSpec", "render_clips", "sample_attributes", "sample_specs", "to_uint8"]
 
 SIZE_PX = {"small": (7.0, 9.0), None: (10.0, 12.0), "big": (13.0, 15.0)}
 SPEED_PX = {"slowly": (0.9, 1.3), "quickly": (2.0, 2.4), None: (1.4, 1.9)}
 _DIRS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "up": (0.0, -1.0), "down": (0.0, 1.0), "still": (0.0, 0.0)}
-SUPERSAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -68,28 +69,6 @@ def sample_specs(
         y0 = cy + (rng.uniform(y_lo, y_hi) - cy) * randomness
         specs.append(ClipSpec(attrs, x0, y0, extent, vx, vy))
     return specs
-
-
-def shape_masks(shape: str, cx: np.ndarray, cy: np.ndarray, extent: np.ndarray, size: int) -> np.ndarray:
-    """Anti-aliased coverage in [0, 1] of ``shape`` at each (cx, cy, extent): shape (N, size, size)."""
-    n = len(cx)
-    s = SUPERSAMPLE
-    coords = (np.arange(size * s, dtype=np.float32) + 0.5) / s
-    ys = coords[None, :, None]
-    xs = coords[None, None, :]
-    cx = cx.astype(np.float32)[:, None, None]
-    cy = cy.astype(np.float32)[:, None, None]
-    r = (extent.astype(np.float32) / 2)[:, None, None]
-    if shape == "circle":
-        inside = (xs - cx) ** 2 + (ys - cy) ** 2 <= r**2
-    elif shape == "square":
-        inside = (np.abs(xs - cx) <= r) & (np.abs(ys - cy) <= r)
-    elif shape == "triangle":
-        top = cy - r
-        inside = (ys >= top) & (ys <= cy + r) & (np.abs(xs - cx) <= (ys - top) / 2)
-    else:
-        raise ValueError(shape)
-    return inside.reshape(n, size, s, size, s).mean(axis=(2, 4))
 
 
 def render_clips(specs: list[ClipSpec], *, frames: int, size: int) -> np.ndarray:

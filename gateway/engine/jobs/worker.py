@@ -26,14 +26,13 @@ from anyio import to_thread
 
 import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
+from gateway.engine.artifacts import ArtifactStore
+from gateway.engine.fleet import Fleet
+from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
+from gateway.engine.jobs.clips import posters_for, quality_of
+from gateway.engine.jobs.store import JobStore
+from gateway.engine.jobs.submission import JobCandidate
 from local_models import GenerationParams
-
-from ..artifacts import ArtifactStore
-from ..fleet import Fleet
-from ..metrics import Metrics
-from .attempts import RetryPolicy, run_on_backend
-from .clips import posters_for, quality_of
-from .store import JobStore
 
 __all__ = ["WorkerConfig", "WorkerPool"]
 
@@ -82,16 +81,16 @@ class WorkerPool:
         adapters: Mapping[str, Adapter],
         artifacts: ArtifactStore,
         config: WorkerConfig,
-        metrics: Metrics | None = None,
         fleet: Fleet | None = None,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
         self.artifacts = artifacts
         self.config = config
-        self.metrics = metrics
         self.fleet = fleet
-        self.shapes_models = {s.id for a in adapters.values() for s in a.models() if s.family == "shapes"}
+        self.prompt_checks = {
+            s.id: s.prompt_check for a in adapters.values() for s in a.models() if s.prompt_check
+        }
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
         self._executor = ThreadPoolExecutor(
@@ -217,10 +216,8 @@ class WorkerPool:
         lost: list[bool] = []
         heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
         outcome = "failed"
-        model = job.model
         try:
             artifact, job, run_seconds = await self._generate(job, cancel)
-            model = job.model
             if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
                 outcome = "completed"
                 # Quality checks decode the clip and run optical flow: seconds on a CPU, and nothing
@@ -228,9 +225,6 @@ class WorkerPool:
                 check = asyncio.create_task(self._quality_check(job))
                 self._checks.add(check)
                 check.add_done_callback(self._checks.discard)
-                if self.metrics:
-                    self.metrics.job_run_seconds.labels(model=job.model).observe(run_seconds)
-                    self.metrics.usage_seconds.labels(model=job.model).inc(artifact.frames / artifact.fps)
         except Cancelled:
             if self._stopping and not lost:
                 await to_thread.run_sync(lambda: self.store.requeue(job.id, self.owner, count_attempt=False))
@@ -255,8 +249,6 @@ class WorkerPool:
         finally:
             heartbeat.cancel()
             self._running.pop(job.id, None)
-            if self.metrics:
-                self.metrics.jobs_finished.labels(model=model, outcome=outcome).inc()
             if outcome != "completed":
                 self.artifacts.delete_scratch(job.id)
 
@@ -266,17 +258,15 @@ class WorkerPool:
         The reserve follows the candidate actually run; a candidate the account cannot pay for is
         skipped. Permanent errors and cancels propagate at once.
         """
-        chain = job.candidates or [
-            {"model": job.model, "backend": job.backend, "params": job.params, "price_mc": job.quoted_mc}
-        ]
+        chain = JobCandidate.chain_of(job)
         current = next(
-            (i for i, c in enumerate(chain) if (c["model"], c["backend"]) == (job.model, job.backend)), 0
+            (i for i, c in enumerate(chain) if (c.model, c.backend) == (job.model, job.backend)), 0
         )
         deadline = time.monotonic() + self.config.job_deadline_seconds
         last: AdapterError | None = None
         for index in range(current, len(chain)):
             candidate = chain[index]
-            adapter = self.adapters.get(candidate["backend"])
+            adapter = self.adapters.get(candidate.backend)
             if adapter is None:
                 continue
             if index != current:
@@ -286,7 +276,7 @@ class WorkerPool:
                     ):
                         raise Cancelled("the job's lease was lost")
                 except (billing.InsufficientCredits, billing.BudgetExceeded) as exc:
-                    log.info("%s: cannot fall back to %s: %s", job.id, candidate["model"], exc.message)
+                    log.info("%s: cannot fall back to %s: %s", job.id, candidate.model, exc.message)
                     continue
                 job = await to_thread.run_sync(self.store.get_any, job.id)
                 log.warning("%s falls back to %s on %s", job.id, job.model, job.backend)
@@ -341,7 +331,7 @@ class WorkerPool:
                 path,
                 job.id,
                 job.prompt,
-                shapes_model=job.model in self.shapes_models,
+                prompt_check=self.prompt_checks.get(job.model),
                 max_frames=self.config.qc_max_frames,
                 max_pixels=self.config.qc_max_pixels,
             )
@@ -384,7 +374,7 @@ class WorkerPool:
         meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
         files["metadata"] = meta_path
         self.artifacts.put(job.id, files)
-        if not self.store.complete(job.id, self.owner, cost_mc=job.quoted_mc, result=result):
+        if not self.store.complete(job.id, self.owner, result=result):
             log.warning("%s finished after its lease was lost; result discarded", job.id)
             return False
         row = self.store.get_any(job.id)

@@ -5,30 +5,33 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 import billing
-from local_models import parse_size
-from router import Offer, Plan, RouteRequest, plan
+from gateway.creative.prompts import normalize_prompt
+from gateway.engine import idempotency
+from gateway.engine.artifacts import ArtifactStore
+from gateway.engine.db import Database, jobs, projects
+from gateway.engine.errors import Conflict, InvalidRequest, NotFound
+from gateway.engine.events import EventBus, JobEvent
+from gateway.engine.fleet import Fleet
+from gateway.engine.ids import new_video_id
+from gateway.engine.jobs.limits import limits_for
+from gateway.engine.jobs.states import QUEUED, TERMINAL
+from gateway.engine.jobs.store import JobStore
+from gateway.engine.jobs.submission import JobCandidate, JobRequest, format_seconds
+from gateway.engine.keys import Principal
+from router import Offer, Plan, RoutingPreferences, plan
 
-from .. import idempotency
-from ..api.images import ValidatedImage
-from ..api.schemas import RoutingBody, VideoCreate, format_seconds, parse_model, video_object
-from ..artifacts import ArtifactStore
-from ..auth import Principal
-from ..creative import normalize_prompt
-from ..db import Database, api_keys, jobs, projects
-from ..errors import BadRequest, Conflict, NotFound
-from ..fleet import Fleet
-from ..ids import new_video_id
-from .states import QUEUED, TERMINAL
-from .store import JobStore
+__all__ = ["JobService", "Render", "Submitted"]
 
-__all__ = ["JobService", "Submitted"]
+Render = Callable[[Row[Any]], dict[str, Any]]
+"""How a job row is shown to the caller (the web layer's video object): the engine stores the first
+response to a create for idempotent replays, so it is given the renderer rather than importing it."""
 
 
 def _not_found(video_id: str) -> NotFound:
@@ -56,9 +59,10 @@ class JobService:
         regeneration: tuple[str, int] = ("warn", 3),
         fleet: Fleet,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
-        routing_defaults: Mapping[str, Any] | None = None,
-        key_routing: Mapping[str, Mapping[str, Any]] | None = None,
-        on_submitted: Callable[[str, int], None] = lambda model, reserved_mc: None,
+        routing_defaults: RoutingPreferences | None = None,
+        key_routing: Mapping[str, RoutingPreferences] | None = None,
+        render: Render,
+        events: EventBus | None = None,
         wake: Callable[[], None] = lambda: None,
         store: JobStore | None = None,
         cancel_local: Callable[[str], None] = lambda job_id: None,
@@ -68,16 +72,17 @@ class JobService:
         self.offers = offers
         self.max_prompt_chars = max_prompt_chars
         self.regeneration_mode, self.regeneration_limit = regeneration
-        self.on_submitted = on_submitted
+        self.render = render
         self.wake = wake
-        self.store = store or JobStore(db)
+        self.store = store or JobStore(db, events)
+        self.events = events or self.store.events
         self.cancel_local = cancel_local
         self.fleet = fleet
         self.fallbacks = dict(fallbacks or {})
-        self._default_routing = parse_model(RoutingBody, dict(routing_defaults or {}))
-        self._key_routing = {k: parse_model(RoutingBody, dict(v)) for k, v in (key_routing or {}).items()}
+        self._default_routing = routing_defaults or RoutingPreferences()
+        self._key_routing = dict(key_routing or {})
 
-    def cancel(self, account_id: str, video_id: str) -> Any:
+    def cancel(self, account_id: str, video_id: str) -> Row[Any]:
         """Cancel ``account_id``'s queued or running job; the row after the change.
 
         Ownership is checked here, once, for the API and the dashboard: another account's job is
@@ -106,76 +111,67 @@ class JobService:
         else:
             self.cancel_local(video_id)
 
-    def routing_defaults(self, key_id: str | None) -> RoutingBody:
+    def routing_defaults(self, key_id: str | None) -> RoutingPreferences:
         """The routing a request gets when it sends none: per key from config, else the default."""
         return self._key_routing.get(key_id or "", self._default_routing)
 
-    def route(self, req: VideoCreate, image: ValidatedImage | None, key_id: str | None = None) -> Plan:
+    def route(self, request: JobRequest, key_id: str | None = None) -> Plan:
         """Validate the prompt and rank the candidates (no side effects; also quotes and explain)."""
-        prompt = (req.prompt or "").strip()
+        prompt = request.prompt.strip()
         if not prompt:
-            raise BadRequest(
+            raise InvalidRequest(
                 "prompt is required and must not be empty", code="missing_prompt", param="prompt"
             )
         if len(prompt) > self.max_prompt_chars:
-            raise BadRequest(
+            raise InvalidRequest(
                 f"prompt is {len(prompt)} characters; the limit is {self.max_prompt_chars}",
                 code="prompt_too_long",
                 param="prompt",
             )
-        request = RouteRequest(
-            model=req.model,
-            mode="i2v" if image is not None else "t2v",
-            size=parse_size(req.size) if req.size else None,
-            seconds=req.seconds,
-            frames=req.frames,
-            fps=req.fps,
-            steps=req.steps,
-            guidance=req.guidance,
-            seed=req.seed,
-            negative_prompt=req.negative_prompt,
-            audio=req.audio,
-        )
-        routing = req.routing or self.routing_defaults(key_id)
         return plan(
-            request,
+            request.video,
             self.offers(),
-            routing.preferences(),
+            request.routing or self.routing_defaults(key_id),
             view=self.fleet.view(),
             health=self.fleet.health_snapshot(),
             fallbacks=self.fallbacks,
         )
 
+    def _plans(self, request: JobRequest, key_id: str | None) -> list[Plan]:
+        if not request.compare:
+            return [self.route(request, key_id)]
+        if len(set(request.compare)) != len(request.compare):
+            raise InvalidRequest(
+                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
+            )
+        # A/B: one job per model, each its own plan (no fallbacks: a take must be that model).
+        single = replace(request.routing or self.routing_defaults(key_id), allow_fallbacks=False)
+        return [
+            self.route(replace(request, video=replace(request.video, model=m), routing=single), key_id)
+            for m in request.compare
+        ]
+
     def submit(
         self,
         principal: Principal,
-        req: VideoCreate,
-        image: ValidatedImage | None,
+        request: JobRequest,
         idem: idempotency.IdempotentRequest | None = None,
         on_created: Callable[[Connection, list[dict[str, Any]]], object] | None = None,
     ) -> Submitted:
-        """Create the job (or, with ``routing.compare``, one per model) and reserve its credits, in one
+        """Create the job (or, with ``compare``, one per model) and reserve its credits, in one
         transaction. ``on_created(conn, videos)`` runs inside it (shots use it to record takes)."""
         if idem is not None:
             with self.db.read() as conn:
                 replay = idempotency.find(conn, idem)
             if replay is not None:
                 return Submitted(replay.body, True)
-        routing = req.routing
-        if routing is not None and routing.compare:
-            if len(set(routing.compare)) != len(routing.compare):
-                raise BadRequest(
-                    "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
-                )
-            # A/B: one job per model, each its own plan (no fallbacks: a take must be that model).
-            single = routing.model_copy(update={"compare": [], "allow_fallbacks": False})
-            plans = [
-                self.route(req.model_copy(update={"model": m, "routing": single}), image, principal.key_id)
-                for m in routing.compare
-            ]
-        else:
-            plans = [self.route(req, image, principal.key_id)]
+        if request.video.mode == "i2v" and request.image is None:
+            raise InvalidRequest(
+                "image-to-video needs an input_reference image", code="missing_image", param="input_reference"
+            )
+        plans = self._plans(request, principal.key_id)
         job_ids = [new_video_id() for _ in plans]
+        image = request.image
         inputs = [
             self.artifacts.save_input(j, image.png, ".png") if image is not None else None for j in job_ids
         ]
@@ -185,10 +181,11 @@ class JobService:
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     self._discard(inputs)
                     return Submitted(replay.body, True)
-                videos = [
-                    self._insert(conn, principal, req, image, routed, job_id, path)
+                created = [
+                    self._insert(conn, principal, request, routed, job_id, path)
                     for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
                 ]
+                videos = [video for _, video in created]
                 if on_created is not None:
                     on_created(conn, videos)
                 body = videos[0] if len(videos) == 1 else {"object": "list", "data": videos}
@@ -206,8 +203,8 @@ class JobService:
         except BaseException:
             self._discard(inputs)
             raise
-        for routed in plans:
-            self.on_submitted(routed.first.spec.id, routed.first.price_mc)
+        for row, _ in created:
+            self.events.emit(JobEvent.of("video.submitted", row, credits_mc=row.quoted_mc))
         self.wake()
         return Submitted(body, False)
 
@@ -221,42 +218,26 @@ class JobService:
         self,
         conn: Connection,
         principal: Principal,
-        req: VideoCreate,
-        image: ValidatedImage | None,
+        request: JobRequest,
         routed: Plan,
         job_id: str,
         input_path: Any,
-    ) -> dict[str, Any]:
+    ) -> tuple[Row[Any], dict[str, Any]]:
         """Insert one job row and hold its credits; the caller holds the account's lock."""
         chosen = routed.first
         params = chosen.params
-        prompt_key = hashlib.sha256(normalize_prompt(req.prompt or "").encode()).hexdigest()
+        prompt = request.prompt.strip()
+        prompt_key = hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest()
         warnings = self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
-        seconds = req.seconds if req.seconds is not None else chosen.spec.default_seconds
-        project_budget = None
-        if req.project is not None:
-            project = conn.execute(
-                select(projects.c.id, projects.c.budget_mc).where(
-                    projects.c.id == req.project,
-                    projects.c.account_id == principal.account_id,
-                    projects.c.deleted_at.is_(None),
-                )
-            ).one_or_none()
-            if project is None:
-                raise NotFound(
-                    f"no project with id {req.project!r}", code="project_not_found", param="project"
-                )
-            project_budget = project.budget_mc
-        key = conn.execute(
-            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
-                api_keys.c.id == principal.key_id
+        seconds = request.video.seconds
+        if seconds is None:
+            seconds = chosen.spec.default_seconds
+        if request.project is not None and not self._project_exists(
+            conn, principal.account_id, request.project
+        ):
+            raise NotFound(
+                f"no project with id {request.project!r}", code="project_not_found", param="project"
             )
-        ).one_or_none()
-        limits = billing.BudgetLimits(
-            key_daily_mc=key.daily_budget_mc if key else None,
-            key_monthly_mc=key.monthly_budget_mc if key else None,
-            project_mc=project_budget,
-        )
         row = conn.execute(
             insert(jobs)
             .returning(*jobs.c)
@@ -264,33 +245,25 @@ class JobService:
                 id=job_id,
                 account_id=principal.account_id,
                 key_id=principal.key_id,
-                project_id=req.project,
+                project_id=request.project,
                 status=QUEUED,
-                requested_model=req.model,
+                requested_model=request.video.model,
                 model=chosen.spec.id,
                 backend=chosen.backend,
-                prompt=(req.prompt or "").strip(),
+                prompt=prompt,
                 prompt_key=prompt_key,
                 seconds=format_seconds(seconds),
                 size=params.size,
                 params=params.as_dict(),
                 input_path=str(input_path) if input_path else None,
-                input_sha256=image.sha256 if image is not None else None,
+                input_sha256=request.image.sha256 if request.image is not None else None,
                 progress=0,
                 quoted_mc=chosen.price_mc,
                 created_at=time.time(),
                 attempts=0,
                 cancel_requested=False,
                 eta_seconds=round(routed.ranked[0].estimate.total, 3),
-                candidates=[
-                    {
-                        "model": c.spec.id,
-                        "backend": c.backend,
-                        "params": c.params.as_dict(),
-                        "price_mc": c.price_mc,
-                    }
-                    for c in routed.candidates()
-                ],
+                candidates=[JobCandidate.of(c).as_record() for c in routed.candidates()],
             )
         ).one()
         billing.reserve(
@@ -299,15 +272,26 @@ class JobService:
             job_id,
             chosen.price_mc,
             api_key_id=principal.key_id,
-            project_id=req.project,
+            project_id=request.project,
             model=chosen.spec.id,
-            limits=limits,
-            locked=True,  # create() locks the account first
+            limits=limits_for(conn, principal.key_id, request.project),
+            locked=True,  # submit() locks the account first
         )
-        video = video_object(row)
+        video = self.render(row)
         if warnings:
             video["warnings"] = warnings
-        return video
+        return row, video
+
+    @staticmethod
+    def _project_exists(conn: Connection, account_id: str, project_id: str) -> bool:
+        found = conn.execute(
+            select(projects.c.id).where(
+                projects.c.id == project_id,
+                projects.c.account_id == account_id,
+                projects.c.deleted_at.is_(None),
+            )
+        ).one_or_none()
+        return found is not None
 
     def _regeneration_check(
         self, conn: Connection, account_id: str, model: str, prompt_key: str

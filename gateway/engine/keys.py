@@ -8,11 +8,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import Connection, insert, select, update
 
-from .db import Database, api_keys, key_revocations
-from .errors import Unauthorized
+from gateway.engine.db import Database, api_keys, key_revocations
 
 __all__ = [
     "KEY_PREFIX",
@@ -21,6 +19,7 @@ __all__ = [
     "create_key",
     "hash_key",
     "list_keys",
+    "lookup",
     "revocation_version",
     "revoke_key",
 ]
@@ -113,14 +112,3 @@ def lookup(db: Database, secret: str) -> Principal | None:
             )
         ).one_or_none()
     return Principal(row.account_id, row.id) if row else None
-
-
-def bearer_secret(request: Request) -> str:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
-    scheme, _, secret = header.partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret:
-        raise Unauthorized("the Authorization header must be 'Bearer <key>'", code="invalid_api_key")
-    return secret

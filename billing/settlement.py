@@ -1,0 +1,38 @@
+"""Settling a finished job: what is charged for it is decided here, and nowhere else."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from billing.ledger import capture, reserve_of
+from billing.usage import UsageRecord, record_usage
+
+__all__ = ["settle"]
+
+
+def settle(conn: Connection, job_id: str, *, quoted_mc: int, usage: UsageRecord) -> int:
+    """Charge a finished job and meter its usage, in the caller's transaction; returns what was charged.
+
+    The charge is the quoted price, never more than the job's reserve (the rest is released). If the
+    reserve was already settled nothing more is charged (0), and the usage is metered at that.
+    """
+    held = reserve_of(conn, job_id)
+    charged = 0
+    if held is not None and held.state == "pending":
+        charged = capture(conn, job_id, max(0, min(quoted_mc, held.amount_mc))) or 0
+    record_usage(
+        conn,
+        job_id=job_id,
+        account_id=usage.account_id,
+        api_key_id=usage.api_key_id,
+        project_id=usage.project_id,
+        model=usage.model,
+        backend=usage.backend,
+        video_seconds=usage.video_seconds,
+        frames=usage.frames,
+        width=usage.width,
+        height=usage.height,
+        device_seconds=usage.device_seconds,
+        cost_mc=charged,
+    )
+    return charged

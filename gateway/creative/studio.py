@@ -1,0 +1,154 @@
+"""The creator's workflow over the engine: render a shot's takes on several models, join the winners into
+the cut. The API and the dashboard both go through here; the web layer only parses and renders."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from gateway.creative.shots import (
+    get_project_row,
+    get_shot_row,
+    new_cut_id,
+    record_cut,
+    record_takes,
+    takes_of,
+    winners_of,
+)
+from gateway.engine.artifacts import ArtifactStore
+from gateway.engine.db import Database, takes
+from gateway.engine.errors import Conflict, NotFound
+from gateway.engine.jobs.service import JobService
+from gateway.engine.jobs.submission import InputImage, JobRequest
+from gateway.engine.keys import Principal
+from local_models.spec import VideoRequest, parse_size
+from local_models.video import concat_videos, probe
+from router import RoutingPreferences
+
+__all__ = ["Cut", "TakeRequest", "assemble_cut", "render_takes"]
+
+
+@dataclass(frozen=True)
+class TakeRequest:
+    """Render the shot on each of ``models``; ``from_take`` records where a retake came from."""
+
+    models: tuple[str, ...]
+    prompt: str | None = None
+    from_take: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+
+
+def render_takes(
+    service: JobService, artifacts: ArtifactStore, who: Principal, shot_id: str, req: TakeRequest
+) -> list[tuple[Row[Any], Row[Any]]]:
+    """Queue one take per model (credits held for all at once, or for none); the (take, job) rows.
+
+    The shot's image, if it has one, conditions every take; the prompt is the request's, else the
+    parent take's, else the shot's.
+    """
+    db: Database = service.db
+    with db.read() as conn:
+        shot = get_shot_row(conn, who.account_id, shot_id)
+        parent = _parent_take(conn, shot_id, req.from_take)
+        project = get_project_row(conn, who.account_id, shot.project_id)
+    prompt = (req.prompt or (parent.prompt if parent is not None else shot.prompt)).strip()
+    image = None
+    if shot.image_path:
+        png = artifacts.input_file(shot.image_path).read_bytes()  # validated and re-encoded on upload
+        image = InputImage(png, hashlib.sha256(png).hexdigest())
+    request = JobRequest(
+        prompt=prompt,
+        video=VideoRequest(
+            mode="i2v" if image is not None else "t2v",
+            size=parse_size(shot.size) if shot.size else None,
+            seconds=float(shot.seconds) if shot.seconds is not None else None,
+            seed=req.seed,
+            steps=req.steps,
+        ),
+        routing=RoutingPreferences(),
+        compare=req.models,
+        project=project.id,
+        image=image,
+    )
+    created: list[str] = []
+
+    def on_created(conn: Connection, videos: list[dict[str, Any]]) -> None:
+        created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
+
+    service.submit(who, request, None, on_created=on_created)
+    with db.read() as conn:
+        return [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
+
+
+def _parent_take(conn: Connection, shot_id: str, take_id: str | None) -> Row[Any] | None:
+    if take_id is None:
+        return None
+    parent = conn.execute(
+        select(takes).where(takes.c.id == take_id, takes.c.shot_id == shot_id)
+    ).one_or_none()
+    if parent is None:
+        raise NotFound(f"no take {take_id!r} in this shot", code="take_not_found", param="from_take")
+    return parent
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An assembled cut: the winning takes joined in shot order."""
+
+    id: str
+    project_id: str
+    takes: list[str]
+    size: str
+    fps: int
+    seconds: float
+
+
+def assemble_cut(
+    db: Database,
+    artifacts: ArtifactStore,
+    account_id: str,
+    project_id: str,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: int | None = None,
+) -> Cut:
+    """Join the winning take of every shot, in order, into one MP4 at a common size (default: the
+    largest take's) and fps (default: the fastest take's)."""
+    with db.read() as conn:
+        pairs = winners_of(conn, account_id, project_id)
+    if not pairs:
+        raise Conflict("the project has no shots", code="no_shots", param="project_id")
+    missing = [f"shot {s.position} ({s.id})" for s, win in pairs if win is None]
+    if missing:
+        raise Conflict(
+            "pick a winning take for every shot first: "
+            + ", ".join(missing)
+            + (" has none" if len(missing) == 1 else " have none"),
+            code="shot_without_winner",
+            param="project_id",
+        )
+    paths, take_ids, seconds = [], [], 0.0
+    for shot, win in pairs:
+        assert win is not None
+        take, job = win
+        path = artifacts.local_path(job.id, "video")
+        if job.status != "completed" or path is None:
+            raise Conflict(f"the winning take of shot {shot.position} has no video", code="take_not_ready")
+        paths.append(path)
+        take_ids.append(take.id)
+        seconds += job.params["frames"] / job.params["fps"]
+    infos = [probe(p) for p in paths]
+    width, height = size or (max(i.width for i in infos), max(i.height for i in infos))
+    width, height = width + width % 2, height + height % 2
+    fps = fps or round(max(i.fps for i in infos))
+    # The file first, then the row: a failed join leaves the project's earlier cut in place.
+    cut_id = new_cut_id()
+    concat_videos(paths, artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
+    artifacts.publish_cut(cut_id)
+    with db.write() as conn:
+        record_cut(conn, cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+    return Cut(cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))

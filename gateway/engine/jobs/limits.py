@@ -1,0 +1,32 @@
+"""The budgets a job is held to: its key's daily and monthly limits and its project's total."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, select
+
+import billing
+from gateway.engine.db import api_keys, projects
+
+__all__ = ["limits_for"]
+
+
+def limits_for(conn: Connection, key_id: str | None, project_id: str | None) -> billing.BudgetLimits:
+    """The budgets a job of ``key_id`` in ``project_id`` is held to (the key's daily and monthly
+    limits, the project's total), read in ``conn``'s transaction."""
+    key = (
+        conn.execute(
+            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id)
+        ).one_or_none()
+        if key_id
+        else None
+    )
+    project = (
+        conn.execute(select(projects.c.budget_mc).where(projects.c.id == project_id)).scalar_one_or_none()
+        if project_id
+        else None
+    )
+    return billing.BudgetLimits(
+        key_daily_mc=key.daily_budget_mc if key else None,
+        key_monthly_mc=key.monthly_budget_mc if key else None,
+        project_mc=project,
+    )

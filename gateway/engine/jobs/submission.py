@@ -1,0 +1,83 @@
+"""What the engine needs to create a job: the domain request the web layer's bodies convert to."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from local_models.spec import GenerationParams, VideoRequest
+from router import Candidate, RoutingPreferences
+
+__all__ = ["InputImage", "JobCandidate", "JobRequest", "format_seconds"]
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """A reference image already validated and re-encoded as PNG by the web layer."""
+
+    png: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A generation to queue: the prompt, the :class:`VideoRequest`, how to route it, where it belongs.
+
+    ``routing`` ``None`` takes the key's (or the gateway's) default routing. ``compare`` lists models for
+    an A/B comparison: one job per model, each held to that model (no fallbacks). ``video.mode`` is
+    ``i2v`` exactly when ``image`` is given (a quote may ask for ``i2v`` without one).
+    """
+
+    prompt: str
+    video: VideoRequest
+    routing: RoutingPreferences | None = None
+    compare: tuple[str, ...] = ()
+    project: str | None = None
+    image: InputImage | None = None
+
+
+def format_seconds(value: float) -> str:
+    """``4.0`` -> ``"4"``, ``2.5`` -> ``"2.5"`` (the job's ``seconds``, as the OpenAI shape has it)."""
+    return str(int(value)) if math.isclose(value, round(value)) else f"{value:g}"
+
+
+@dataclass(frozen=True)
+class JobCandidate:
+    """One step of a job's fallback chain: the model and backend, what it runs and what it costs.
+
+    The job row keeps the chain as JSON (``as_record``); the worker reads it back typed (``chain_of``).
+    """
+
+    model: str
+    backend: str
+    params: GenerationParams
+    price_mc: int
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> JobCandidate:
+        return cls(candidate.spec.id, candidate.backend, candidate.params, candidate.price_mc)
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "params": self.params.as_dict(),
+            "price_mc": self.price_mc,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> JobCandidate:
+        return cls(
+            str(data["model"]),
+            str(data["backend"]),
+            GenerationParams.from_dict(data["params"]),
+            int(data["price_mc"]),
+        )
+
+    @classmethod
+    def chain_of(cls, job: Any) -> list[JobCandidate]:
+        """The job row's fallback chain (a job without one runs only what it was routed to)."""
+        if job.candidates:
+            return [cls.from_record(c) for c in job.candidates]
+        return [cls(job.model, job.backend, GenerationParams.from_dict(job.params), job.quoted_mc)]
