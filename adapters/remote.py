@@ -58,7 +58,7 @@ def spec_from_model_object(m: dict[str, Any]) -> ModelSpec:
             allowed=allowed,
         ),
         fps=m["fps"],
-        fps_range=tuple(m["fps_range"]) if m.get("fps_range") else None,  # type: ignore[arg-type]
+        fps_range=tuple(m["fps_range"]) if m.get("fps_range") else None,
         default_seconds=m["default_seconds"],
         default_steps=m["default_steps"],
         default_guidance=m["default_guidance"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, case, func, select
@@ -68,7 +69,7 @@ def check_budgets(
     project_id: str | None,
     now: float,
 ) -> None:
-    checks = []
+    checks: list[tuple[str, int, Callable[[], int]]] = []
     if api_key_id and limits.key_daily_mc is not None:
         checks.append(
             (

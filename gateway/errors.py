@@ -28,9 +28,7 @@ __all__ = [
     "FramegateError",
     "NotFound",
     "PayloadTooLarge",
-    "PaymentRequired",
     "RateLimited",
-    "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedMediaType",
     "error_body",
@@ -41,10 +39,6 @@ __all__ = [
 log = logging.getLogger("framegate.errors")
 
 BadRequest = InvalidRequest
-
-
-class PaymentRequired(FramegateError):
-    kind, code = "payment", "insufficient_credits"
 
 
 class Forbidden(FramegateError):
@@ -61,10 +55,6 @@ class UnsupportedMediaType(FramegateError):
 
 class RateLimited(FramegateError):
     kind, code = "rate_limited", "rate_limited"
-
-
-class ServiceUnavailable(FramegateError):
-    kind, code = "unavailable", "service_unavailable"
 
 
 # kind -> (HTTP status, OpenAI's error ``type``)

@@ -33,7 +33,10 @@ class Metrics:
             "framegate_jobs_submitted_total", "jobs accepted", ["model"], registry=r
         )
         self.jobs_finished = Counter(
-            "framegate_jobs_finished_total", "jobs that left the worker", ["model", "outcome"], registry=r
+            "framegate_jobs_finished_total",
+            "jobs that ended (completed, failed, cancelled) or went back to the queue (requeued)",
+            ["model", "outcome"],
+            registry=r,
         )
         self.job_run_seconds = Histogram(
             "framegate_job_run_seconds",

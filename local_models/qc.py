@@ -88,7 +88,7 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     import cv2
 
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    blur = lambda x: cv2.GaussianBlur(x, (7, 7), 1.5)  # noqa: E731
+    blur: Callable[[np.ndarray], np.ndarray] = lambda x: cv2.GaussianBlur(x, (7, 7), 1.5)  # noqa: E731
     mu_a, mu_b = blur(a), blur(b)
     var_a = blur(a * a) - mu_a**2
     var_b = blur(b * b) - mu_b**2

@@ -91,3 +91,13 @@ def test_modules_and_functions_stay_small(package: str) -> None:
                 if length > 80 and (rel, node.name) not in LONG_FUNCTIONS_ALLOWED:
                     too_long.append(f"{rel}:{node.lineno} {node.name}(): {length} lines")
     assert too_long == []
+
+
+def test_importing_the_engine_loads_no_web_layer() -> None:
+    code = (
+        "import sys, gateway.engine.jobs.service, gateway.engine.jobs.worker, gateway.engine.events\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette')"
+        " or m.startswith(('gateway.api', 'gateway.dashboard', 'gateway.cli', 'gateway.app'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

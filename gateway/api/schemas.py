@@ -14,6 +14,7 @@ from gateway.api.edge import loads_json
 from gateway.api.images import ValidatedImage
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.errors import BadRequest
+from local_models.errors import InvalidInput
 from local_models.spec import Mode, VideoRequest, parse_size
 from router import RoutingPreferences
 
@@ -148,10 +149,15 @@ class VideoCreate(BaseModel):
 
         ``mode`` defaults to ``i2v`` when ``image`` is given; a quote may ask for ``i2v`` without one.
         """
+        size, problem = None, None
+        try:
+            size = parse_size(self.size) if self.size else None
+        except InvalidInput as exc:
+            problem = exc  # raised by the engine after the checks that come first (prompt, replay)
         video = VideoRequest(
             mode=mode or ("i2v" if image is not None else "t2v"),
             model=self.model,
-            size=parse_size(self.size) if self.size else None,
+            size=size,
             seconds=self.seconds,
             frames=self.frames,
             fps=self.fps,
@@ -168,6 +174,7 @@ class VideoCreate(BaseModel):
             compare=tuple(self.routing.compare) if self.routing is not None else (),
             project=self.project,
             image=InputImage(image.png, image.sha256) if image is not None else None,
+            problem=problem,
         )
 
 

@@ -36,7 +36,7 @@ from gateway.errors import NotFound
 from gateway.state import AppState
 from local_models import InvalidInput, parse_size
 
-__all__ = ["CutCreate", "TakesCreate", "build_cut", "render_shot_takes", "router"]
+__all__ = ["CutCreate", "ShotCreate", "TakesCreate", "router"]
 
 router = APIRouter(prefix="/v1", tags=["shots"])
 StateDep = Annotated[AppState, Depends(app_state)]

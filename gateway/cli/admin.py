@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,7 +112,7 @@ def keys_budget(
         row = conn.execute(
             select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id)
         ).one()
-    show = lambda mc: "none" if mc is None else f"{credits(mc):g}"  # noqa: E731
+    show: Callable[[int | None], str] = lambda mc: "none" if mc is None else f"{credits(mc):g}"  # noqa: E731
     typer.echo(
         f"{key_id}: daily budget {show(row.daily_budget_mc)}, monthly budget {show(row.monthly_budget_mc)}"
     )

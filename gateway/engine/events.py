@@ -113,7 +113,7 @@ class EventBus:
 
 
 class RecordingSink:
-    """Keeps every event it hears (tests, debugging, the CLI's ``events`` view)."""
+    """Keeps every event it hears (tests, debugging)."""
 
     def __init__(self) -> None:
         self.events: list[JobEvent] = []

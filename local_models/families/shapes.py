@@ -69,7 +69,9 @@ class ShapesFamily:
             raise WeightsNotFound(f"no diffusers model_index.json in {path}")
         # Weights ship in fp16 to stay small; they run in fp32 on a CPU.
         run_dtype = torch.float32 if device == "cpu" else dtype
-        pipe = ShapesPipeline.from_pretrained(path, local_files_only=True, dtype=run_dtype)
+        pipe = ShapesPipeline.from_pretrained(  # type: ignore[no-untyped-call]
+            path, local_files_only=True, dtype=run_dtype
+        )
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(device)
 

@@ -40,8 +40,8 @@ def _kernel() -> Any:
     import triton
     import triton.language as tl
 
-    @triton.jit
-    def rmsnorm_rope_kernel(
+    @triton.jit  # type: ignore[untyped-decorator]
+    def rmsnorm_rope_kernel(  # type: ignore[no-untyped-def]
         x_ptr, w_ptr, cos_ptr, sin_ptr, out_ptr, seq_len, n_pairs, half, eps, BLOCK: tl.constexpr
     ):
         row = tl.program_id(0)

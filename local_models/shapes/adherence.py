@@ -8,7 +8,7 @@ frames shaped (T, H, W, 3).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -61,7 +61,7 @@ def shape_masks(shape: str, cx: np.ndarray, cy: np.ndarray, extent: np.ndarray, 
         inside = (ys >= top) & (ys <= cy + r) & (np.abs(xs - cx) <= (ys - top) / 2)
     else:
         raise ValueError(shape)
-    return inside.reshape(n, size, s, size, s).mean(axis=(2, 4))
+    return cast(np.ndarray, inside.reshape(n, size, s, size, s).mean(axis=(2, 4)))
 
 
 def _foreground(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
-from diffusers.utils import BaseOutput
+from diffusers.utils.outputs import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
@@ -51,7 +51,7 @@ class ShapesPipeline(DiffusionPipeline):
     def __init__(
         self, tokenizer: Any, text_encoder: Any, denoiser: Any, scheduler: FlowMatchEulerDiscreteScheduler
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.register_modules(  # type: ignore[attr-defined]
             tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
         )
@@ -68,7 +68,7 @@ class ShapesPipeline(DiffusionPipeline):
         ids = self.tokenizer(
             prompt, padding="max_length", max_length=MAX_TOKENS, truncation=True, return_tensors="pt"
         ).input_ids.to(self.text_encoder.device)
-        return self.text_encoder(ids)
+        return cast(torch.Tensor, self.text_encoder(ids))
 
     @torch.no_grad()
     def __call__(
@@ -168,4 +168,4 @@ class ShapesPipeline(DiffusionPipeline):
             latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
             if callback is not None:
                 callback(self, step_offset + i, t, {"latents": latents})
-        return latents
+        return cast(torch.Tensor, latents)

@@ -9,7 +9,7 @@ filler words cannot change its output, and a slot the prompt leaves open gets th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -76,9 +76,9 @@ def token_concepts(tokenizer: Any) -> list[int]:
 class ShapesTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
     """Token ids -> (B, slots, dim) slot embeddings."""
 
-    @register_to_config
+    @register_to_config  # type: ignore[untyped-decorator]
     def __init__(self, token_concepts: list[int], concepts: list[str], dim: int = 64) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         slots = list(SLOTS)
         concept_slot = [slots.index(c.split(":", 1)[0]) for c in concepts]
         tc = torch.tensor(token_concepts, dtype=torch.long)
@@ -116,9 +116,9 @@ class ShapesTextEncoder(ModelMixin, ConfigMixin):  # type: ignore[misc]
         return out
 
     def forward(self, input_ids: torch.Tensor, drop: torch.Tensor | None = None) -> torch.Tensor:
-        return self.embed(self.concept_ids(input_ids, drop))
+        return cast(torch.Tensor, self.embed(self.concept_ids(input_ids, drop)))
 
     def empty(self, batch: int, device: torch.device | str | None = None) -> torch.Tensor:
         """Slot embeddings of the empty prompt (every slot unspecified)."""
         rows = self.num_concepts + torch.arange(self.num_slots, device=device or self.embed.weight.device)
-        return self.embed(rows).expand(batch, -1, -1)
+        return cast(torch.Tensor, self.embed(rows).expand(batch, -1, -1))

@@ -7,6 +7,8 @@ pixel-unshuffled to 16x16 first, which keeps it cheap enough to train and sample
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -51,7 +53,10 @@ class _Block(nn.Module):
         bt, c, hh, ww = h.shape
         seq = h.view(bt // frames, frames, c, hh * ww).permute(0, 3, 2, 1).reshape(-1, c, frames)
         seq = seq + self.temporal(F.silu(seq))
-        return seq.view(bt // frames, hh * ww, c, frames).permute(0, 3, 2, 1).reshape(bt, c, hh, ww)
+        return cast(
+            torch.Tensor,
+            seq.view(bt // frames, hh * ww, c, frames).permute(0, 3, 2, 1).reshape(bt, c, hh, ww),
+        )
 
 
 class _SelfAttention(nn.Module):
@@ -64,7 +69,7 @@ class _SelfAttention(nn.Module):
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
         nn.init.zeros_(self.proj.weight)
-        nn.init.zeros_(self.proj.bias)  # type: ignore[arg-type]
+        nn.init.zeros_(self.proj.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, length, c = x.shape
@@ -72,7 +77,7 @@ class _SelfAttention(nn.Module):
             self.qkv(self.norm(x)).view(n, length, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         )
         out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(n, length, c)
-        return x + self.proj(out)
+        return cast(torch.Tensor, x + self.proj(out))
 
 
 def _temporal_attention(attn: _SelfAttention, x: torch.Tensor, frames: int) -> torch.Tensor:
@@ -80,7 +85,9 @@ def _temporal_attention(attn: _SelfAttention, x: torch.Tensor, frames: int) -> t
     bt, c, h, w = x.shape
     seq = x.view(bt // frames, frames, c, h * w).permute(0, 3, 1, 2).reshape(-1, frames, c)
     seq = attn(seq)
-    return seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
+    return cast(
+        torch.Tensor, seq.view(bt // frames, h * w, frames, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
+    )
 
 
 def _spacetime_attention(attn: _SelfAttention, x: torch.Tensor, frames: int) -> torch.Tensor:
@@ -88,13 +95,15 @@ def _spacetime_attention(attn: _SelfAttention, x: torch.Tensor, frames: int) -> 
     bt, c, h, w = x.shape
     seq = x.view(bt // frames, frames, c, h * w).permute(0, 1, 3, 2).reshape(bt // frames, frames * h * w, c)
     seq = attn(seq)
-    return seq.view(bt // frames, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
+    return cast(
+        torch.Tensor, seq.view(bt // frames, frames, h * w, c).permute(0, 1, 3, 2).reshape(bt, c, h, w)
+    )
 
 
 class ShapesUNet(ModelMixin, ConfigMixin):  # type: ignore[misc]
     """Predicts the flow-matching velocity (noise - clean) of a (B, 3, T, 32, 32) clip."""
 
-    @register_to_config
+    @register_to_config  # type: ignore[untyped-decorator]
     def __init__(
         self,
         channels: tuple[int, ...] = (48, 96, 128),
@@ -104,7 +113,7 @@ class ShapesUNet(ModelMixin, ConfigMixin):  # type: ignore[misc]
         num_frames: int = 8,
         sample_size: int = 32,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self.cond = FrameConditioning(text_dim, num_slots, cond_dim, num_frames)
         self.stem = nn.Conv2d(7 * 4, channels[0], 3, padding=1)
         self.down = nn.ModuleList()

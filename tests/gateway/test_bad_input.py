@@ -226,3 +226,20 @@ async def test_bad_list_params(gw: Gateway) -> None:
         response = await gw.client.get(f"/v1/videos?{query}", headers=auth(key))
         assert response.status_code == 400, query
         assert response.json()["error"]["code"] in ("invalid_request", "invalid_cursor")
+
+
+async def test_errors_come_in_the_same_order_whatever_the_body_holds(gw: Gateway) -> None:
+    """The prompt is checked before the size, and a reused Idempotency-Key before either: a body with
+    several problems names the same one every time."""
+    key = gw.new_key()
+    empty = await gw.create(key, prompt="", size="abc", model="fake-video")
+    assert (empty.status_code, empty.json()["error"]["code"]) == (400, "missing_prompt")
+    bad_size = await gw.create(key, prompt="p", size="abc", model="fake-video")
+    assert (bad_size.json()["error"]["code"], bad_size.json()["error"]["param"]) == ("invalid_size", "size")
+    headers = {**auth(key), "Idempotency-Key": "order-check-1"}
+    first = await gw.client.post("/v1/videos", json={"prompt": "p", "model": "fake-video"}, headers=headers)
+    assert first.status_code == 200
+    reused = await gw.client.post(
+        "/v1/videos", json={"prompt": "other", "size": "abc", "model": "fake-video"}, headers=headers
+    )
+    assert (reused.status_code, reused.json()["error"]["code"]) == (409, "idempotency_key_reused")

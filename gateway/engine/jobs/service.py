@@ -75,7 +75,7 @@ class JobService:
         self.render = render
         self.wake = wake
         self.store = store or JobStore(db, events)
-        self.events = events or self.store.events
+        self.events = self.store.events  # one bus: the store's transitions and the service's submits
         self.cancel_local = cancel_local
         self.fleet = fleet
         self.fallbacks = dict(fallbacks or {})
@@ -128,6 +128,8 @@ class JobService:
                 code="prompt_too_long",
                 param="prompt",
             )
+        if request.problem is not None:
+            raise request.problem
         return plan(
             request.video,
             self.offers(),

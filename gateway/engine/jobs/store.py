@@ -120,7 +120,7 @@ class JobStore:
             if result.rowcount != 1:
                 return None
             claimed = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
-        self.events.emit(JobEvent.of("video.started", claimed, seq=claimed.attempts))
+        self.events.emit(JobEvent.of("video.started", claimed, seq=(claimed.attempts, claimed.started_at)))
         return claimed
 
     def _owned(self, job_id: str, owner: str) -> Any:
@@ -148,7 +148,9 @@ class JobStore:
                 .returning(*jobs.c)
             ).one_or_none()
         if row is not None:
-            self.events.emit(JobEvent.of("video.progress", row, seq=(row.attempts, progress)))
+            # A fallback restarts progress on another model in the same run: the model is part of the id.
+            seq = (row.attempts, row.started_at, row.model, row.backend, progress)
+            self.events.emit(JobEvent.of("video.progress", row, seq=seq))
 
     def complete(self, job_id: str, owner: str, *, result: dict[str, Any]) -> bool:
         """Mark completed and have billing settle it (charge and meter usage), atomically; the job's
@@ -294,7 +296,7 @@ class JobStore:
         for job_id in job_ids:
             row = self.get_any(job_id)
             if row is not None:
-                self.events.emit(JobEvent.of("video.requeued", row, seq=row.attempts))
+                self.events.emit(JobEvent.of("video.requeued", row, seq=(row.attempts, row.started_at)))
 
     def recover_expired(self, max_attempts: int) -> Recovery:
         """Re-queue running jobs whose lease expired (their worker died); fail those out of attempts."""

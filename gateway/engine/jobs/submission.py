@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from local_models.errors import FramegateError
 from local_models.spec import GenerationParams, VideoRequest
 from router import Candidate, RoutingPreferences
 
@@ -25,8 +26,11 @@ class JobRequest:
     """A generation to queue: the prompt, the :class:`VideoRequest`, how to route it, where it belongs.
 
     ``routing`` ``None`` takes the key's (or the gateway's) default routing. ``compare`` lists models for
-    an A/B comparison: one job per model, each held to that model (no fallbacks). ``video.mode`` is
-    ``i2v`` exactly when ``image`` is given (a quote may ask for ``i2v`` without one).
+    an A/B comparison: one job per model, each held to that model (no fallbacks). A job created with
+    ``video.mode`` ``i2v`` needs ``image``; a quote may ask for ``i2v`` without one. ``problem`` is a
+    field the caller's body could not be converted from (a malformed size): the engine raises it at
+    the point of its own checks where that field is read, so errors come in the same order for
+    every caller.
     """
 
     prompt: str
@@ -35,6 +39,7 @@ class JobRequest:
     compare: tuple[str, ...] = ()
     project: str | None = None
     image: InputImage | None = None
+    problem: FramegateError | None = None
 
 
 def format_seconds(value: float) -> str:
