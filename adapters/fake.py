@@ -58,6 +58,7 @@ class FakeBehaviour:
     fail_rate: float = 0.0
     hang: bool = False
     corrupt: bool = False  # write bytes that are not a video
+    posters: bool = True  # False: return only the MP4, as hosted providers do (the worker makes posters)
     die_at_step: int | None = None  # lose the connection after this many steps
     seed: int = 0
     calls: int = field(default=0, init=False)
@@ -123,6 +124,9 @@ class FakeAdapter:
             video.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
             return Artifact(video_path=video, width=p.width, height=p.height, frames=p.frames, fps=p.fps)
         encode_mp4(frames, p.fps, video)
+        if not self.behaviour.posters:
+            meta = {"backend": self.name, "renderer": "fake"}
+            return Artifact(video, p.width, p.height, p.frames, p.fps, metadata=meta)
         thumb, sheet = request.output_dir / "thumbnail.webp", request.output_dir / "spritesheet.jpg"
         write_posters(frames, thumb, sheet)
         return Artifact(

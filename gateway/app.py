@@ -138,8 +138,9 @@ async def _maintain_forever(state: AppState, every_seconds: float = 1.0) -> None
 def _expire_and_sweep(state: AppState) -> None:
     with state.db.write() as conn:
         idempotency.expire(conn)
-    for job_id in state.jobs.void_orphaned_reserves():
-        log.warning("voided the reserve of %s: its job had already ended", job_id)
+    for held in state.jobs.void_orphaned_reserves():
+        state.metrics.credits_released.labels(model=held.model or "?").inc(held.amount_mc / 1000)
+        log.warning("voided the reserve of %s: its job had already ended", held.job_id)
 
 
 def verify_into_metrics(state: AppState) -> list[str]:

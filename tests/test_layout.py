@@ -61,6 +61,8 @@ def _offenders(folders: tuple[str, ...], forbidden: tuple[str, ...]) -> list[str
 
 def test_the_engine_never_imports_the_web() -> None:
     assert _offenders(("gateway/engine", "gateway/creative"), WEB) == []
+    # The creator's workflow is built on the engine, not the other way round.
+    assert _offenders(("gateway/engine",), ("gateway.creative",)) == []
 
 
 def test_lower_packages_never_import_the_gateway() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
+import billing
+
 from ..support import Gateway, auth
 
 
@@ -61,3 +63,20 @@ async def test_ledger_check_feeds_the_metric(gw: Gateway) -> None:
     values = samples((await gw.client.get("/metrics")).text)
     assert values[("framegate_ledger_verify_last_success_timestamp_seconds", frozenset())] > 0
     assert values[("framegate_ledger_verify_problems", frozenset())] == 0
+
+
+async def test_a_hold_that_outlived_its_job_is_released_and_counted(gw: Gateway) -> None:
+    """The maintenance sweep voids a reserve whose job is gone, returns the credits and counts them."""
+    from gateway.app import _expire_and_sweep
+    from gateway.engine.keys import lookup
+
+    key = gw.new_key(credits=10)
+    principal = lookup(gw.state.db, key)
+    assert principal is not None
+    with gw.state.db.write() as conn:
+        billing.reserve(conn, principal.account_id, "video_vanished", 1500, model="fake-video")
+    assert gw.balance(key).available_mc == 8500
+    _expire_and_sweep(gw.state)
+    assert gw.balance(key).available_mc == 10_000
+    values = samples((await gw.client.get("/metrics")).text)
+    assert values[("framegate_credits_released_total", frozenset({("model", "fake-video")}))] == 1.5

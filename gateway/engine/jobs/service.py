@@ -12,7 +12,6 @@ from sqlalchemy import Connection, Row, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 import billing
-from gateway.creative.prompts import normalize_prompt
 from gateway.engine import idempotency
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.db import Database, jobs, projects
@@ -25,6 +24,7 @@ from gateway.engine.jobs.states import QUEUED, TERMINAL
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate, JobRequest, format_seconds
 from gateway.engine.keys import Principal
+from gateway.engine.prompts import normalize_prompt
 from router import Offer, Plan, RoutingPreferences, plan
 
 __all__ = ["JobService", "Render", "Submitted"]

@@ -336,9 +336,10 @@ class JobStore:
         self._emit_requeued(requeued)
         return Recovery(requeued, failed)
 
-    def void_orphaned_reserves(self) -> list[str]:
-        """Void pending reserves whose job has already ended or vanished (a hold that outlived its job)."""
-        voided: list[str] = []
+    def void_orphaned_reserves(self) -> list[billing.PendingReserve]:
+        """Void pending reserves whose job has already ended or vanished (a hold that outlived its job);
+        the holds released. No job changes state, so no job event: the caller reports them."""
+        voided: list[billing.PendingReserve] = []
         with self.db.write() as conn:
             held = billing.pending_reserves(conn)
             live = {
@@ -353,7 +354,7 @@ class JobStore:
             }
             for row in held:
                 if row.job_id not in live and billing.void(conn, row.job_id):
-                    voided.append(row.job_id)
+                    voided.append(row)
         return voided
 
     # -- caller side -------------------------------------------------------------------------

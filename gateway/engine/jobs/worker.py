@@ -218,11 +218,12 @@ class WorkerPool:
         outcome = "failed"
         try:
             artifact, job, run_seconds = await self._generate(job, cancel)
-            if await to_thread.run_sync(self._finish, job, artifact, run_seconds):
+            finished, decoded = await to_thread.run_sync(self._finish, job, artifact, run_seconds)
+            if finished:
                 outcome = "completed"
-                # Quality checks decode the clip and run optical flow: seconds on a CPU, and nothing
-                # the video waits for. They land on the job a moment after it completes.
-                check = asyncio.create_task(self._quality_check(job))
+                # Quality checks run optical flow: seconds on a CPU, and nothing the video waits
+                # for. They land on the job a moment after it completes.
+                check = asyncio.create_task(self._quality_check(job, decoded))
                 self._checks.add(check)
                 check.add_done_callback(self._checks.discard)
         except Cancelled:
@@ -322,7 +323,7 @@ class WorkerPool:
         fleet = self.fleet
         return (lambda: fleet.allow(backend)) if fleet is not None else (lambda: True)
 
-    async def _quality_check(self, job: Any) -> None:
+    async def _quality_check(self, job: Any, decoded: Any | None = None) -> None:
         def check() -> None:
             path = self.artifacts.local_path(job.id, "video")
             if path is None:  # deleted meanwhile
@@ -334,6 +335,7 @@ class WorkerPool:
                 prompt_check=self.prompt_checks.get(job.model),
                 max_frames=self.config.qc_max_frames,
                 max_pixels=self.config.qc_max_pixels,
+                frames=decoded,
             )
             if qc is not None:
                 self.store.set_qc(job.id, qc)
@@ -343,11 +345,14 @@ class WorkerPool:
         except Exception:
             log.exception("quality checks of %s failed", job.id)
 
-    def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> bool:
+    def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> tuple[bool, Any | None]:
+        """Store the clip and settle the job; (whether it completed, the frames decoded on the way)."""
         files: dict[str, Path] = {"video": artifact.video_path}
+        decoded = None
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
             limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
-            files.update(posters_for(artifact.video_path, job.id, **limits))
+            posters, decoded = posters_for(artifact.video_path, job.id, **limits)
+            files.update(posters)
         else:
             files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
         result = {
@@ -376,8 +381,8 @@ class WorkerPool:
         self.artifacts.put(job.id, files)
         if not self.store.complete(job.id, self.owner, result=result):
             log.warning("%s finished after its lease was lost; result discarded", job.id)
-            return False
+            return False, None
         row = self.store.get_any(job.id)
         if row is not None and row.deleted_at is not None:
             self.artifacts.delete(job.id)
-        return True
+        return True, decoded
