@@ -58,7 +58,12 @@ TARGETS = [
         ("adapters/local.py",),
         ("tests/adapters/test_local.py",),
     ),
-    Target("billing.ledger", ("billing/ledger.py",), ("tests/billing/", "tests/gateway/test_credits_api.py")),
+    Target("billing.ledger", ("billing/ledger.py",), ("tests/billing/",)),
+    Target(
+        "billing.settlement",
+        ("billing/settlement.py",),
+        ("tests/billing/", "tests/gateway/test_credits_api.py"),
+    ),
 ]
 
 
