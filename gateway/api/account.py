@@ -9,15 +9,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from sqlalchemy import select
 
 import billing
 from billing import credits
 from gateway.api.contract import documented
 from gateway.api.deps import app_state, principal
 from gateway.api.objects import Account, LedgerPage, UsageReport
-from gateway.engine.db import api_keys
-from gateway.engine.keys import Principal
+from gateway.engine.keys import Principal, key_budgets
 from gateway.errors import BadRequest
 from gateway.state import AppState
 
@@ -42,11 +40,8 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
     with state.db.read() as conn:
         acct = billing.account_summary(conn, who.account_id, api_key_id=who.key_id)
         bal = acct.balance
-        key = conn.execute(
-            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(
-                api_keys.c.id == who.key_id
-            )
-        ).one()
+        key = key_budgets(conn, who.key_id)
+        assert key is not None  # the caller's own key
     return {
         "object": "account",
         "id": acct.id,
@@ -56,8 +51,8 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
         "available": credits(bal.available_mc),
         "key": {
             "id": who.key_id,
-            "daily_budget": _budget(key.daily_budget_mc, acct.key_daily_spent_mc),
-            "monthly_budget": _budget(key.monthly_budget_mc, acct.key_monthly_spent_mc),
+            "daily_budget": _budget(key.daily_mc, acct.key_daily_spent_mc),
+            "monthly_budget": _budget(key.monthly_mc, acct.key_monthly_spent_mc),
         },
     }
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select, update
 
 import billing
 from billing import credits, millicredits
@@ -17,11 +15,11 @@ from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.objects import Deleted, Project, ProjectList
 from gateway.api.schemas import decimal_text, parse_model
-from gateway.creative.shots import insert_project
+from gateway.creative.projects import delete_project as remove_project
+from gateway.creative.projects import get_project_row, insert_project
+from gateway.creative.projects import list_projects as projects_of
 from gateway.engine import idempotency
-from gateway.engine.db import projects
 from gateway.engine.keys import Principal
-from gateway.errors import NotFound
 from gateway.state import AppState
 
 __all__ = ["ProjectCreate", "router"]
@@ -87,15 +85,7 @@ async def create_project(request: Request, state: StateDep, who: PrincipalDep) -
 
 def _get(state: AppState, who: Principal, project_id: str) -> dict[str, Any]:
     with state.db.read() as conn:
-        row = conn.execute(
-            select(projects).where(
-                projects.c.id == project_id,
-                projects.c.account_id == who.account_id,
-                projects.c.deleted_at.is_(None),
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project_id")
+        row = get_project_row(conn, who.account_id, project_id)
         return project_object(row, billing.spent_mc(conn, project_id=row.id))
 
 
@@ -103,11 +93,7 @@ def _get(state: AppState, who: Principal, project_id: str) -> dict[str, Any]:
 async def list_projects(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:
-            rows = conn.execute(
-                select(projects)
-                .where(projects.c.account_id == who.account_id, projects.c.deleted_at.is_(None))
-                .order_by(projects.c.created_at.desc())
-            ).all()
+            rows = projects_of(conn, who.account_id)
             return {
                 "object": "list",
                 "data": [project_object(r, billing.spent_mc(conn, project_id=r.id)) for r in rows],
@@ -123,11 +109,10 @@ async def get_project(project_id: str, state: StateDep, who: PrincipalDep) -> di
 
 @router.delete("/{project_id}", **documented(returns=Deleted, errors=(404,)))
 async def delete_project(project_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
-    await state.db.run_read(_get, state, who, project_id)
 
     def delete() -> None:
         with state.db.write() as conn:
-            conn.execute(update(projects).where(projects.c.id == project_id).values(deleted_at=time.time()))
+            remove_project(conn, who.account_id, project_id)
 
     await to_thread.run_sync(delete)
     return {"id": project_id, "object": "project.deleted", "deleted": True}

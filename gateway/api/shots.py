@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import select, update
 
 from gateway.api.contract import BINARY, documented
 from gateway.api.deps import app_state, principal
@@ -19,18 +18,19 @@ from gateway.api.edge import read_json_object
 from gateway.api.images import decode_data_url, validate_image
 from gateway.api.objects import Cut, Deleted, Shot, ShotList, TakeList
 from gateway.api.schemas import decimal_text, parse_model, stripped, video_object
+from gateway.creative import shots as shot_rows
 from gateway.creative import studio
+from gateway.creative.projects import get_project_row, latest_cut
 from gateway.creative.shots import (
     ShotFields,
     create_shot,
-    get_project_row,
     get_shot_row,
     set_winner,
     shot_object,
+    shots_of,
     take_object,
     takes_of,
 )
-from gateway.engine.db import cuts, shots
 from gateway.engine.keys import Principal
 from gateway.errors import NotFound
 from gateway.state import AppState
@@ -187,12 +187,7 @@ async def list_shots(
 ) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:
-            get_project_row(conn, who.account_id, project_id)
-            rows = conn.execute(
-                select(shots)
-                .where(shots.c.project_id == project_id, shots.c.deleted_at.is_(None))
-                .order_by(shots.c.position, shots.c.created_at)
-            ).all()
+            rows = shots_of(conn, who.account_id, project_id)
             return {"object": "list", "data": [_shot_with_takes(state, conn, s, sort) for s in rows]}
 
     return await state.db.run_read(read)
@@ -216,10 +211,9 @@ async def update_shot(shot_id: str, request: Request, state: StateDep, who: Prin
 
     def write() -> dict[str, Any]:
         with state.db.write() as conn:
-            get_shot_row(conn, who.account_id, shot_id)
-            if changes:
-                conn.execute(update(shots).where(shots.c.id == shot_id).values(**changes))
-            return _shot_with_takes(state, conn, get_shot_row(conn, who.account_id, shot_id))
+            return _shot_with_takes(
+                state, conn, shot_rows.update_shot(conn, who.account_id, shot_id, changes)
+            )
 
     return await to_thread.run_sync(write)
 
@@ -228,8 +222,7 @@ async def update_shot(shot_id: str, request: Request, state: StateDep, who: Prin
 async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     def write() -> None:
         with state.db.write() as conn:
-            get_shot_row(conn, who.account_id, shot_id)
-            conn.execute(update(shots).where(shots.c.id == shot_id).values(deleted_at=time.time()))
+            shot_rows.delete_shot(conn, who.account_id, shot_id)
 
     await to_thread.run_sync(write)
     return {"id": shot_id, "object": "shot.deleted", "deleted": True}
@@ -299,18 +292,12 @@ async def assemble_cut(
 async def cut_content(project_id: str, state: StateDep, who: PrincipalDep) -> FileResponse:
     def latest() -> str:
         with state.db.read() as conn:
-            get_project_row(conn, who.account_id, project_id)
-            cut_id = conn.execute(
-                select(cuts.c.id)
-                .where(cuts.c.project_id == project_id)
-                .order_by(cuts.c.created_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        if cut_id is None:
+            cut = latest_cut(conn, who.account_id, project_id)
+        if cut is None:
             raise NotFound(
                 "no cut has been assembled for this project", code="cut_not_found", param="project_id"
             )
-        return str(cut_id)
+        return str(cut.id)
 
     cut_id = await to_thread.run_sync(latest)
     path = await to_thread.run_sync(state.artifacts.cut_file, cut_id)

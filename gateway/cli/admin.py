@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import typer
-from sqlalchemy import select, update
 
 import billing
 from billing import credits, millicredits
-from gateway.engine.db import Database, api_keys, upgrade
-from gateway.engine.keys import create_key, list_keys, revoke_key
+from gateway.engine.db import Database, upgrade
+from gateway.engine.keys import KeyBudgets, create_key, key_budgets, list_keys, revoke_key, set_key_budgets
 from gateway.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke API keys; set their budgets.", no_args_is_help=True)
@@ -47,7 +45,7 @@ def keys_create(
         if credits_ > 0:
             billing.grant(conn, account_id, millicredits(credits_))
         key = create_key(conn, account_id, name)
-        _set_budgets(conn, key.id, daily_budget, monthly_budget)
+        set_key_budgets(conn, key.id, KeyBudgets(_cap(daily_budget), _cap(monthly_budget)))
         balance = billing.get_balance(conn, account_id)
     typer.echo(key.secret)
     typer.echo(
@@ -85,14 +83,9 @@ def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_...)")
     typer.echo(f"revoked {key_id}")
 
 
-def _set_budgets(conn: Any, key_id: str, daily: float | None, monthly: float | None) -> None:
-    values: dict[str, int | None] = {}
-    if daily is not None:
-        values["daily_budget_mc"] = millicredits(daily) if daily > 0 else None
-    if monthly is not None:
-        values["monthly_budget_mc"] = millicredits(monthly) if monthly > 0 else None
-    if values:
-        conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(**values))
+def _cap(value: float | None) -> int | None:
+    """A cap in credits as millicredits; 0 (or none given) means no cap."""
+    return millicredits(value) if value else None
 
 
 @keys_app.command("budget")
@@ -104,18 +97,17 @@ def keys_budget(
     """Set or remove a key's daily and monthly spending caps."""
     db = open_db()
     with db.write() as conn:
-        exists = conn.execute(select(api_keys.c.id).where(api_keys.c.id == key_id)).scalar_one_or_none()
-        if exists is None:
+        budgets = key_budgets(conn, key_id)
+        if budgets is None:
             typer.echo(f"no key {key_id!r}", err=True)
             raise typer.Exit(1)
-        _set_budgets(conn, key_id, daily, monthly)
-        row = conn.execute(
-            select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id)
-        ).one()
+        budgets = KeyBudgets(
+            budgets.daily_mc if daily is None else _cap(daily),
+            budgets.monthly_mc if monthly is None else _cap(monthly),
+        )
+        set_key_budgets(conn, key_id, budgets)
     show: Callable[[int | None], str] = lambda mc: "none" if mc is None else f"{credits(mc):g}"  # noqa: E731
-    typer.echo(
-        f"{key_id}: daily budget {show(row.daily_budget_mc)}, monthly budget {show(row.monthly_budget_mc)}"
-    )
+    typer.echo(f"{key_id}: daily budget {show(budgets.daily_mc)}, monthly budget {show(budgets.monthly_mc)}")
 
 
 @ledger_app.command("verify")

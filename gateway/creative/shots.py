@@ -10,21 +10,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, insert, select, update
 
-from gateway.engine.db import cuts, jobs, projects, shots, takes
+from gateway.creative.projects import get_project_row
+from gateway.engine.db import cuts, jobs, shots, takes
 from gateway.engine.errors import Conflict, NotFound
 
 __all__ = [
     "ShotFields",
     "create_shot",
-    "get_project_row",
+    "delete_shot",
     "get_shot_row",
-    "insert_project",
     "record_cut",
     "record_takes",
     "set_winner",
     "shot_object",
+    "shots_of",
     "take_object",
     "takes_of",
+    "update_shot",
     "winners_of",
 ]
 
@@ -38,35 +40,6 @@ class ShotFields:
     image_path: str | None = None
 
 
-def insert_project(
-    conn: Connection, account_id: str, *, name: str, brief: str | None, budget_mc: int | None
-) -> Row[Any]:
-    """Insert a project for ``account_id``; the API and the dashboard both create through here."""
-    return conn.execute(
-        insert(projects)
-        .returning(*projects.c)
-        .values(
-            id="proj_" + secrets.token_hex(10),
-            account_id=account_id,
-            name=name,
-            brief=brief,
-            budget_mc=budget_mc,
-            created_at=time.time(),
-        )
-    ).one()
-
-
-def get_project_row(conn: Connection, account_id: str, project_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(projects).where(
-            projects.c.id == project_id, projects.c.account_id == account_id, projects.c.deleted_at.is_(None)
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project_id")
-    return row
-
-
 def get_shot_row(conn: Connection, account_id: str, shot_id: str) -> Row[Any]:
     row = conn.execute(
         select(shots).where(
@@ -76,6 +49,32 @@ def get_shot_row(conn: Connection, account_id: str, shot_id: str) -> Row[Any]:
     if row is None:
         raise NotFound(f"no shot with id {shot_id!r}", code="shot_not_found", param="shot_id")
     return row
+
+
+def shots_of(conn: Connection, account_id: str, project_id: str) -> list[Row[Any]]:
+    """The project's live shots in order; ``project_not_found`` if it is not ``account_id``'s."""
+    get_project_row(conn, account_id, project_id)
+    return list(
+        conn.execute(
+            select(shots)
+            .where(shots.c.project_id == project_id, shots.c.deleted_at.is_(None))
+            .order_by(shots.c.position, shots.c.created_at)
+        ).all()
+    )
+
+
+def update_shot(conn: Connection, account_id: str, shot_id: str, changes: dict[str, Any]) -> Row[Any]:
+    """Change some of a shot's fields (already validated); the shot after."""
+    get_shot_row(conn, account_id, shot_id)
+    if changes:
+        conn.execute(update(shots).where(shots.c.id == shot_id).values(**changes))
+    return get_shot_row(conn, account_id, shot_id)
+
+
+def delete_shot(conn: Connection, account_id: str, shot_id: str) -> None:
+    """Delete ``account_id``'s shot (its takes' videos stay)."""
+    get_shot_row(conn, account_id, shot_id)
+    conn.execute(update(shots).where(shots.c.id == shot_id).values(deleted_at=time.time()))
 
 
 def create_shot(

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from gateway.creative.projects import get_project_row
 from gateway.creative.shots import (
-    get_project_row,
     get_shot_row,
     new_cut_id,
     record_cut,

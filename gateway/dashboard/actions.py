@@ -13,7 +13,8 @@ from gateway.api.projects import ProjectCreate
 from gateway.api.schemas import VideoCreate, parse_model
 from gateway.api.shots import ShotCreate, TakesCreate
 from gateway.creative import studio
-from gateway.creative.shots import ShotFields, create_shot, get_shot_row, insert_project, set_winner
+from gateway.creative.projects import insert_project
+from gateway.creative.shots import ShotFields, create_shot, get_shot_row, set_winner
 from gateway.dashboard.common import require_session, see_other, state_of, verify_csrf
 from gateway.dashboard.session import (
     COOKIE,
@@ -23,9 +24,8 @@ from gateway.dashboard.session import (
     start_session,
     stash_reveal,
 )
-from gateway.engine.db import api_keys
 from gateway.engine.ids import is_video_id
-from gateway.engine.keys import create_key, revoke_key
+from gateway.engine.keys import create_key, key_owner, revoke_key
 from gateway.errors import BadRequest, FramegateError, NotFound
 
 __all__ = ["router"]
@@ -244,12 +244,7 @@ async def revoke(key_id: str, request: Request) -> RedirectResponse:
     await verify_csrf(request, session)
     state = state_of(request)
     with state.db.write() as conn:
-        from sqlalchemy import select
-
-        owner = conn.execute(
-            select(api_keys.c.account_id).where(api_keys.c.id == key_id)
-        ).scalar_one_or_none()
-        if owner != session.principal.account_id:
+        if key_owner(conn, key_id) != session.principal.account_id:
             return see_other(request=request, url="/keys", error="No such key.")
         revoke_key(conn, key_id)
     return see_other(request=request, url="/keys", flash=f"Revoked {key_id}.")

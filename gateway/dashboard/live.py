@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from sqlalchemy import select
 
+from gateway.creative.projects import latest_cut
 from gateway.dashboard.common import require_session, state_of
 from gateway.dashboard.session import COOKIE, find_session
 from gateway.engine.artifacts import VARIANTS
-from gateway.engine.db import cuts, jobs
 from gateway.engine.ids import is_video_id
 from gateway.errors import NotFound
 
@@ -32,13 +31,7 @@ async def events(request: Request) -> StreamingResponse:
     account = session.principal.account_id
 
     def snapshot(watch: set[str]) -> list[dict[str, object]]:
-        with state.db.read() as conn:
-            rows = conn.execute(
-                select(jobs.c.id, jobs.c.status, jobs.c.progress, jobs.c.cost_mc, jobs.c.model).where(
-                    jobs.c.account_id == account,
-                    jobs.c.status.in_(("queued", "in_progress")) | jobs.c.id.in_(list(watch)),
-                )
-            ).all()
+        rows = state.jobs.unfinished(account, also=watch)
         return [
             {
                 "id": r.id,
@@ -99,16 +92,9 @@ async def cut_media(project_id: str, request: Request) -> FileResponse:
     state = state_of(request)
 
     def latest() -> str | None:
-        from gateway.creative.shots import get_project_row
-
         with state.db.read() as conn:
-            get_project_row(conn, session.principal.account_id, project_id)
-            return conn.execute(
-                select(cuts.c.id)
-                .where(cuts.c.project_id == project_id)
-                .order_by(cuts.c.created_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            cut = latest_cut(conn, session.principal.account_id, project_id)
+        return None if cut is None else str(cut.id)
 
     cut_id = await state.db.run_read(latest)
     path = None if cut_id is None else await to_thread.run_sync(state.artifacts.cut_file, cut_id)

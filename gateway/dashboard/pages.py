@@ -9,16 +9,15 @@ from typing import Any
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 import billing
 from billing import credits
 from gateway.api.schemas import video_object
-from gateway.creative.shots import get_project_row, shot_object, take_object, takes_of
+from gateway.creative.projects import get_project_row, latest_cut, list_projects
+from gateway.creative.shots import shot_object, shots_of, take_object, takes_of
 from gateway.dashboard.charts import bar_chart
 from gateway.dashboard.common import render, require_session, state_of
 from gateway.dashboard.session import COOKIE, LOGIN_COOKIE, new_login_token, take_reveal
-from gateway.engine.db import cuts, projects, shots
 from gateway.engine.keys import list_keys
 
 __all__ = ["router"]
@@ -90,11 +89,7 @@ async def projects_page(request: Request) -> HTMLResponse:
 
     def read() -> list[dict[str, Any]]:
         with state.db.read() as conn:
-            rows = conn.execute(
-                select(projects)
-                .where(projects.c.account_id == session.principal.account_id, projects.c.deleted_at.is_(None))
-                .order_by(projects.c.created_at.desc())
-            ).all()
+            rows = list_projects(conn, session.principal.account_id)
             return [
                 {
                     "id": r.id,
@@ -117,11 +112,7 @@ async def project_page(project_id: str, request: Request) -> HTMLResponse:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:
             project = get_project_row(conn, session.principal.account_id, project_id)
-            rows = conn.execute(
-                select(shots)
-                .where(shots.c.project_id == project_id, shots.c.deleted_at.is_(None))
-                .order_by(shots.c.position, shots.c.created_at)
-            ).all()
+            rows = shots_of(conn, session.principal.account_id, project_id)
             shot_list = []
             for shot in rows:
                 objs = [take_object(t, video_object(job)) for t, job in takes_of(conn, shot.id)]
@@ -129,12 +120,7 @@ async def project_page(project_id: str, request: Request) -> HTMLResponse:
                 objs.sort(key=lambda t: (t["status"] != "completed", len(t["qc_flags"]), t["cost"] or 0))
                 shot_list.append(shot_object(shot, objs))
             committed = credits(billing.spent_mc(conn, project_id=project_id))
-            cut = conn.execute(
-                select(cuts)
-                .where(cuts.c.project_id == project_id)
-                .order_by(cuts.c.created_at.desc())
-                .limit(1)
-            ).one_or_none()
+            cut = latest_cut(conn, session.principal.account_id, project_id)
         return {"project": project, "shots": shot_list, "committed": committed, "cut": cut}
 
     data = await to_thread.run_sync(read)

@@ -14,14 +14,18 @@ from gateway.engine.db import Database, api_keys, key_revocations
 
 __all__ = [
     "KEY_PREFIX",
+    "KeyBudgets",
     "NewKey",
     "Principal",
     "create_key",
     "hash_key",
+    "key_budgets",
+    "key_owner",
     "list_keys",
     "lookup",
     "revocation_version",
     "revoke_key",
+    "set_key_budgets",
 ]
 
 KEY_PREFIX = "fg-"
@@ -112,3 +116,34 @@ def lookup(db: Database, secret: str) -> Principal | None:
             )
         ).one_or_none()
     return Principal(row.account_id, row.id) if row else None
+
+
+@dataclass(frozen=True)
+class KeyBudgets:
+    """A key's spending caps in millicredits per UTC day and month (None: no cap)."""
+
+    daily_mc: int | None
+    monthly_mc: int | None
+
+
+def key_budgets(conn: Connection, key_id: str) -> KeyBudgets | None:
+    """``key_id``'s caps, or None if there is no such key."""
+    row = conn.execute(
+        select(api_keys.c.daily_budget_mc, api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id)
+    ).one_or_none()
+    return None if row is None else KeyBudgets(row.daily_budget_mc, row.monthly_budget_mc)
+
+
+def set_key_budgets(conn: Connection, key_id: str, budgets: KeyBudgets) -> None:
+    """Set ``key_id``'s caps (both: read them with :func:`key_budgets` to change one)."""
+    conn.execute(
+        update(api_keys)
+        .where(api_keys.c.id == key_id)
+        .values(daily_budget_mc=budgets.daily_mc, monthly_budget_mc=budgets.monthly_mc)
+    )
+
+
+def key_owner(conn: Connection, key_id: str) -> str | None:
+    """The account that owns ``key_id``, or None if there is no such key."""
+    owner = conn.execute(select(api_keys.c.account_id).where(api_keys.c.id == key_id)).scalar_one_or_none()
+    return None if owner is None else str(owner)

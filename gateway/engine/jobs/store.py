@@ -62,6 +62,12 @@ class JobStore:
             rows = list(conn.execute(query))
         return rows[:limit], len(rows) > limit
 
+    def unfinished(self, account_id: str, also: Collection[str] = ()) -> list[Row[Any]]:
+        """``account_id``'s queued and running jobs, and those of ``also`` whatever their state."""
+        condition = jobs.c.status.in_((QUEUED, IN_PROGRESS)) | jobs.c.id.in_(list(also))
+        with self.db.read() as conn:
+            return list(conn.execute(select(jobs).where(jobs.c.account_id == account_id, condition)))
+
     def queue_depth(self) -> int:
         with self.db.read() as conn:
             return int(
