@@ -138,17 +138,9 @@ class RemoteAdapter:
         body: dict[str, Any] = {
             "model": request.model,
             "prompt": request.prompt,
-            "size": p.size,
-            "frames": p.frames,
-            "fps": p.fps,
-            "steps": p.steps,
-            "guidance": p.guidance,
-            "seed": p.seed,
-            "audio": p.audio,
+            **p.as_create_fields(),
             "routing": {"allow_fallbacks": False},
         }
-        if p.negative_prompt:
-            body["negative_prompt"] = p.negative_prompt
         if request.image_path is not None:
             data = base64.b64encode(Path(request.image_path).read_bytes()).decode()
             body["input_reference"] = {"image_url": f"data:image/png;base64,{data}"}

@@ -180,6 +180,22 @@ class GenerationParams:
             "audio": self.audio,
         }
 
+    def as_create_fields(self) -> dict[str, object]:
+        """The fields of a ``POST /v1/videos`` body that make a Framegate node run exactly these
+        parameters (the mode follows from whether an image is sent)."""
+        fields: dict[str, object] = {
+            "size": self.size,
+            "frames": self.frames,
+            "fps": self.fps,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "seed": self.seed,
+            "audio": self.audio,
+        }
+        if self.negative_prompt:
+            fields["negative_prompt"] = self.negative_prompt
+        return fields
+
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> GenerationParams:
         return cls(**data)  # type: ignore[arg-type]
