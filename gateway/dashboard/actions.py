@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 import billing
+from gateway.api.edge import clean_form_value
 from gateway.api.projects import ProjectCreate
 from gateway.api.schemas import VideoCreate, parse_model
 from gateway.api.shots import ShotCreate, TakesCreate
@@ -164,10 +165,9 @@ async def new_shot(project_id: str, request: Request) -> RedirectResponse:
 @router.post("/shots/{shot_id}/takes")
 async def render_takes(shot_id: str, request: Request) -> RedirectResponse:
     session = require_session(request)
-    form = await request.form()
-    if not session.csrf_ok(form.get("csrf") if isinstance(form.get("csrf"), str) else None):  # type: ignore[arg-type]
-        return see_other(request=request, url="/projects", error="The form was stale; reload the page.")
-    models = [m for m in form.getlist("models") if isinstance(m, str)]
+    await verify_csrf(request, session)  # 403 for a stale or forged form, as every other action
+    form = await request.form()  # the same parsed form (Starlette keeps it): the models are a list
+    models = [clean_form_value("models", m) for m in form.getlist("models") if isinstance(m, str)]
     state = state_of(request)
     try:
         with state.db.read() as conn:

@@ -160,11 +160,13 @@ class JobStore:
 
     def complete(self, job_id: str, owner: str, *, result: dict[str, Any]) -> bool:
         """Mark completed and have billing settle it (charge and meter usage), atomically; the job's
-        ``cost_mc`` is what billing charged. False if no longer ours."""
+        ``cost_mc`` is what billing charged. False if no longer ours, or if a cancel arrived while it
+        was finishing: a cancel that was accepted is honoured (the job ends cancelled, refunded)."""
+        ended: list[JobEvent] = []
         with self.db.write() as conn:
             done = conn.execute(
                 update(jobs)
-                .where(self._owned(job_id, owner))
+                .where(self._owned(job_id, owner), jobs.c.cancel_requested.is_(False))
                 .values(
                     status=COMPLETED,
                     progress=100,
@@ -176,29 +178,40 @@ class JobStore:
                 .returning(*jobs.c)
             ).one_or_none()
             if done is None:
-                return False
-            charged = billing.settle(
-                conn,
-                job_id,
-                quoted_mc=done.quoted_mc,
-                usage=billing.UsageRecord(
-                    account_id=done.account_id,
-                    api_key_id=done.key_id,
-                    project_id=done.project_id,
-                    model=done.model,
-                    backend=done.backend,
-                    video_seconds=result["frames"] / result["fps"],
-                    frames=result["frames"],
-                    width=result["width"],
-                    height=result["height"],
-                    device_seconds=result.get("run_seconds", 0.0),
-                ),
-            )
-            done = conn.execute(
-                update(jobs).where(jobs.c.id == job_id).values(cost_mc=charged).returning(*jobs.c)
-            ).one()
+                self._fail(conn, job_id, owner, "cancelled", "the job was cancelled", ended)
+            else:
+                charged, done = self._settle(conn, done, result)
+        if done is None:
+            self._emit(ended)
+            return False
         self.events.emit(JobEvent.of("video.completed", done, credits_mc=charged))
         return True
+
+    @staticmethod
+    def _settle(conn: Connection, done: Row[Any], result: dict[str, Any]) -> tuple[int, Row[Any]]:
+        """Billing charges the completed job and meters it; (what it charged, the row after)."""
+        job_id = done.id
+        charged = billing.settle(
+            conn,
+            job_id,
+            quoted_mc=done.quoted_mc,
+            usage=billing.UsageRecord(
+                account_id=done.account_id,
+                api_key_id=done.key_id,
+                project_id=done.project_id,
+                model=done.model,
+                backend=done.backend,
+                video_seconds=result["frames"] / result["fps"],
+                frames=result["frames"],
+                width=result["width"],
+                height=result["height"],
+                device_seconds=result.get("run_seconds", 0.0),
+            ),
+        )
+        after = conn.execute(
+            update(jobs).where(jobs.c.id == job_id).values(cost_mc=charged).returning(*jobs.c)
+        ).one()
+        return charged, after
 
     def set_qc(self, job_id: str, qc: dict[str, Any]) -> None:
         """Attach quality-check results to a completed job (they are computed after it completes)."""

@@ -30,6 +30,7 @@ from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.fleet import Fleet
 from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
 from gateway.engine.jobs.clips import posters_for, quality_of
+from gateway.engine.jobs.states import FAILED
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate
 from local_models import GenerationParams
@@ -380,7 +381,10 @@ class WorkerPool:
         files["metadata"] = meta_path
         self.artifacts.put(job.id, files)
         if not self.store.complete(job.id, self.owner, result=result):
-            log.warning("%s finished after its lease was lost; result discarded", job.id)
+            row = self.store.get_any(job.id)
+            if row is not None and row.status == FAILED:  # cancelled as it finished: nothing to keep
+                self.artifacts.delete(job.id)
+            log.warning("%s finished after it was cancelled or lost its lease; result discarded", job.id)
             return False, None
         row = self.store.get_any(job.id)
         if row is not None and row.deleted_at is not None:
