@@ -64,7 +64,10 @@ async def test_a_finished_job_tells_each_step_once_after_commit(gw: Gateway) -> 
     assert completed.credits_mc == round(done["cost"] * 1000)
     assert 10 - gw.balance(key).available_mc / 1000 == done["cost"]
     assert completed.job.status == "completed" and completed.account_id == submitted.account_id
-    assert all(STATUS_AFTER[t] == status for t, status in committed.seen)
+    # What the database holds when the sink hears an event is that event's state or a later one (the
+    # job moves on in other threads), never an earlier one.
+    rank = {"queued": 0, "in_progress": 1, "completed": 2, "failed": 2}
+    assert all(rank[str(status)] >= rank[STATUS_AFTER[t]] for t, status in committed.seen), committed.seen
     # The id is stable: the same transition of the same job always has the same id.
     assert JobEvent.of("video.completed", completed.job).id == completed.id
 
