@@ -93,18 +93,20 @@ def _check_tree(data: Any) -> None:
             )
 
 
-def loads_json(raw: bytes) -> Any:
-    """Decode a JSON body under the edge rules; 400 ``invalid_json`` / ``invalid_parameter`` otherwise."""
+def loads_json(raw: bytes, *, param: str | None = None) -> Any:
+    """Decode a JSON body (or, with ``param``, that field's JSON text) under the edge rules; 400
+    ``invalid_json`` / ``invalid_parameter`` otherwise."""
+    what = "the body" if param is None else param
     try:
         # UTF-8 only (json.loads would also guess UTF-16/32); a BOM is then a JSON error, as it should be.
         text = raw.decode("utf-8")
         data = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise BadRequest(
-            f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
+            f"{what} is JSON nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json", param=param
         ) from None
     except ValueError as exc:  # includes JSONDecodeError, UnicodeDecodeError, over-long integers
-        raise BadRequest(f"the body is not valid JSON: {exc}", code="invalid_json") from None
+        raise BadRequest(f"{what} is not valid JSON: {exc}", code="invalid_json", param=param) from None
     _check_tree(data)
     return data
 

@@ -30,7 +30,7 @@ def _quote(state: AppState, who: Principal, request: JobRequest, model: str | No
     if model is not None:
         request = replace(request, video=replace(request.video, model=model), compare=())
     # The caller's key routing defaults apply, as they do to a create and to explain.
-    c = state.service.route(request, who.key_id).first
+    c = state.service.route(request, who).first
     return {
         "model": c.spec.id,
         "backend": c.backend,
@@ -44,7 +44,7 @@ def _quote(state: AppState, who: Principal, request: JobRequest, model: str | No
     }
 
 
-@router.post("/quotes", **documented(returns=QuoteResult, json_body=QuoteBody, errors=(413, 503)))
+@router.post("/quotes", **documented(returns=QuoteResult, json_body=QuoteBody, errors=(404, 413, 503)))
 async def create_quote(
     request: Request,
     state: Annotated[AppState, Depends(app_state)],
@@ -67,9 +67,24 @@ async def create_quote(
         raise BadRequest("mode must be t2v or i2v", code="invalid_parameter", param="mode")
     raw.setdefault("prompt", "quote")
     body = parse_json_body(raw)
+    if mode == "t2v" and body.image_bytes is not None:
+        raise BadRequest(
+            "mode t2v contradicts the input_reference sent", code="invalid_parameter", param="mode"
+        )
     wanted: Mode = "i2v" if (mode == "i2v" or body.image_bytes is not None) else "t2v"
     asked = body.fields.to_request(None, mode=wanted)
-    targets: list[str | None] = list(models) if models else [None]
+    # An A/B compare is priced as it would be created: one job per model.
+    listed = models if models is not None else list(asked.compare) or None
+    if models is not None and (asked.compare or body.fields.model):
+        which = "routing.compare" if asked.compare else "model"
+        raise BadRequest(f"send models or {which}, not both", code="invalid_parameter", param="models")
+    if listed is not None and len(set(listed)) != len(listed):
+        if models is None:  # as a create answers the same body
+            raise BadRequest(
+                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
+            )
+        raise BadRequest("models lists a model twice", code="invalid_parameter", param="models")
+    targets: list[str | None] = list(listed) if listed else [None]
     quotes = [await to_thread.run_sync(_quote, state, who, asked, m) for m in targets]
     total = sum(q["cost"] for q in quotes)
     return {"object": "quote", "data": quotes, "total": round(total, 3)}

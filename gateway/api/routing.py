@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -15,6 +16,7 @@ from gateway.api.images import validate_image
 from gateway.api.objects import BackendList, RouteExplanation
 from gateway.api.schemas import VIDEO_FORM, VideoCreate
 from gateway.engine.keys import Principal
+from gateway.errors import BadRequest
 from gateway.state import AppState
 
 __all__ = ["router"]
@@ -27,7 +29,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 @router.post(
     "/routes/explain",
     **documented(
-        returns=RouteExplanation, json_body=VideoCreate, form_body=VIDEO_FORM, errors=(413, 415, 503)
+        returns=RouteExplanation, json_body=VideoCreate, form_body=VIDEO_FORM, errors=(404, 413, 415, 503)
     ),
 )
 async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
@@ -41,7 +43,16 @@ async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[
         )
     if not (body.fields.prompt or "").strip():
         body.fields = body.fields.model_copy(update={"prompt": "explain"})
-    routed = await to_thread.run_sync(state.service.route, body.fields.to_request(image), who.key_id)
+    asked = body.fields.to_request(image)
+    if asked.compare:
+        # An A/B compare runs every listed model: rank those, as the create would run them.
+        if len(set(asked.compare)) != len(asked.compare):
+            raise BadRequest(
+                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
+            )
+        prefs = asked.routing or state.service.routing_defaults(who.key_id)
+        asked = replace(asked, routing=replace(prefs, only=asked.compare), compare=())
+    routed = await to_thread.run_sync(state.service.route, asked, who)
     ranked = [
         {
             "rank": i + 1,

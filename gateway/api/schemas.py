@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from billing import credits, millicredits
@@ -72,6 +72,8 @@ _DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 def decimal_text(value: Any) -> Any:
     """A number sent as text must be plain ASCII decimal (``4``, ``2.5``): Python's float() would also
     take ``1_0``, ``1e3``, ``+1``, `` 1 ``, ``inf`` or other scripts' digits."""
+    if isinstance(value, bool):  # a bool is an int to Python; to a client it is not a number
+        raise PydanticCustomError("decimal_text", "must be a number, not true or false")
     if isinstance(value, str) and not _DECIMAL.fullmatch(value):
         raise PydanticCustomError("decimal_text", "must be a plain decimal number such as 4 or 2.5")
     return value
@@ -127,11 +129,13 @@ class VideoCreate(BaseModel):
 
     @field_validator("routing", mode="before")
     @classmethod
-    def _routing_from_form(cls, value: Any) -> Any:
-        # Multipart forms carry the routing object as a JSON string.
+    def _routing_from_form(cls, value: Any, info: ValidationInfo) -> Any:
+        # Multipart forms carry the routing object as a JSON string; a JSON body sends the object.
         if isinstance(value, str):
+            if not (info.context or {}).get("form"):
+                raise PydanticCustomError("model_type", "must be an object")
             # The edge rules (depth, text, numbers) apply to JSON inside a form field too.
-            return loads_json(value.encode("utf-8", "surrogatepass"))
+            return loads_json(value.encode("utf-8", "surrogatepass"), param="routing")
         return value
 
     _seconds_text = field_validator("seconds", "guidance", mode="before")(decimal_text)
@@ -216,7 +220,7 @@ def parse_model(model: type[M], data: Any, *, lax: bool = False) -> M:
     ``lax`` for forms, whose fields are all text.
     """
     try:
-        return model.model_validate(data, strict=False if lax else None)
+        return model.model_validate(data, strict=False if lax else None, context={"form": lax})
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(p) for p in first["loc"]) or None

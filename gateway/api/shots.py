@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
@@ -103,6 +103,14 @@ class TakesCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     models: list[str] = Field(min_length=1, max_length=8)
+
+    @field_validator("models")
+    @classmethod
+    def _each_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise PydanticCustomError("duplicate_model", "lists a model twice")
+        return value
+
     prompt: str | None = Field(default=None, min_length=1, max_length=4000)
     from_take: str | None = None
     seed: int | None = None
@@ -183,7 +191,7 @@ async def add_shot(project_id: str, request: Request, state: StateDep, who: Prin
 
 @router.get("/projects/{project_id}/shots", **documented(returns=ShotList, errors=(404,)))
 async def list_shots(
-    project_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
+    project_id: str, state: StateDep, who: PrincipalDep, sort: Literal["qc"] | None = None
 ) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:
@@ -195,7 +203,7 @@ async def list_shots(
 
 @router.get("/shots/{shot_id}", **documented(returns=Shot, errors=(404,)))
 async def get_shot(
-    shot_id: str, state: StateDep, who: PrincipalDep, sort: str | None = None
+    shot_id: str, state: StateDep, who: PrincipalDep, sort: Literal["qc"] | None = None
 ) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with state.db.read() as conn:

@@ -26,7 +26,6 @@ from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
 from local_models.spec import VideoRequest, parse_size
 from local_models.video import concat_videos, probe
-from router import RoutingPreferences
 
 __all__ = ["Cut", "TakeRequest", "assemble_cut", "render_takes"]
 
@@ -69,7 +68,7 @@ def render_takes(
             seed=req.seed,
             steps=req.steps,
         ),
-        routing=RoutingPreferences(),
+        routing=None,  # the key's routing defaults apply to takes as to any create
         compare=req.models,
         project=project.id,
         image=image,

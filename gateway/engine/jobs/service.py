@@ -34,6 +34,10 @@ Render = Callable[[Row[Any]], dict[str, Any]]
 response to a create for idempotent replays, so it is given the renderer rather than importing it."""
 
 
+def _project_not_found(project_id: str) -> NotFound:
+    return NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project")
+
+
 def _not_found(video_id: str) -> NotFound:
     return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
 
@@ -115,8 +119,12 @@ class JobService:
         """The routing a request gets when it sends none: per key from config, else the default."""
         return self._key_routing.get(key_id or "", self._default_routing)
 
-    def route(self, request: JobRequest, key_id: str | None = None) -> Plan:
-        """Validate the prompt and rank the candidates (no side effects; also quotes and explain)."""
+    def route(self, request: JobRequest, principal: Principal | None = None) -> Plan:
+        """Validate the request and rank the candidates (no side effects; also quotes and explain).
+
+        ``principal``: whose request it is (their key's routing defaults apply, their project must exist).
+        """
+        key_id = principal.key_id if principal is not None else None
         prompt = request.prompt.strip()
         if not prompt:
             raise InvalidRequest(
@@ -128,8 +136,19 @@ class JobService:
                 code="prompt_too_long",
                 param="prompt",
             )
+        negative = request.video.negative_prompt or ""
+        if len(negative) > self.max_prompt_chars:
+            raise InvalidRequest(
+                f"negative_prompt is {len(negative)} characters; the limit is {self.max_prompt_chars}",
+                code="negative_prompt_too_long",
+                param="negative_prompt",
+            )
         if request.problem is not None:
             raise request.problem
+        if principal is not None and request.project is not None:
+            with self.db.read() as conn:
+                if not self._project_exists(conn, principal.account_id, request.project):
+                    raise _project_not_found(request.project)
         return plan(
             request.video,
             self.offers(),
@@ -139,17 +158,17 @@ class JobService:
             fallbacks=self.fallbacks,
         )
 
-    def _plans(self, request: JobRequest, key_id: str | None) -> list[Plan]:
+    def _plans(self, request: JobRequest, principal: Principal) -> list[Plan]:
         if not request.compare:
-            return [self.route(request, key_id)]
+            return [self.route(request, principal)]
         if len(set(request.compare)) != len(request.compare):
             raise InvalidRequest(
                 "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
             )
         # A/B: one job per model, each its own plan (no fallbacks: a take must be that model).
-        single = replace(request.routing or self.routing_defaults(key_id), allow_fallbacks=False)
+        single = replace(request.routing or self.routing_defaults(principal.key_id), allow_fallbacks=False)
         return [
-            self.route(replace(request, video=replace(request.video, model=m), routing=single), key_id)
+            self.route(replace(request, video=replace(request.video, model=m), routing=single), principal)
             for m in request.compare
         ]
 
@@ -171,7 +190,7 @@ class JobService:
             raise InvalidRequest(
                 "image-to-video needs an input_reference image", code="missing_image", param="input_reference"
             )
-        plans = self._plans(request, principal.key_id)
+        plans = self._plans(request, principal)
         job_ids = [new_video_id() for _ in plans]
         image = request.image
         inputs = [
@@ -237,9 +256,7 @@ class JobService:
         if request.project is not None and not self._project_exists(
             conn, principal.account_id, request.project
         ):
-            raise NotFound(
-                f"no project with id {request.project!r}", code="project_not_found", param="project"
-            )
+            raise _project_not_found(request.project)  # deleted since the request was routed
         row = conn.execute(
             insert(jobs)
             .returning(*jobs.c)
