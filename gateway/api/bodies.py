@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +61,15 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
         detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
         raise BadRequest(f"could not parse the form body: {detail}", code="invalid_body") from None
     data: dict[str, Any] = {}
+    routing: dict[str, Any] = {}
     image: bytes | None = None
     image_url = file_id = None
     seen: set[str] = set()
     for key, value in form.multi_items():
+        nested = _ROUTING_FIELD.fullmatch(key)
+        if nested is not None and isinstance(value, str):
+            _add_routing_field(routing, nested.group(1), bool(nested.group(2)), clean_form_value(key, value))
+            continue
         if key in seen:
             raise BadRequest(f"{key} is sent twice", code="invalid_parameter", param=key)
         seen.add(key)
@@ -84,10 +90,38 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
             param="input_reference",
         )
     await form.close()
+    if routing:
+        if "routing" in data:
+            raise BadRequest(
+                "send routing as one JSON field or as routing[...] fields, not both",
+                code="invalid_parameter",
+                param="routing",
+            )
+        data["routing"] = routing
     fields = parse_model(VideoCreate, data, lax=True)
     if image is None and (image_url is not None or file_id is not None):
         image = _reference_bytes(image_url, file_id)
     return CreateBody(fields, image)
+
+
+# ``routing[policy]=fastest``, ``routing[compare][]=a``: how the OpenAI SDK (and PHP/Rails-style clients)
+# write a nested ``extra_body={"routing": {...}}`` into a multipart form.
+_ROUTING_FIELD = re.compile(r"routing\[([a-z_]{1,32})\](\[\])?")
+
+
+def _add_routing_field(routing: dict[str, Any], name: str, is_list: bool, value: str) -> None:
+    param = f"routing.{name}"
+    if is_list:
+        existing = routing.setdefault(name, [])
+        if not isinstance(existing, list):
+            raise BadRequest(
+                f"{param} is sent both as a value and as a list", code="invalid_parameter", param=param
+            )
+        existing.append(value)
+    elif name in routing:
+        raise BadRequest(f"{param} is sent twice", code="invalid_parameter", param=param)
+    else:
+        routing[name] = value
 
 
 def _reference_bytes(image_url: str | None, file_id: str | None) -> bytes:

@@ -49,7 +49,7 @@ def keys_create(
         balance = billing.get_balance(conn, account_id)
     typer.echo(key.secret)
     typer.echo(
-        f"key {key.id} for account {account!r}; balance {credits(balance.balance_mc):g} credits. "
+        f"key {key.id} for account {account!r}; balance {_shown(balance.balance_mc)} credits. "
         "Store the key now: it cannot be shown again.",
         err=True,
     )
@@ -83,6 +83,11 @@ def keys_revoke(key_id: str = typer.Argument(..., help="the key's id (key_...)")
     typer.echo(f"revoked {key_id}")
 
 
+def _shown(amount_mc: int) -> str:
+    """Credits to the millicredit, as the API shows them (``1378.932``, ``1000``): never rounded off."""
+    return f"{credits(amount_mc):.3f}".rstrip("0").rstrip(".")
+
+
 def _cap(value: float | None) -> int | None:
     """A cap in credits as millicredits; 0 (or none given) means no cap."""
     return millicredits(value) if value else None
@@ -106,7 +111,7 @@ def keys_budget(
             budgets.monthly_mc if monthly is None else _cap(monthly),
         )
         set_key_budgets(conn, key_id, budgets)
-    show: Callable[[int | None], str] = lambda mc: "none" if mc is None else f"{credits(mc):g}"  # noqa: E731
+    show: Callable[[int | None], str] = lambda mc: "none" if mc is None else f"{_shown(mc)}"  # noqa: E731
     typer.echo(f"{key_id}: daily budget {show(budgets.daily_mc)}, monthly budget {show(budgets.monthly_mc)}")
 
 
@@ -138,8 +143,8 @@ def credits_grant(
         billing.grant(conn, account_id, millicredits(amount))
         balance = billing.get_balance(conn, account_id)
     typer.echo(
-        f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
-        f"available {credits(balance.available_mc):g} credits"
+        f"{account}: balance {_shown(balance.balance_mc)}, held {_shown(balance.held_mc)}, "
+        f"available {_shown(balance.available_mc)} credits"
     )
 
 
@@ -154,6 +159,6 @@ def credits_show(account: str = typer.Option(..., help="account name")) -> None:
             raise typer.Exit(1)
         balance = billing.get_balance(conn, account_id)
     typer.echo(
-        f"{account}: balance {credits(balance.balance_mc):g}, held {credits(balance.held_mc):g}, "
-        f"available {credits(balance.available_mc):g} credits"
+        f"{account}: balance {_shown(balance.balance_mc)}, held {_shown(balance.held_mc)}, "
+        f"available {_shown(balance.available_mc)} credits"
     )

@@ -89,5 +89,5 @@ def generate(
         out.write_bytes(content.content)
     typer.echo(
         f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
-        f"cost {video['cost']:g} credits, seed {video['seed']})"
+        f"cost {video['cost']:.3f} credits, seed {video['seed']})"
     )

@@ -88,3 +88,25 @@ def test_errors_surface_as_sdk_exceptions(server: tuple[str, str]) -> None:
         for _ in range(40):
             poor(model="wan-tiny", prompt="x", seconds="2")
     assert no_money.value.status_code == 402
+
+
+def test_routing_in_extra_body_reaches_the_router(server: tuple[str, str]) -> None:
+    """The SDK writes ``extra_body={"routing": {...}}`` as ``routing[...]`` form fields: they are routing."""
+    url, key = server
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key)
+    routing = {
+        "policy": "quality",
+        "only": ["shapes-fast", "shapes-hq"],
+        "allow_fallbacks": False,
+        "max_price": 40,
+    }
+    video = client.videos.create(prompt="a red circle moving right", extra_body={"routing": routing})
+    assert video.model == "shapes-hq"  # the better of the two allowed, by the quality policy
+    compare = client.videos.with_raw_response.create(
+        prompt="a blue square", extra_body={"routing": {"compare": ["shapes-fast", "wan-tiny"]}}
+    )
+    body = compare.http_response.json()
+    assert body["object"] == "list" and [v["model"] for v in body["data"]] == ["shapes-fast", "wan-tiny"]
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.videos.create(prompt="p", extra_body={"routing": {"policy": "slowest"}})
+    assert refused.value.body["code"] == "invalid_parameter"  # type: ignore[index]
