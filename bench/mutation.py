@@ -56,7 +56,7 @@ TARGETS = [
     Target(
         "adapters.local (device lock)",
         ("adapters/local.py",),
-        ("tests/adapters/test_local.py",),
+        ("tests/adapters/test_local.py", "tests/adapters/test_local_artifacts.py"),
     ),
     Target("billing.ledger", ("billing/ledger.py",), ("tests/billing/",)),
     Target(
