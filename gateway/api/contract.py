@@ -62,13 +62,15 @@ def documented(
     errors: Iterable[int] = (),
     auth: bool = True,
     also: dict[int, SchemaLike] | None = None,
+    empty: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator that document the operation.
 
     ``returns``: the 200 JSON object (a tuple: one of several); ``media``: other 200 content types and
     their schemas; ``json_body`` / ``form_body``: the request body as JSON (a model) and as multipart
     (an object schema); ``errors``: the 4xx/5xx statuses beyond 400 (always possible) and, with
-    ``auth``, 401 and 429; ``also``: other statuses with their own (non-error) body.
+    ``auth``, 401 and 429; ``also``: other statuses with their own (non-error) body; ``empty``: statuses
+    answered without a body (``304``), with what they mean.
     """
     ok: dict[str, Any] = {"description": "OK", "content": {}}
     if returns is not None:
@@ -86,6 +88,8 @@ def documented(
             "description": "see the body",
             "content": {"application/json": {"schema": _ref(model, _RESPONSE_MODELS)}},
         }
+    for status, meaning in (empty or {}).items():
+        responses[str(status)] = {"description": meaning}
     extra: dict[str, Any] = {"responses": responses}
     content: dict[str, Any] = {}
     if json_body is not None:

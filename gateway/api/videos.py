@@ -13,11 +13,12 @@ from gateway.api.contract import BINARY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.images import validate_image
 from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
+from gateway.api.polling import etag_of, matches, poll_after_ms
 from gateway.api.schemas import VIDEO_FORM, VideoCreate, video_object
 from gateway.engine.artifacts import VARIANTS
 from gateway.engine.idempotency import IdempotentRequest, check_key, request_hash
 from gateway.engine.ids import is_video_id
-from gateway.engine.jobs.states import COMPLETED, TERMINAL
+from gateway.engine.jobs.states import COMPLETED
 from gateway.engine.keys import Principal
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.state import AppState
@@ -30,11 +31,18 @@ StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
-def _video_response(state: AppState, row: Any, status_code: int = 200) -> JSONResponse:
-    headers = {}
-    if row.status not in TERMINAL:
-        headers["openai-poll-after-ms"] = str(state.settings.poll_after_ms)
-    return JSONResponse(video_object(row), status_code=status_code, headers=headers)
+def _video_response(state: AppState, row: Any, if_none_match: str | None = None) -> Response:
+    """The video object with its ``ETag`` and, while it runs, when to poll again; a ``304`` without
+    a body when the caller already holds this version (``If-None-Match``)."""
+    response = JSONResponse(video_object(row))
+    etag = etag_of(bytes(response.body))
+    headers = {"etag": etag, "cache-control": "private, no-cache"}
+    if (wait := poll_after_ms(row, state.settings.poll_after_ms)) is not None:
+        headers["openai-poll-after-ms"] = str(wait)
+    if matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
 
 
 def _not_found(video_id: str) -> NotFound:
@@ -106,13 +114,20 @@ async def list_videos(
     }
 
 
-@router.get("/{video_id}", **documented(returns=Video, errors=(404,)))
-async def retrieve_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
-    return _video_response(state, await _load(state, who, video_id))
+@router.get(
+    "/{video_id}",
+    **documented(
+        returns=Video, errors=(404,), empty={304: "not modified since the ETag sent in If-None-Match"}
+    ),
+)
+async def retrieve_video(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> Response:
+    """A video. Send ``If-None-Match`` with the last ``ETag`` to get ``304`` while nothing changed; poll
+    again after ``openai-poll-after-ms`` (it shrinks as the job nears its end)."""
+    return _video_response(state, await _load(state, who, video_id), request.headers.get("if-none-match"))
 
 
 @router.post("/{video_id}/cancel", **documented(returns=Video, errors=(404, 409)))
-async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> JSONResponse:
+async def cancel_video(video_id: str, state: StateDep, who: PrincipalDep) -> Response:
     """Cancel a queued or running job: it ends ``failed`` with ``error.code = "cancelled"``, refunded."""
     if not is_video_id(video_id):
         raise _not_found(video_id)
