@@ -14,6 +14,7 @@ import billing
 from gateway.engine.db import Database, jobs
 from gateway.engine.events import EventBus, EventType, JobEvent
 from gateway.engine.jobs.limits import limits_for
+from gateway.engine.jobs.settle import settle_completed
 from gateway.engine.jobs.states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
 from gateway.engine.jobs.submission import JobCandidate
 from router import Queued, next_job
@@ -180,38 +181,12 @@ class JobStore:
             if done is None:
                 self._fail(conn, job_id, owner, "cancelled", "the job was cancelled", ended)
             else:
-                charged, done = self._settle(conn, done, result)
+                charged, done = settle_completed(conn, done, result)
         if done is None:
             self._emit(ended)
             return False
         self.events.emit(JobEvent.of("video.completed", done, credits_mc=charged))
         return True
-
-    @staticmethod
-    def _settle(conn: Connection, done: Row[Any], result: dict[str, Any]) -> tuple[int, Row[Any]]:
-        """Billing charges the completed job and meters it; (what it charged, the row after)."""
-        job_id = done.id
-        charged = billing.settle(
-            conn,
-            job_id,
-            quoted_mc=done.quoted_mc,
-            usage=billing.UsageRecord(
-                account_id=done.account_id,
-                api_key_id=done.key_id,
-                project_id=done.project_id,
-                model=done.model,
-                backend=done.backend,
-                video_seconds=result["frames"] / result["fps"],
-                frames=result["frames"],
-                width=result["width"],
-                height=result["height"],
-                device_seconds=result.get("run_seconds", 0.0),
-            ),
-        )
-        after = conn.execute(
-            update(jobs).where(jobs.c.id == job_id).values(cost_mc=charged).returning(*jobs.c)
-        ).one()
-        return charged, after
 
     def set_qc(self, job_id: str, qc: dict[str, Any]) -> None:
         """Attach quality-check results to a completed job (they are computed after it completes)."""
