@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from adapters import Cancelled, GenerationRequest, LocalAdapter, PermanentError
 from local_models import Catalog, LoadedPipeline, VideoRequest, resolve
@@ -62,17 +62,25 @@ def test_image_to_video_starts_from_the_image_and_notes_the_upsample(
     tmp_path: Path, models_dir: Path
 ) -> None:
     adapter = LocalAdapter(Catalog.from_config(), models_dir, device="cpu")
-    image = tmp_path / "ref.png"
-    # A palette image with transparency: the adapter hands the pipeline plain RGB.
-    Image.new("RGBA", (64, 64), (220, 30, 30, 255)).convert("P").save(image)
     spec = next(s for s in adapter.models() if s.id == "shapes-fast")
     params = resolve(spec, VideoRequest(mode="i2v", seed=5, size=(64, 64)))
-    request = GenerationRequest("video_i2v", "shapes-fast", "a red circle", params, tmp_path / "i2v", image)
-    artifact = adapter.generate(request, lambda f: None, threading.Event())
-    assert artifact.metadata["family"] == "shapes"
-    assert artifact.metadata["upsampled_from"] == "32x32"  # the family's note on what it ran
-    frames, _ = read_frames(artifact.video_path)
-    assert frames.shape[1:3] == (64, 64)
+    centres = {}
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        picture = Image.new("RGB", (64, 64), (128, 128, 128))
+        ImageDraw.Draw(picture).ellipse((16, 16, 48, 48), fill=colour)
+        image = tmp_path / f"{name}.png"
+        picture.convert("P").save(image)  # a palette image: the adapter hands the pipeline plain RGB
+        request = GenerationRequest(
+            f"video_{name}", "shapes-fast", "a circle", params, tmp_path / name, image
+        )
+        artifact = adapter.generate(request, lambda f: None, threading.Event())
+        assert artifact.metadata["family"] == "shapes"
+        assert artifact.metadata["upsampled_from"] == "32x32"  # the family's note on what it ran
+        frames, _ = read_frames(artifact.video_path)
+        assert frames.shape[1:3] == (64, 64)
+        centres[name] = frames[0][32, 32].astype(int)
+    red, blue = centres["red"], centres["blue"]
+    assert red[0] > red[2] + 60 and blue[2] > blue[0] + 60  # the clip opens on the image it was given
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +128,8 @@ def test_bad_speed_options_are_refused_when_the_backend_starts(models_dir: Path)
     )
     with pytest.raises(Exception) as refused:
         LocalAdapter(catalog, models_dir, device="cpu")
-    assert "model 'w'" in str(refused.value) and getattr(refused.value, "code", None)
+    assert "model 'w'" in str(refused.value)
+    assert getattr(refused.value, "code", None) not in (None, "model_error")  # the speed option's own code
 
 
 def _resident_log(
@@ -144,6 +153,12 @@ def _resident_log(
             _request(adapter, model, tmp_path / model, steps=1), lambda f: None, threading.Event()
         )
     return log, adapter
+
+
+def test_a_count_limit_of_one_swaps_models(tmp_path: Path, models_dir: Path) -> None:
+    log, adapter = _resident_log({"max_loaded": 1}, ("shapes-fast", "shapes-hq"), models_dir, tmp_path)
+    assert log == ["load shapes-fast", "evict shapes-fast", "load shapes-hq"]
+    assert adapter.resident_count() == 1
 
 
 def test_two_models_stay_loaded_by_default(tmp_path: Path, models_dir: Path) -> None:
