@@ -36,19 +36,20 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 def poll_after_ms(row: Any, floor_ms: int, now: float | None = None) -> int | None:
     """When to ask again about the job ``row`` (None once it is finished).
 
-    Queued: a quarter of its estimated time left (``eta_seconds`` from submission). Running: a third
-    of the time left at its pace so far (from its progress), so the last polls come close together.
-    Never under ``floor_ms`` (the operator's setting), never over 10 s queued or 5 s running.
+    Queued, or running without progress yet: a quarter of its estimated time left (``eta_seconds``
+    from submission). Running: a third of the time left at its pace so far (from its progress), so the
+    last polls come close together. Never under ``floor_ms`` (the operator's setting), never over 10 s
+    queued or 5 s running. (The official SDK reads the hint of its first poll only and keeps it: that
+    first hint, from the estimate, sets its whole cadence.)
     """
     now = time.time() if now is None else now
-    if row.status == QUEUED:
+    progress = int(row.progress or 0)
+    if row.status == QUEUED or (row.status == IN_PROGRESS and progress <= 0):
         left = (row.eta_seconds or 0.0) - (now - row.created_at)
-        return _clamp(left * 1000 / 4, floor_ms, MAX_QUEUED_MS)
+        ceiling = MAX_QUEUED_MS if row.status == QUEUED else MAX_RUNNING_MS
+        return _clamp(left * 1000 / 4, floor_ms, ceiling)
     if row.status == IN_PROGRESS:
-        progress = int(row.progress or 0)
         started = row.started_at or row.created_at
-        if progress <= 0:
-            return floor_ms
         left = (now - started) * (100 - progress) / progress
         return _clamp(left * 1000 / 3, floor_ms, MAX_RUNNING_MS)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,11 +21,13 @@ async def test_an_unchanged_video_answers_304_without_a_body(gw: Gateway) -> Non
     first = await gw.client.get(f"/v1/videos/{video['id']}", headers=auth(key))
     etag = first.headers["etag"]
     assert etag.startswith('W/"') and first.headers["cache-control"] == "private, no-cache"
-    again = await gw.client.get(f"/v1/videos/{video['id']}", headers={**auth(key), "if-none-match": etag})
-    if again.status_code == 200:  # it moved on (started) between the two reads: the tag moved with it
-        assert again.headers["etag"] != etag
-        etag = again.headers["etag"]
+    for _ in range(200):  # the job moves on (started, progress) until it hangs: the tag moves with it
         again = await gw.client.get(f"/v1/videos/{video['id']}", headers={**auth(key), "if-none-match": etag})
+        if again.status_code == 304:
+            break
+        assert again.status_code == 200 and again.headers["etag"] != etag
+        etag = again.headers["etag"]
+        await asyncio.sleep(0.05)
     assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
     assert "openai-poll-after-ms" in again.headers
     # Once it changes, the old tag no longer matches.
@@ -68,7 +71,11 @@ def test_the_poll_hint_follows_the_job() -> None:
     assert poll_after_ms(_job("queued"), floor, now=1000.0) == floor  # no estimate yet
     # Running: a third of the time left at its pace; often near the end, never under the floor.
     running = {"started_at": 1000.0}
-    assert poll_after_ms(_job("in_progress", progress=0, **running), floor, now=1030.0) == floor
+    assert (
+        poll_after_ms(_job("in_progress", progress=0, **running), floor, now=1030.0) == floor
+    )  # no estimate
+    no_progress = {"started_at": 1000.0, "eta_seconds": 12.0, "progress": 0}
+    assert poll_after_ms(_job("in_progress", **no_progress), floor, now=1000.0) == 3_000  # from the estimate
     assert poll_after_ms(_job("in_progress", progress=25, **running), floor, now=1003.0) == 3_000
     assert poll_after_ms(_job("in_progress", progress=10, **running), floor, now=1010.0) == 5_000
     assert poll_after_ms(_job("in_progress", progress=95, **running), floor, now=1019.0) == floor
