@@ -111,6 +111,7 @@ def keys_budget(
             budgets.monthly_mc if monthly is None else _cap(monthly),
         )
         set_key_budgets(conn, key_id, budgets)
+        budgets = key_budgets(conn, key_id) or budgets  # what is now stored
     show: Callable[[int | None], str] = lambda mc: "none" if mc is None else f"{_shown(mc)}"  # noqa: E731
     typer.echo(f"{key_id}: daily budget {show(budgets.daily_mc)}, monthly budget {show(budgets.monthly_mc)}")
 

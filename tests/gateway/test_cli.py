@@ -87,8 +87,21 @@ def test_ledger_verify_and_budgets(env: Path) -> None:
     assert created.exit_code == 0, created.output
     listed = runner.invoke(app, ["keys", "list", "--account", "team"])
     key_id = re.search(r"key_[0-9a-f]+", listed.stdout).group(0)  # type: ignore[union-attr]
+    other = runner.invoke(app, ["keys", "create", "--account", "bystander", "--monthly-budget", "9"])
+    assert other.exit_code == 0
     budget = runner.invoke(app, ["keys", "budget", key_id, "--monthly", "40", "--daily", "0"])
     assert budget.exit_code == 0 and "daily budget none, monthly budget 40" in budget.stdout
+    daily_only = runner.invoke(app, ["keys", "budget", key_id, "--daily", "7"])  # the monthly cap stays
+    assert daily_only.exit_code == 0 and "daily budget 7, monthly budget 40" in daily_only.stdout
+    nobody = runner.invoke(app, ["keys", "budget", "key_0000000000000000", "--daily", "1"])
+    assert nobody.exit_code == 1 and "no key" in nobody.output
+    from gateway.engine.db import Database, api_keys
+
+    db = Database(f"sqlite:///{env / 'framegate.db'}")
+    with db.read() as conn:  # the other account's key kept its own caps
+        caps = {(r.daily_budget_mc, r.monthly_budget_mc) for r in conn.execute(api_keys.select())}
+    db.dispose()
+    assert caps == {(7000, 40000), (None, 9000)}
     ok = runner.invoke(app, ["ledger", "verify"])
     assert ok.exit_code == 0 and "ledger OK" in ok.stdout
 
