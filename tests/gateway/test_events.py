@@ -38,6 +38,13 @@ class Broken:
         raise RuntimeError("this sink is broken")
 
 
+async def _heard(recording: RecordingSink, job_id: str, event_type: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while event_type not in recording.types(job_id):
+        assert time.monotonic() < deadline, f"{job_id} never sent {event_type}: {recording.types(job_id)}"
+        await asyncio.sleep(0.02)
+
+
 def _record(gw: Gateway) -> tuple[RecordingSink, CommittedCheck]:
     recording, committed = RecordingSink(), CommittedCheck(gw)
     gw.state.events.register("broken", Broken())  # registered first: the others must still hear
@@ -52,6 +59,8 @@ async def test_a_finished_job_tells_each_step_once_after_commit(gw: Gateway) -> 
     video = (await gw.create(key, prompt="a red square", model="fake-video")).json()
     done = await gw.wait(key, video["id"])
     assert done["status"] == "completed"
+    # The event follows the commit that the API has already shown: give the worker a moment to send it.
+    await _heard(recording, video["id"], "video.completed")
 
     types = recording.types(video["id"])
     assert types[:2] == ["video.submitted", "video.started"]
@@ -87,6 +96,8 @@ async def test_failures_and_cancels_return_the_hold(gw: Gateway) -> None:
     cancel = await gw.client.post(f"/v1/videos/{running['id']}/cancel", headers=auth(key))
     assert cancel.status_code == 200
     assert (await gw.wait(key, running["id"]))["status"] == "failed"
+    await _heard(recording, failed["id"], "video.failed")
+    await _heard(recording, running["id"], "video.cancelled")
 
     last_failed = [e for e in recording if e.job_id == failed["id"]][-1]
     assert last_failed.type == "video.failed"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from prometheus_client.parser import text_string_to_metric_families
 
 import billing
@@ -25,8 +28,15 @@ async def test_job_and_request_metrics(gw: Gateway) -> None:
     failed = (await gw.create(key, prompt="p", model="fake-video")).json()
     await gw.wait(key, failed["id"])
 
-    text = (await gw.client.get("/metrics")).text
-    values = samples(text)
+    # Metrics come from the job events, sent just after the commits the API already shows.
+    finished = ("framegate_jobs_finished_total", frozenset({("model", "fake-video"), ("outcome", "failed")}))
+    deadline = time.monotonic() + 60
+    while True:
+        text = (await gw.client.get("/metrics")).text
+        values = samples(text)
+        if values.get(finished) == 1 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
     assert values[("framegate_jobs_submitted_total", frozenset({("model", "fake-video")}))] == 2
     assert (
         values[
