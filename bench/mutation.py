@@ -49,7 +49,11 @@ TARGETS = [
     ),
     Target("router.policy", ("router/policy.py",), ("tests/router/",)),
     Target("router.dispatch", ("router/dispatch.py",), ("tests/router/test_dispatch.py",)),
-    Target("local_models.qc", ("local_models/qc.py",), ("tests/local_models/test_qc.py",)),
+    Target(
+        "local_models.qc",
+        ("local_models/qc.py",),
+        ("tests/local_models/test_qc.py", "tests/local_models/test_qc_report.py"),
+    ),
     Target(
         "local_models.residency", ("local_models/residency.py",), ("tests/local_models/test_residency.py",)
     ),
