@@ -15,7 +15,7 @@ from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.objects import QuoteResult
 from gateway.api.schemas import QuoteBody
-from gateway.engine.jobs.submission import JobRequest
+from gateway.engine.jobs.submission import JobRequest, check_compare
 from gateway.engine.keys import Principal
 from gateway.errors import BadRequest
 from gateway.state import AppState
@@ -30,7 +30,7 @@ def _quote(state: AppState, who: Principal, request: JobRequest, model: str | No
     if model is not None:
         request = replace(request, video=replace(request.video, model=model), compare=())
     # The caller's key routing defaults apply, as they do to a create and to explain.
-    c = state.service.route(request, who).first
+    c = state.service.preview(request, who).first
     return {
         "model": c.spec.id,
         "backend": c.backend,
@@ -78,11 +78,8 @@ async def create_quote(
     if models is not None and (asked.compare or body.fields.model):
         which = "routing.compare" if asked.compare else "model"
         raise BadRequest(f"send models or {which}, not both", code="invalid_parameter", param="models")
-    if listed is not None and len(set(listed)) != len(listed):
-        if models is None:  # as a create answers the same body
-            raise BadRequest(
-                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
-            )
+    check_compare(asked.compare)  # as a create answers the same body
+    if models is not None and len(set(models)) != len(models):
         raise BadRequest("models lists a model twice", code="invalid_parameter", param="models")
     targets: list[str | None] = list(listed) if listed else [None]
     quotes = [await to_thread.run_sync(_quote, state, who, asked, m) for m in targets]

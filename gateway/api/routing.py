@@ -15,8 +15,8 @@ from gateway.api.deps import app_state, principal
 from gateway.api.images import validate_image
 from gateway.api.objects import BackendList, RouteExplanation
 from gateway.api.schemas import VIDEO_FORM, VideoCreate
+from gateway.engine.jobs.submission import check_compare
 from gateway.engine.keys import Principal
-from gateway.errors import BadRequest
 from gateway.state import AppState
 
 __all__ = ["router"]
@@ -46,13 +46,10 @@ async def explain(request: Request, state: StateDep, who: PrincipalDep) -> dict[
     asked = body.fields.to_request(image)
     if asked.compare:
         # An A/B compare runs every listed model: rank those, as the create would run them.
-        if len(set(asked.compare)) != len(asked.compare):
-            raise BadRequest(
-                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
-            )
+        check_compare(asked.compare)
         prefs = asked.routing or state.service.routing_defaults(who.key_id)
         asked = replace(asked, routing=replace(prefs, only=asked.compare), compare=())
-    routed = await to_thread.run_sync(state.service.route, asked, who)
+    routed = await to_thread.run_sync(state.service.preview, asked, who)
     ranked = [
         {
             "rank": i + 1,

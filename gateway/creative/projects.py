@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from gateway.engine.db import cuts, projects
 from gateway.engine.errors import NotFound
+from gateway.engine.projects import find_project
 
 __all__ = ["delete_project", "get_project_row", "insert_project", "latest_cut", "list_projects"]
 
@@ -33,11 +34,8 @@ def insert_project(
 
 
 def get_project_row(conn: Connection, account_id: str, project_id: str) -> Row[Any]:
-    row = conn.execute(
-        select(projects).where(
-            projects.c.id == project_id, projects.c.account_id == account_id, projects.c.deleted_at.is_(None)
-        )
-    ).one_or_none()
+    """``account_id``'s live project; ``project_not_found`` otherwise."""
+    row = find_project(conn, account_id, project_id)
     if row is None:
         raise NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project_id")
     return row

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 import billing
 from gateway.engine import idempotency
 from gateway.engine.artifacts import ArtifactStore
-from gateway.engine.db import Database, jobs, projects
+from gateway.engine.db import Database, jobs
 from gateway.engine.errors import Conflict, InvalidRequest, NotFound
 from gateway.engine.events import EventBus, JobEvent
 from gateway.engine.fleet import Fleet
@@ -22,8 +22,9 @@ from gateway.engine.ids import new_video_id
 from gateway.engine.jobs.limits import limits_for
 from gateway.engine.jobs.states import QUEUED, TERMINAL
 from gateway.engine.jobs.store import JobStore
-from gateway.engine.jobs.submission import JobCandidate, JobRequest, format_seconds
+from gateway.engine.jobs.submission import JobCandidate, JobRequest, check_compare, format_seconds
 from gateway.engine.keys import Principal
+from gateway.engine.projects import find_project
 from gateway.engine.prompts import normalize_prompt
 from router import Offer, Plan, RoutingPreferences, plan
 
@@ -122,7 +123,7 @@ class JobService:
     def route(self, request: JobRequest, principal: Principal | None = None) -> Plan:
         """Validate the request and rank the candidates (no side effects; also quotes and explain).
 
-        ``principal``: whose request it is (their key's routing defaults apply, their project must exist).
+        ``principal``: whose request it is (their key's routing defaults apply).
         """
         key_id = principal.key_id if principal is not None else None
         prompt = request.prompt.strip()
@@ -145,10 +146,6 @@ class JobService:
             )
         if request.problem is not None:
             raise request.problem
-        if principal is not None and request.project is not None:
-            with self.db.read() as conn:
-                if not self._project_exists(conn, principal.account_id, request.project):
-                    raise _project_not_found(request.project)
         return plan(
             request.video,
             self.offers(),
@@ -158,13 +155,19 @@ class JobService:
             fallbacks=self.fallbacks,
         )
 
+    def preview(self, request: JobRequest, principal: Principal) -> Plan:
+        """What a create would route to, creating nothing (quotes and explain): also refuses, as a
+        create would, a project the caller does not have."""
+        if request.project is not None:
+            with self.db.read() as conn:
+                if find_project(conn, principal.account_id, request.project) is None:
+                    raise _project_not_found(request.project)
+        return self.route(request, principal)
+
     def _plans(self, request: JobRequest, principal: Principal) -> list[Plan]:
         if not request.compare:
             return [self.route(request, principal)]
-        if len(set(request.compare)) != len(request.compare):
-            raise InvalidRequest(
-                "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
-            )
+        check_compare(request.compare)
         # A/B: one job per model, each its own plan (no fallbacks: a take must be that model).
         single = replace(request.routing or self.routing_defaults(principal.key_id), allow_fallbacks=False)
         return [
@@ -253,9 +256,7 @@ class JobService:
         seconds = request.video.seconds
         if seconds is None:
             seconds = chosen.spec.default_seconds
-        if request.project is not None and not self._project_exists(
-            conn, principal.account_id, request.project
-        ):
+        if request.project is not None and find_project(conn, principal.account_id, request.project) is None:
             raise _project_not_found(request.project)  # deleted since the request was routed
         row = conn.execute(
             insert(jobs)
@@ -300,17 +301,6 @@ class JobService:
         if warnings:
             video["warnings"] = warnings
         return row, video
-
-    @staticmethod
-    def _project_exists(conn: Connection, account_id: str, project_id: str) -> bool:
-        found = conn.execute(
-            select(projects.c.id).where(
-                projects.c.id == project_id,
-                projects.c.account_id == account_id,
-                projects.c.deleted_at.is_(None),
-            )
-        ).one_or_none()
-        return found is not None
 
     def _regeneration_check(
         self, conn: Connection, account_id: str, model: str, prompt_key: str

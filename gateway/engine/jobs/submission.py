@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.engine.errors import InvalidRequest
 from local_models.errors import FramegateError
 from local_models.spec import GenerationParams, VideoRequest
 from router import Candidate, RoutingPreferences
 
-__all__ = ["InputImage", "JobCandidate", "JobRequest", "format_seconds"]
+__all__ = ["InputImage", "JobCandidate", "JobRequest", "check_compare", "format_seconds"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,14 @@ class JobRequest:
     project: str | None = None
     image: InputImage | None = None
     problem: FramegateError | None = None
+
+
+def check_compare(models: Sequence[str]) -> None:
+    """An A/B compare names each model once (``invalid_routing`` otherwise), however it is sent."""
+    if len(set(models)) != len(models):
+        raise InvalidRequest(
+            "routing.compare lists a model twice", code="invalid_routing", param="routing.compare"
+        )
 
 
 def format_seconds(value: float) -> str:
