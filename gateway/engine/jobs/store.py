@@ -281,23 +281,19 @@ class JobStore:
             }
             if not count_attempt:
                 values["attempts"] = jobs.c.attempts - 1
-            done = conn.execute(update(jobs).where(self._owned(job_id, owner)).values(**values)).rowcount == 1
-        if done:
-            self._emit_requeued([job_id])
-        return done
-
-    def _emit_requeued(self, job_ids: list[str]) -> None:
-        for job_id in job_ids:
-            row = self.get_any(job_id)
-            if row is not None:
-                self.events.emit(JobEvent.of("video.requeued", row, seq=(row.attempts, row.started_at)))
+            row = conn.execute(
+                update(jobs).where(self._owned(job_id, owner)).values(**values).returning(*jobs.c)
+            ).one_or_none()
+        if row is not None:
+            self.events.emit(_requeued(row))
+        return row is not None
 
     def recover_expired(self, max_attempts: int) -> Recovery:
         """Re-queue running jobs whose lease expired (their worker died); fail those out of attempts."""
         now = time.time()
         requeued: list[str] = []
         failed: list[str] = []
-        ended: list[JobEvent] = []
+        ended: list[JobEvent] = []  # failed, cancelled and requeued, sent once the transaction commits
         with self.db.write() as conn:
             rows = conn.execute(
                 select(jobs.c.id, jobs.c.attempts, jobs.c.lease_owner, jobs.c.cancel_requested).where(
@@ -318,16 +314,16 @@ class JobStore:
                     if self._fail(conn, row.id, row.lease_owner, code, message, ended):
                         failed.append(row.id)
                 elif (
-                    conn.execute(
+                    back := conn.execute(
                         update(jobs)
                         .where(self._owned(row.id, row.lease_owner))
                         .values(status=QUEUED, lease_owner=None, lease_expires_at=None, progress=0)
-                    ).rowcount
-                    == 1
-                ):
+                        .returning(*jobs.c)
+                    ).one_or_none()
+                ) is not None:
                     requeued.append(row.id)
+                    ended.append(_requeued(back))
         self._emit(ended)
-        self._emit_requeued(requeued)
         return Recovery(requeued, failed)
 
     def void_orphaned_reserves(self) -> list[billing.PendingReserve]:
@@ -376,3 +372,9 @@ class JobStore:
             after = conn.execute(select(jobs).where(jobs.c.id == job_id)).one()
         self._emit(ended)
         return after
+
+
+def _requeued(row: Row[Any]) -> JobEvent:
+    """The event of a job back in the queue, from the row the requeue returned (not a later read,
+    which could already show the next claim)."""
+    return JobEvent.of("video.requeued", row, seq=(row.attempts, row.started_at))
