@@ -101,17 +101,13 @@ def error_body(code: str, message: str, param: str | None, kind: Kind) -> dict[s
 
 def _response(exc: FramegateError) -> JSONResponse:
     code = next((c for cls, c in _PUBLIC_CODE.items() if isinstance(exc, cls)), exc.code)
-    # Credits and backends failing say nothing about the request's fields.
-    param = (
-        exc.param if exc.kind not in ("payment", "unavailable") or isinstance(exc, WeightsNotFound) else None
-    )
     headers = {}
     if exc.retry_after is not None:
         headers["retry-after"] = str(max(1, math.ceil(exc.retry_after)))
     if exc.kind == "unauthorized":
         headers["www-authenticate"] = "Bearer"  # RFC 9110: a 401 names its scheme
     return JSONResponse(
-        error_body(code, exc.message, param, exc.kind), status_code=http_status(exc), headers=headers
+        error_body(code, exc.message, exc.param, exc.kind), status_code=http_status(exc), headers=headers
     )
 
 
