@@ -40,6 +40,8 @@ async def test_warm_job_runs_before_an_older_cold_one(
         await state.workers.stop()
         older = (await gw.create(key, prompt="a blue square", model="shapes-hq", seed=1)).json()
         newer = (await gw.create(key, prompt="a green circle", model="shapes-fast", seed=1)).json()
+        state.fleet._cached = None  # see shapes-fast warm now, not a snapshot from before the warm-up
+        assert "shapes-fast" in state.fleet.view().backends["local"].warm_models
         pool = WorkerPool(
             state.jobs,
             state.adapters,
