@@ -27,9 +27,11 @@ from gateway.api import (
     routing,
     shots,
     videos,
+    webhooks,
 )
 from gateway.api.contract import install_contract
 from gateway.api.deps import known_query_only
+from gateway.api.live import JobWatch
 from gateway.api.schemas import routing_preferences, video_object
 from gateway.config import ConfigError, FileConfig, PriceConfig, load_config
 from gateway.dashboard import install_dashboard
@@ -42,6 +44,9 @@ from gateway.engine.jobs.attempts import RetryPolicy
 from gateway.engine.jobs.service import JobService
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.worker import WorkerConfig, WorkerPool
+from gateway.engine.outbound import AddressPolicy
+from gateway.engine.webhooks import DeliveryConfig, SecretKey, WebhookDeliverer, WebhookOutbox
+from gateway.engine.webhooks.outbox import outbox_depth
 from gateway.errors import install_error_handlers
 from gateway.metrics import Metrics, MetricsMiddleware, MetricsSink
 from gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UrlGuardMiddleware
@@ -191,6 +196,16 @@ def _worker_config(settings: Settings) -> WorkerConfig:
     )
 
 
+def _delivery_config(settings: Settings, policy: AddressPolicy) -> DeliveryConfig:
+    return DeliveryConfig(
+        policy=policy,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        poll_seconds=settings.webhook_poll_seconds,
+        schedule=tuple(settings.webhook_retry_schedule),
+    )
+
+
 def build_state(settings: Settings, metrics: Metrics) -> AppState:
     """Everything the app serves from: database (migrated), backends, engine, limits, billing config."""
     config = load_config(settings.config, settings.data_dir)
@@ -201,6 +216,15 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     artifacts = _artifact_store(settings, db)
     events = EventBus()
     events.register("metrics", MetricsSink(metrics))
+    secret_key = SecretKey.load(settings.secret_key, settings.data_dir / "secret.key")
+    outbound = AddressPolicy.of(settings.outbound_allow_http, settings.outbound_allow_networks)
+    events.register_durable("webhooks", WebhookOutbox(video_object))
+    deliverer = WebhookDeliverer(
+        db, secret_key, _delivery_config(settings, outbound), metrics.observe_webhook
+    )
+    events.register("webhooks", deliverer)
+    watch = JobWatch()
+    events.register("live", watch)
     store = JobStore(db, events)
     fleet = Fleet(db, adapters, offers)
     workers = None
@@ -223,6 +247,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         cancel_local=workers.cancel_local if workers else lambda job_id: None,
     )
     metrics.track_queue_depth(store.queue_depth)
+    metrics.track_outbox_depth(lambda: outbox_depth(db))
     for name, adapter in adapters.items():
         if isinstance(adapter, LocalAdapter):
             metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
@@ -239,6 +264,10 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         keys=KeyCache(),
         fleet=fleet,
         events=events,
+        secret_key=secret_key,
+        outbound=outbound,
+        deliverer=deliverer,
+        watch=watch,
         limiter=make_limiter(settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url),
         stripe=StripeConfig(
             settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base
@@ -262,6 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers, adapters, db = state.workers, state.adapters, state.db
         if workers is not None:
             await workers.start()
+        await state.deliverer.start()
         maintenance = asyncio.create_task(_maintain_forever(app.state.fg))
         # Everything built so far lives as long as the process: keep the cyclic GC from rescanning
         # it on every full collection (those scans were ~100 ms pauses in the request path).
@@ -277,6 +307,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             maintenance.cancel()
             if workers is not None:
                 await workers.stop()
+            await state.deliverer.stop()
             for adapter in adapters.values():
                 adapter.close()
             if app.state.fg.limiter is not None:
@@ -290,7 +321,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="One API for many open video diffusion models.",
     )
     install_error_handlers(app)
-    api = [videos, models, health, account, quotes, routing, creative, shots, projects, billing_routes]
+    api = [
+        videos,
+        models,
+        health,
+        account,
+        quotes,
+        routing,
+        creative,
+        shots,
+        projects,
+        billing_routes,
+        webhooks,
+    ]
     for module in api:
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     install_dashboard(app)

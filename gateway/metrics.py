@@ -87,6 +87,7 @@ class Metrics:
         self.webhooks = Counter(
             "framegate_stripe_webhooks_total", "Stripe webhook deliveries by outcome", ["outcome"], registry=r
         )
+        self._webhook_metrics(r)
         self.ledger_verified = Gauge(
             "framegate_ledger_verify_last_success_timestamp_seconds",
             "when the ledger last passed every invariant check",
@@ -96,8 +97,33 @@ class Metrics:
             "framegate_ledger_verify_problems", "broken invariants at the last check", registry=r
         )
 
+    def _webhook_metrics(self, r: CollectorRegistry) -> None:
+        self.webhook_deliveries = Counter(
+            "framegate_webhook_deliveries_total",
+            "outgoing webhook delivery attempts by outcome (delivered, retrying, failed)",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_latency = Histogram(
+            "framegate_webhook_delivery_seconds",
+            "from a job's terminal state to the end of a delivery attempt",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=r,
+        )
+        self.webhook_outbox = Gauge(
+            "framegate_webhook_outbox_depth", "webhook deliveries not yet delivered nor given up", registry=r
+        )
+
     def track_queue_depth(self, read: Callable[[], int]) -> None:
         self.queue_depth.set_function(read)
+
+    def track_outbox_depth(self, read: Callable[[], int]) -> None:
+        self.webhook_outbox.set_function(read)
+
+    def observe_webhook(self, outcome: str, seconds: float) -> None:
+        self.webhook_deliveries.labels(outcome=outcome).inc()
+        if outcome == "delivered":
+            self.webhook_latency.observe(seconds)
 
     def track_residency(
         self, backend: str, resident: Callable[[], int], used_bytes: Callable[[], int]

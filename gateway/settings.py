@@ -94,6 +94,36 @@ class Settings(BaseSettings):
         default=None, description="if set, /metrics answers only 'Authorization: Bearer <token>'"
     )
 
+    secret_key: str | None = Field(
+        default=None,
+        description="signs webhooks and content links; share it between gateway processes "
+        "(default: a random key kept in data_dir/secret.key)",
+    )
+    outbound_allow_http: bool = Field(
+        default=False, description="webhook targets and image URLs may be plain http (default: https only)"
+    )
+    outbound_allow_networks: list[str] = Field(
+        default_factory=list,
+        description="private networks webhook targets and image URLs may reach (CIDRs, e.g. 127.0.0.1/32)",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, description="per delivery attempt")
+    webhook_concurrency: int = Field(default=8, ge=1, description="deliveries in flight per process")
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, description="how often the outbox is looked at")
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 24000.0],
+        description="seconds after each failed attempt before the next (8 attempts over ~24 h)",
+    )
+    wait_max_seconds: float = Field(default=60.0, gt=0, description="the longest 'Prefer: wait=N' honoured")
+    image_url_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="fetching an input_reference URL"
+    )
+    content_link_seconds: int = Field(
+        default=3600, ge=60, description="how long a signed content link ('url' on a video) stays valid"
+    )
+    retention_days: float | None = Field(
+        default=None, gt=0, description="delete clips this long after they complete (default: keep)"
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

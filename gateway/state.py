@@ -18,11 +18,14 @@ from gateway.settings import Settings
 from router import Offer
 
 if TYPE_CHECKING:
+    from gateway.api.live import JobWatch
     from gateway.engine.events import EventBus
     from gateway.engine.fleet import Fleet
     from gateway.engine.jobs.service import JobService
     from gateway.engine.jobs.store import JobStore
     from gateway.engine.jobs.worker import WorkerPool
+    from gateway.engine.outbound import AddressPolicy
+    from gateway.engine.webhooks import SecretKey, WebhookDeliverer
 
 
 @dataclass
@@ -67,5 +70,9 @@ class AppState:
     events: EventBus
     stripe: StripeConfig
     packs: dict[str, CreditPack]
+    secret_key: SecretKey
+    outbound: AddressPolicy
+    deliverer: WebhookDeliverer
+    watch: JobWatch
     limiter: RateLimiter | None = None
     qc_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))

@@ -21,8 +21,11 @@ __all__ = ["CreateBody", "parse_json_body", "read_create_body"]
 
 @dataclass
 class CreateBody:
+    """A parsed create: its fields, and the reference image as bytes or as an http(s) URL to fetch."""
+
     fields: VideoCreate
     image_bytes: bytes | None
+    image_url: str | None = None
 
 
 async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBody:
@@ -47,11 +50,11 @@ def _from_json(raw: bytes) -> CreateBody:
 def parse_json_body(data: dict[str, Any]) -> CreateBody:
     """A create body from already-decoded JSON (also used by quotes)."""
     fields = parse_model(VideoCreate, data)
-    image = None
-    if fields.input_reference is not None:
-        image = _reference_bytes(fields.input_reference.image_url, fields.input_reference.file_id)
-        fields = fields.model_copy(update={"input_reference": None})
-    return CreateBody(fields, image)
+    if fields.input_reference is None:
+        return CreateBody(fields, None)
+    reference = fields.input_reference
+    fields = fields.model_copy(update={"input_reference": None})
+    return _with_reference(fields, reference.image_url, reference.file_id)
 
 
 async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
@@ -100,7 +103,7 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
         data["routing"] = routing
     fields = parse_model(VideoCreate, data, lax=True)
     if image is None and (image_url is not None or file_id is not None):
-        image = _reference_bytes(image_url, file_id)
+        return _with_reference(fields, image_url, file_id)
     return CreateBody(fields, image)
 
 
@@ -122,6 +125,12 @@ def _add_routing_field(routing: dict[str, Any], name: str, is_list: bool, value:
         raise BadRequest(f"{param} is sent twice", code="invalid_parameter", param=param)
     else:
         routing[name] = value
+
+
+def _with_reference(fields: VideoCreate, image_url: str | None, file_id: str | None) -> CreateBody:
+    if image_url is not None and image_url[:8].lower().startswith(("http://", "https://")):
+        return CreateBody(fields, None, image_url)  # fetched by the route, under the address rules
+    return CreateBody(fields, _reference_bytes(image_url, file_id))
 
 
 def _reference_bytes(image_url: str | None, file_id: str | None) -> bytes:

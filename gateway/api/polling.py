@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.engine.jobs.states import IN_PROGRESS, QUEUED
 
-__all__ = ["etag_of", "matches", "poll_after_ms"]
+__all__ = ["etag_of", "matches", "poll_after_ms", "seconds_left"]
 
 MAX_QUEUED_MS = 10_000  # a queued job is asked about at least every 10 s
 MAX_RUNNING_MS = 5_000
@@ -57,3 +57,18 @@ def poll_after_ms(row: Any, floor_ms: int, now: float | None = None) -> int | No
 
 def _clamp(value: float, low: int, high: int) -> int:
     return int(max(low, min(high, value)))
+
+
+def seconds_left(row: Any, now: float | None = None) -> float | None:
+    """The job's estimated time to finish (None once it has): from its progress while it runs, else
+    from the estimate made at submission."""
+    now = time.time() if now is None else now
+    progress = int(row.progress or 0)
+    if row.status == IN_PROGRESS and progress > 0:
+        return round(
+            max(0.0, float(now - (row.started_at or row.created_at)) * (100 - progress) / progress), 1
+        )
+    if row.status in (QUEUED, IN_PROGRESS):
+        created: float = row.created_at
+        return round(max(0.0, float(row.eta_seconds or 0.0) - (now - created)), 1)
+    return None

@@ -126,8 +126,10 @@ class VideoCreate(BaseModel):
     audio: bool | None = None
     project: str | None = None
     routing: RoutingBody | None = None
+    webhook_url: str | None = None
+    characters: list[str] | None = Field(default=None, min_length=1, max_length=1)
 
-    @field_validator("routing", mode="before")
+    @field_validator("routing", "characters", mode="before")
     @classmethod
     def _routing_from_form(cls, value: Any, info: ValidationInfo) -> Any:
         # Multipart forms carry the routing object as a JSON string; a JSON body sends the object.
@@ -135,13 +137,13 @@ class VideoCreate(BaseModel):
             if not (info.context or {}).get("form"):
                 raise PydanticCustomError("model_type", "must be an object")
             # The edge rules (depth, text, numbers) apply to JSON inside a form field too.
-            return loads_json(value.encode("utf-8", "surrogatepass"), param="routing")
+            return loads_json(value.encode("utf-8", "surrogatepass"), param=info.field_name)
         return value
 
     _seconds_text = field_validator("seconds", "guidance", mode="before")(decimal_text)
     _integer_text = field_validator("seed", "steps", "fps", "frames", mode="before")(integer_text)
 
-    @field_validator("model", "size", "negative_prompt", "project")
+    @field_validator("model", "size", "negative_prompt", "project", "webhook_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         if value is not None:
@@ -179,6 +181,7 @@ class VideoCreate(BaseModel):
             project=self.project,
             image=InputImage(image.png, image.sha256) if image is not None else None,
             problem=problem,
+            webhook_url=self.webhook_url,
         )
 
 
@@ -254,7 +257,7 @@ def video_object(row: Any) -> dict[str, Any]:
         "seconds": row.seconds,
         "size": row.size,
         "prompt": row.prompt,
-        "remixed_from_video_id": None,
+        "remixed_from_video_id": row.source_video_id if row.source_kind == "remix" else None,
         "error": error,
         # Framegate extras
         "backend": row.backend,
@@ -275,6 +278,10 @@ def video_object(row: Any) -> dict[str, Any]:
         "eta_seconds": row.eta_seconds,
         "qc": (row.result or {}).get("qc"),
         "upsampled_from": ((row.result or {}).get("backend_metadata") or {}).get("upsampled_from"),
+        "derived_from": {"video_id": row.source_video_id, "kind": row.source_kind}
+        if row.source_kind
+        else None,
+        "webhook_url": row.webhook_url,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from anyio import to_thread
@@ -11,14 +12,15 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from gateway.api.bodies import read_create_body
 from gateway.api.contract import BINARY, documented
 from gateway.api.deps import app_state, principal
-from gateway.api.images import validate_image
+from gateway.api.live import prefer_wait, wait_until_done
 from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
 from gateway.api.polling import etag_of, matches, poll_after_ms
+from gateway.api.references import checked_webhook_url, reference_image
 from gateway.api.schemas import VIDEO_FORM, VideoCreate, video_object
 from gateway.engine.artifacts import VARIANTS
 from gateway.engine.idempotency import IdempotentRequest, check_key, request_hash
 from gateway.engine.ids import is_video_id
-from gateway.engine.jobs.states import COMPLETED
+from gateway.engine.jobs.states import COMPLETED, FAILED
 from gateway.engine.keys import Principal
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.state import AppState
@@ -49,6 +51,10 @@ def _not_found(video_id: str) -> NotFound:
     return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
 
 
+async def _read(state: AppState, who: Principal, video_id: str) -> Any:
+    return await state.db.run_read(state.jobs.get, who.account_id, video_id)
+
+
 async def _load(state: AppState, who: Principal, video_id: str) -> Any:
     # Malformed ids (including path tricks) never reach a query or the filesystem.
     if not is_video_id(video_id):
@@ -71,23 +77,33 @@ async def _load(state: AppState, who: Principal, video_id: str) -> Any:
 async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Queue a generation. JSON or multipart (``input_reference`` as a file part or data URL)."""
     body = await read_create_body(request, max_body_bytes=state.settings.max_body_bytes)
-    image = None
-    if body.image_bytes is not None:
-        image = await to_thread.run_sync(
-            lambda: validate_image(body.image_bytes or b"", max_pixels=state.settings.max_image_pixels)
-        )
+    wait = prefer_wait(request, state.settings.wait_max_seconds)
+    webhook_url = await checked_webhook_url(state, body.fields.webhook_url)
+    image = await reference_image(state, who, body)
     idem = None
     if (key := request.headers.get("idempotency-key")) is not None:
         fields = body.fields.model_dump(mode="json")
         fields["input_sha256"] = image.sha256 if image is not None else None
         idem = IdempotentRequest(who.account_id, check_key(key), "videos.create", request_hash(fields))
-    submitted = await to_thread.run_sync(state.service.submit, who, body.fields.to_request(image), idem)
+    job = replace(body.fields.to_request(image), webhook_url=webhook_url)
+    submitted = await to_thread.run_sync(state.service.submit, who, job, idem)
     headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)}
     if submitted.replayed:
         headers["idempotent-replayed"] = "true"
     if submitted.body.get("warnings"):
         headers["framegate-warning"] = ", ".join(w["code"] for w in submitted.body["warnings"])
-    return JSONResponse(submitted.body, headers=headers)
+    body_out = submitted.body
+    if wait is not None:
+        headers["preference-applied"] = f"wait={wait:g}"
+        if body_out.get("object") == "video" and (row := await _read(state, who, body_out["id"])) is not None:
+            row = await wait_until_done(state, who.account_id, row, wait)
+            body_out = {
+                **video_object(row),
+                **({"warnings": body_out["warnings"]} if "warnings" in body_out else {}),
+            }
+            if row.status in (COMPLETED, FAILED):
+                headers.pop("openai-poll-after-ms")
+    return JSONResponse(body_out, headers=headers)
 
 
 @router.get("", **documented(returns=VideoPage))
@@ -122,8 +138,15 @@ async def list_videos(
 )
 async def retrieve_video(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> Response:
     """A video. Send ``If-None-Match`` with the last ``ETag`` to get ``304`` while nothing changed; poll
-    again after ``openai-poll-after-ms`` (it shrinks as the job nears its end)."""
-    return _video_response(state, await _load(state, who, video_id), request.headers.get("if-none-match"))
+    again after ``openai-poll-after-ms`` (it shrinks as the job nears its end). ``Prefer: wait=N``
+    answers once the job is completed or failed, or after N seconds (at most ``wait_max_seconds``)."""
+    row = await _load(state, who, video_id)
+    wait = prefer_wait(request, state.settings.wait_max_seconds)
+    if wait is None:
+        return _video_response(state, row, request.headers.get("if-none-match"))
+    response = _video_response(state, await wait_until_done(state, who.account_id, row, wait))
+    response.headers["preference-applied"] = f"wait={wait:g}"
+    return response
 
 
 @router.post("/{video_id}/cancel", **documented(returns=Video, errors=(404, 409)))

@@ -16,9 +16,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["EVENT_TYPES", "EventBus", "EventSink", "EventType", "JobEvent", "RecordingSink"]
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+__all__ = ["EVENT_TYPES", "DurableSink", "EventBus", "EventSink", "EventType", "JobEvent", "RecordingSink"]
 
 log = logging.getLogger("framegate.events")
 
@@ -82,12 +85,34 @@ class EventSink(Protocol):
     def handle(self, event: JobEvent) -> None: ...
 
 
+@runtime_checkable
+class DurableSink(Protocol):
+    """Writes a job's terminal event inside the transaction that ends the job (an outbox): the event
+    exists if and only if the state change does. Raising rolls the state change back."""
+
+    def record(self, conn: Connection, event: JobEvent) -> None: ...
+
+
 class EventBus:
-    """The registered sinks, by name; ``emit`` hands an event to each of them in registration order."""
+    """The registered sinks, by name; ``emit`` hands an event to each of them in registration order.
+    Durable sinks (``register_durable``) also get terminal events inside their transaction."""
 
     def __init__(self) -> None:
         self._sinks: dict[str, EventSink] = {}
+        self._durable: dict[str, DurableSink] = {}
         self._lock = threading.Lock()
+
+    def register_durable(self, name: str, sink: DurableSink) -> None:
+        """Add (or replace) the durable sink called ``name``."""
+        with self._lock:
+            self._durable[name] = sink
+
+    def record(self, conn: Connection, event: JobEvent) -> None:
+        """Hand ``event`` to every durable sink, inside the caller's transaction on ``conn``."""
+        with self._lock:
+            sinks = list(self._durable.values())
+        for sink in sinks:
+            sink.record(conn, event)
 
     def register(self, name: str, sink: EventSink) -> None:
         """Add (or replace) the sink called ``name``."""

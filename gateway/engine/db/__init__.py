@@ -4,6 +4,7 @@ from gateway.engine.db.engine import Database, normalize_url
 from gateway.engine.db.migrate import upgrade
 from gateway.engine.db.schema import (
     api_keys,
+    characters,
     cuts,
     idempotency_keys,
     jobs,
@@ -14,10 +15,18 @@ from gateway.engine.db.schema import (
     shots,
     takes,
 )
+from gateway.engine.db.webhook_schema import (
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
+    webhook_events,
+    webhook_secrets,
+)
 
 __all__ = [
     "Database",
     "api_keys",
+    "characters",
     "cuts",
     "idempotency_keys",
     "jobs",
@@ -29,4 +38,9 @@ __all__ = [
     "shots",
     "takes",
     "upgrade",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_events",
+    "webhook_secrets",
 ]

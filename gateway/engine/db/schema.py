@@ -20,6 +20,7 @@ from billing import metadata
 
 __all__ = [
     "api_keys",
+    "characters",
     "cuts",
     "idempotency_keys",
     "jobs",
@@ -105,6 +106,9 @@ jobs = Table(
     Column("cancel_requested", Boolean, nullable=False, default=False),
     Column("deleted_at", Float, nullable=True),
     Column("result", JSON, nullable=True),
+    Column("webhook_url", String(2048), nullable=True),  # a one-off target of its terminal event
+    Column("source_video_id", String(40), nullable=True),  # remixed, extended or edited from
+    Column("source_kind", String(16), nullable=True),  # remix, extension, edit
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
     Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),
@@ -165,6 +169,18 @@ sessions = Table(
     Column("expires_at", Float, nullable=False),
     # A new key's secret, shown once on the next keys page and cleared as it is shown.
     Column("reveal", String(128), nullable=True),
+)
+
+characters = Table(
+    "characters",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("image_path", String(255), nullable=False),  # the reference frame, a PNG
+    Column("image_sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_characters_account", "account_id", "id"),
 )
 
 # One row: bumped in the same transaction as every key revocation, so each gateway process can tell

@@ -182,11 +182,10 @@ class JobStore:
                 self._fail(conn, job_id, owner, "cancelled", "the job was cancelled", ended)
             else:
                 charged, done = settle_completed(conn, done, result)
-        if done is None:
-            self._emit(ended)
-            return False
-        self.events.emit(JobEvent.of("video.completed", done, credits_mc=charged))
-        return True
+                ended.append(JobEvent.of("video.completed", done, credits_mc=charged))
+                self.events.record(conn, ended[-1])
+        self._emit(ended)
+        return done is not None
 
     def set_qc(self, job_id: str, qc: dict[str, Any]) -> None:
         """Attach quality-check results to a completed job (they are computed after it completes)."""
@@ -236,6 +235,7 @@ class JobStore:
         released = done.quoted_mc if billing.void(conn, job_id) else 0
         kind: EventType = "video.cancelled" if code == "cancelled" else "video.failed"
         ended.append(JobEvent.of(kind, done, credits_mc=released))
+        self.events.record(conn, ended[-1])
         return True
 
     def switch_candidate(self, job_id: str, owner: str, candidate: JobCandidate) -> bool:

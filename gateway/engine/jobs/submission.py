@@ -32,7 +32,8 @@ class JobRequest:
     ``video.mode`` ``i2v`` needs ``image``; a quote may ask for ``i2v`` without one. ``problem`` is a
     field the caller's body could not be converted from (a malformed size): the engine raises it at
     the point of its own checks where that field is read, so errors come in the same order for
-    every caller.
+    every caller. ``webhook_url`` gets the job's terminal event; ``source`` is the video a remix,
+    extension or edit was made from.
     """
 
     prompt: str
@@ -42,6 +43,8 @@ class JobRequest:
     project: str | None = None
     image: InputImage | None = None
     problem: FramegateError | None = None
+    webhook_url: str | None = None  # checked by the caller against the outbound address rules
+    source: tuple[str, str] | None = None  # (video id, "remix" | "extension" | "edit") it derives from
 
 
 def check_compare(models: Sequence[str]) -> None:

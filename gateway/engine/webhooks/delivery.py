@@ -1,0 +1,164 @@
+"""The delivery worker: any gateway process runs one. It claims due deliveries from the outbox, POSTs
+each, signed, with a timeout and bounded concurrency, and records the outcome; the retry schedule is
+``DeliveryConfig.schedule``. A process killed mid-delivery leaves a claim that lapses, and the
+delivery is sent again (same ``webhook-id``) by whichever process claims it next."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from anyio import to_thread
+
+from gateway.engine.db import Database
+from gateway.engine.events import JobEvent
+from gateway.engine.outbound import AddressPolicy, guarded_client
+from gateway.engine.webhooks.outbox import PUBLISHED, Claimed, claim, finish
+from gateway.engine.webhooks.signing import SecretKey, signature_header
+
+__all__ = ["DEFAULT_SCHEDULE", "DeliveryConfig", "WebhookDeliverer"]
+
+log = logging.getLogger("framegate.webhooks")
+
+# Seconds to wait after each failed attempt: 8 attempts over about 24.4 hours.
+DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 24000)
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
+    timeout_seconds: float = 10.0
+    concurrency: int = 8
+    poll_seconds: float = 1.0
+    schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+
+
+Observer = Callable[[str, float], None]  # (outcome, seconds from the event to this attempt's end)
+
+
+class WebhookDeliverer:
+    """Sends the outbox. ``handle`` (an event sink) wakes it when a job ends in this process."""
+
+    def __init__(
+        self, db: Database, keys: SecretKey, config: DeliveryConfig, observe: Observer | None = None
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.config = config
+        self.observe = observe or (lambda outcome, seconds: None)
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._client = guarded_client(
+            self.config.policy, timeout=self.config.timeout_seconds, max_connections=self.config.concurrency
+        )
+        self._task = asyncio.create_task(self._run(), name="webhook-deliverer")
+
+    async def stop(self) -> None:
+        for task in list(self._sending):
+            task.cancel()  # its claim lapses and another round sends it again
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+
+    def handle(self, event: JobEvent) -> None:
+        if event.type in PUBLISHED:
+            self.wake()
+
+    def wake(self) -> None:
+        """Look at the outbox now (callable from any thread)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        # Sends run as their own tasks, at most ``concurrency`` at once: a slow receiver holds one
+        # slot until its timeout, never the others.
+        assert self._wake is not None
+        while True:
+            free = self.config.concurrency - len(self._sending)
+            claimed = 0
+            if free > 0:
+                try:
+                    batch = await to_thread.run_sync(self._claim, free)
+                except Exception:
+                    log.warning("claiming webhook deliveries failed", exc_info=True)
+                    batch = []
+                for item in batch:
+                    task = asyncio.create_task(self._send(item))
+                    self._sending.add(task)
+                    task.add_done_callback(self._sent)
+                claimed = len(batch)
+            if claimed and claimed == free:
+                await self._wait()  # all slots busy: a finished send wakes us
+            elif not claimed:
+                await self._wait()
+
+    async def _wait(self) -> None:
+        assert self._wake is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+        self._wake.clear()
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        return claim(self.db, self.keys, limit=limit, lease_seconds=self.config.timeout_seconds * 3 + 30)
+
+    async def deliver_due(self) -> int:
+        """One round outside the loop: claim what is due (up to the concurrency), send it, wait for
+        the outcomes; how many were sent."""
+        batch = await to_thread.run_sync(self._claim, self.config.concurrency)
+        await asyncio.gather(*(self._send(c) for c in batch))
+        return len(batch)
+
+    async def _send(self, claimed: Claimed) -> None:
+        assert self._client is not None
+        body = claimed.payload.encode()
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "webhook-id": claimed.event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": signature_header(claimed.secrets, claimed.event_id, timestamp, body),
+        }
+        status: int | None = None
+        error: str | None = None
+        started = time.perf_counter()
+        try:
+            async with self._client.stream("POST", claimed.url, content=body, headers=headers) as response:
+                status = response.status_code  # the body is never read: a receiver cannot stream at us
+            if not 200 <= status < 300:
+                error = f"the receiver answered {status}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
+        duration = (time.perf_counter() - started) * 1000
+        outcome = await to_thread.run_sync(
+            lambda: finish(
+                self.db,
+                claimed,
+                status_code=status,
+                error=error,
+                duration_ms=duration,
+                schedule=self.config.schedule,
+            )
+        )
+        self.observe(outcome, max(0.0, time.time() - claimed.created_at))
+        if outcome != "delivered":
+            log.info("webhook %s to %s: %s (%s)", claimed.event_id, claimed.url, outcome, error)
