@@ -20,7 +20,9 @@ from gateway.api import (
     account,
     billing_routes,
     creative,
+    derived,
     health,
+    live,
     models,
     projects,
     quotes,
@@ -322,6 +324,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     api = [
+        live,
+        derived,
         videos,
         models,
         health,

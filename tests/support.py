@@ -136,6 +136,12 @@ def make_settings(
         "poll_after_ms": 100,
         "retry_base_seconds": 0.01,
         "retry_max_seconds": 0.05,
+        # Webhook receivers and image servers in tests listen on loopback, over plain http.
+        "outbound_allow_http": True,
+        "outbound_allow_networks": ["127.0.0.0/8"],
+        "webhook_poll_seconds": 0.1,
+        "webhook_timeout_seconds": 2.0,
+        "webhook_retry_schedule": [0.2] * 7,
     }
     values.update(overrides)
     return Settings(**values)

@@ -27,11 +27,11 @@ class ValidatedImage:
 
 
 def decode_data_url(url: str, param: str = "input_reference") -> bytes:
-    """Bytes of a ``data:image/...;base64,`` URL. Remote URLs are refused: the gateway fetches nothing."""
+    """Bytes of a ``data:image/...;base64,`` URL (http(s) URLs are fetched elsewhere, under the outbound
+    address rules)."""
     if not url.startswith("data:"):
         raise BadRequest(
-            "input_reference.image_url must be a base64 data URL "
-            "(data:image/png;base64,...); the gateway does not fetch remote images",
+            "input_reference.image_url must be an https URL or a base64 data URL (data:image/png;base64,...)",
             code="unsupported_image_url",
             param=param,
         )

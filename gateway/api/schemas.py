@@ -254,7 +254,7 @@ def video_object(row: Any) -> dict[str, Any]:
         "model": row.model,
         "status": row.status,
         "progress": int(row.progress),
-        "seconds": row.seconds,
+        "seconds": (row.result or {}).get("seconds_total") or row.seconds,
         "size": row.size,
         "prompt": row.prompt,
         "remixed_from_video_id": row.source_video_id if row.source_kind == "remix" else None,

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "Character",
     "Delivery",
     "DeliveryList",
     "EndpointCreate",
@@ -117,3 +118,10 @@ class WebhookSecret(_Object):
     signing_secret: str
     created_at: int
     updated_at: int
+
+
+class Character(_Object):
+    id: str
+    object: Literal["character"]
+    name: str
+    created_at: int

@@ -48,7 +48,7 @@ JSON_CASES: list[tuple[str, Any, int, str]] = [
         "remote image url",
         {"prompt": "p", "model": "fake-video", "input_reference": {"image_url": "http://10.0.0.1/x.png"}},
         400,
-        "unsupported_image_url",
+        "forbidden_address",
     ),
     (
         "image is not an image",

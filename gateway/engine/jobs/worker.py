@@ -30,9 +30,10 @@ from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.fleet import Fleet
 from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
 from gateway.engine.jobs.clips import posters_for, quality_of
+from gateway.engine.jobs.derived import joined_extension
 from gateway.engine.jobs.states import FAILED
 from gateway.engine.jobs.store import JobStore
-from gateway.engine.jobs.submission import JobCandidate
+from gateway.engine.jobs.submission import JobCandidate, format_seconds
 from local_models import GenerationParams
 
 __all__ = ["WorkerConfig", "WorkerPool"]
@@ -348,6 +349,7 @@ class WorkerPool:
 
     def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> tuple[bool, Any | None]:
         """Store the clip and settle the job; (whether it completed, the frames decoded on the way)."""
+        artifact = joined_extension(self.artifacts, job, artifact) or artifact
         files: dict[str, Path] = {"video": artifact.video_path}
         decoded = None
         if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
@@ -367,6 +369,8 @@ class WorkerPool:
             "backend_metadata": artifact.metadata,
             "qc": None,  # filled in by _quality_check
         }
+        if job.source_kind == "extension":
+            result["seconds_total"] = format_seconds(artifact.frames / artifact.fps)
         metadata = {
             "id": job.id,
             "prompt": job.prompt,

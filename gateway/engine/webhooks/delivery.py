@@ -37,6 +37,11 @@ class DeliveryConfig:
     poll_seconds: float = 1.0
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE
 
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim lasts: past it, a sender is presumed dead and the delivery is due again."""
+        return self.timeout_seconds * 2 + 5
+
 
 Observer = Callable[[str, float], None]  # (outcome, seconds from the event to this attempt's end)
 
@@ -119,7 +124,7 @@ class WebhookDeliverer:
             self._wake.set()
 
     def _claim(self, limit: int) -> list[Claimed]:
-        return claim(self.db, self.keys, limit=limit, lease_seconds=self.config.timeout_seconds * 3 + 30)
+        return claim(self.db, self.keys, limit=limit, lease_seconds=self.config.lease_seconds)
 
     async def deliver_due(self) -> int:
         """One round outside the loop: claim what is due (up to the concurrency), send it, wait for
