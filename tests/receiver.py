@@ -48,7 +48,7 @@ def receiver() -> Iterator[Receiver]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             rec: Receiver = state["rec"]
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             if rec.hang_seconds:
@@ -64,7 +64,7 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("content-length", "0")
             self.end_headers()
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             rec: Receiver = state["rec"]
             status, headers, body = rec.files.get(self.path, (404, {}, b""))
             if rec.hang_seconds:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,10 @@ T2V_ONLY = """
 builtin_models = false
 [backends.fake]
 type = "fake"
-models = [{ id = "fake-video", price_per_second = 1.0 }, { id = "fake-t2v", price_per_second = 0.5, modes = ["t2v"] }]
+models = [
+  { id = "fake-video", price_per_second = 1.0 },
+  { id = "fake-t2v", price_per_second = 0.5, modes = ["t2v"] },
+]
 """
 
 
@@ -64,7 +66,7 @@ def test_remix_keeps_the_source_settings_and_names_it(server: tuple[str, str, An
 
 
 def test_remix_of_an_unfinished_video_is_refused_and_free(server: tuple[str, str, Any]) -> None:
-    url, key, app = server
+    _url, _key, app = server
     app.state.fg.adapters["fake"].behaviour.hang = True
     with _http(server) as http:
         running = http.post("/v1/videos", json={"model": "fake-video", "prompt": "slow"}).json()
@@ -126,7 +128,7 @@ def test_edit_refused_when_no_model_takes_an_image(tmp_path: Path, models_dir: P
         tmp_path,
         f"sqlite:///{tmp_path / 'fg.db'}",
         models_dir,
-        config=T2V_ONLY.replace('{ id = "fake-video", price_per_second = 1.0 }, ', ""),
+        config=T2V_ONLY.replace('  { id = "fake-video", price_per_second = 1.0 },\n', ""),
     )
     with live_server(settings) as (url, app):
         import billing
@@ -162,7 +164,7 @@ def images() -> Iterator[Receiver]:
 def test_input_reference_urls_are_fetched_under_the_address_rules(
     server: tuple[str, str, Any], images: Receiver
 ) -> None:
-    url, key, app = server
+    _url, _key, app = server
     with _http(server) as http:
         ok = http.post(
             "/v1/videos",

@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select, update
+
 import billing
 from gateway.engine.db import Database, upgrade, webhook_attempts, webhook_deliveries
 from gateway.engine.outbound import AddressPolicy
 from gateway.engine.webhooks import DeliveryConfig, SecretKey, WebhookDeliverer
 from gateway.engine.webhooks.endpoints import create_endpoint
 from gateway.engine.webhooks.outbox import claim, record_event
-from sqlalchemy import func, select, update
 
 from ..receiver import receiver
 

@@ -69,10 +69,8 @@ def test_sdk_endpoint_receives_a_verified_video_completed(
     listed = client.webhooks.list()
     assert [e.id for e in listed.data] == [endpoint.id]
     fetched = client.webhooks.retrieve(endpoint.id)
-    assert (
-        fetched.url == f"{rec.url}/hook"
-        and not hasattr(fetched, "signing_secret")
-        or (getattr(fetched, "signing_secret", None) is None)
+    assert (fetched.url == f"{rec.url}/hook" and not hasattr(fetched, "signing_secret")) or (
+        getattr(fetched, "signing_secret", None) is None
     )
     updated = client.webhooks.update(
         endpoint.id, name="renamed", event_types=["video.completed", "video.failed"]
