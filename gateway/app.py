@@ -6,8 +6,10 @@ import asyncio
 import gc
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -46,6 +48,7 @@ from gateway.engine.jobs.attempts import RetryPolicy
 from gateway.engine.jobs.service import JobService
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.worker import WorkerConfig, WorkerPool
+from gateway.engine.links import VideoLinks
 from gateway.engine.outbound import AddressPolicy
 from gateway.engine.webhooks import DeliveryConfig, SecretKey, WebhookDeliverer, WebhookOutbox
 from gateway.engine.webhooks.outbox import outbox_depth
@@ -145,6 +148,12 @@ async def _maintain_forever(state: AppState, every_seconds: float = 1.0) -> None
 def _expire_and_sweep(state: AppState) -> None:
     with state.db.write() as conn:
         idempotency.expire(conn)
+    if state.settings.retention_days is not None:
+        expired = state.jobs.expire(before=time.time() - state.settings.retention_days * 86400)
+        for job_id in expired:
+            state.artifacts.delete(job_id)
+        if expired:
+            log.info("retention: deleted the clips of %d videos", len(expired))
     for held in state.jobs.void_orphaned_reserves():
         state.metrics.credits_released.labels(model=held.model or "?").inc(held.amount_mc / 1000)
         log.warning("voided the reserve of %s: its job had already ended", held.job_id)
@@ -220,7 +229,14 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     events.register("metrics", MetricsSink(metrics))
     secret_key = SecretKey.load(settings.secret_key, settings.data_dir / "secret.key")
     outbound = AddressPolicy.of(settings.outbound_allow_http, settings.outbound_allow_networks)
-    events.register_durable("webhooks", WebhookOutbox(video_object))
+    links = VideoLinks(
+        secret_key,
+        settings.base_url(),
+        settings.content_link_seconds,
+        settings.retention_days * 86400 if settings.retention_days is not None else None,
+    )
+    render = partial(video_object, links=links)
+    events.register_durable("webhooks", WebhookOutbox(render))
     deliverer = WebhookDeliverer(
         db, secret_key, _delivery_config(settings, outbound), metrics.observe_webhook
     )
@@ -242,7 +258,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         fallbacks=config.routes.fallbacks,
         routing_defaults=routing_preferences(config.routes.defaults),
         key_routing={k: routing_preferences(v) for k, v in config.routes.keys.items()},
-        render=video_object,
+        render=render,
         events=events,
         wake=workers.wake if workers else lambda: None,
         store=store,
@@ -270,6 +286,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         outbound=outbound,
         deliverer=deliverer,
         watch=watch,
+        links=links,
         limiter=make_limiter(settings.rate_limit_per_minute, settings.rate_limit_burst, settings.redis_url),
         stripe=StripeConfig(
             settings.stripe_secret_key, settings.stripe_webhook_secret, settings.stripe_api_base

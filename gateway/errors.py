@@ -65,6 +65,7 @@ _STATUS: dict[Kind, tuple[int, str]] = {
     "forbidden": (403, "invalid_request_error"),
     "not_found": (404, "invalid_request_error"),
     "conflict": (409, "invalid_request_error"),
+    "gone": (410, "invalid_request_error"),
     "too_large": (413, "invalid_request_error"),
     "unsupported_media": (415, "invalid_request_error"),
     "rate_limited": (429, "rate_limit_error"),

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from gateway.engine.jobs.service import JobService
     from gateway.engine.jobs.store import JobStore
     from gateway.engine.jobs.worker import WorkerPool
+    from gateway.engine.links import VideoLinks
     from gateway.engine.outbound import AddressPolicy
     from gateway.engine.webhooks import SecretKey, WebhookDeliverer
 
@@ -74,5 +75,6 @@ class AppState:
     outbound: AddressPolicy
     deliverer: WebhookDeliverer
     watch: JobWatch
+    links: VideoLinks
     limiter: RateLimiter | None = None
     qc_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))

@@ -25,6 +25,7 @@ Kind = Literal[
     "forbidden",
     "not_found",
     "conflict",
+    "gone",
     "too_large",
     "unsupported_media",
     "rate_limited",

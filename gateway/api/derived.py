@@ -30,6 +30,7 @@ from gateway.creative.shots import record_takes
 from gateway.engine import idempotency
 from gateway.engine.characters import create_character, get_character
 from gateway.engine.db import takes
+from gateway.engine.errors import Gone
 from gateway.engine.ids import is_video_id
 from gateway.engine.jobs.derived import Which, extract_frame
 from gateway.engine.jobs.states import COMPLETED
@@ -121,6 +122,12 @@ async def _completed_source(state: AppState, who: Principal, video_id: str, para
     row = await state.db.run_read(state.jobs.get, who.account_id, video_id) if is_video_id(video_id) else None
     if row is None:
         raise NotFound(f"no video with id {video_id!r}", code="video_not_found", param=param)
+    if row.expired_at is not None:
+        raise Gone(
+            f"video {video_id}'s clips were deleted after the retention period",
+            code="video_expired",
+            param=param,
+        )
     if row.status != COMPLETED:
         raise Conflict(
             f"video {video_id} is {row.status}; only a completed video can be used",

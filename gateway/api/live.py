@@ -27,6 +27,7 @@ from gateway.engine.events import JobEvent
 from gateway.engine.ids import is_video_id
 from gateway.engine.jobs.states import COMPLETED, FAILED
 from gateway.engine.keys import Principal
+from gateway.engine.links import VideoLinks
 from gateway.errors import BadRequest, NotFound
 from gateway.state import AppState
 
@@ -112,9 +113,9 @@ async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: f
     return row
 
 
-def _event(row: Any) -> tuple[str, str, str]:
+def _event(row: Any, links: VideoLinks) -> tuple[str, str, str]:
     """(event name, id, data) of the job as it stands."""
-    body = video_object(row)
+    body = video_object(row, links)
     body["eta_seconds_left"] = seconds_left(row)
     data = json.dumps(body, separators=(",", ":"))
     version = etag_of(json.dumps(video_object(row)).encode())[3:-1]
@@ -128,7 +129,7 @@ async def _stream(state: AppState, account_id: str, row: Any, last_id: str | Non
         sent = last_id
         quiet_since = time.monotonic()
         while True:
-            name, version, data = _event(row)
+            name, version, data = _event(row, state.links)
             if version != sent:
                 yield f"event: {name}\nid: {version}\ndata: {data}\n\n"
                 sent, quiet_since = version, time.monotonic()

@@ -13,6 +13,7 @@ from billing import credits, millicredits
 from gateway.api.edge import loads_json
 from gateway.api.images import ValidatedImage
 from gateway.engine.jobs.submission import InputImage, JobRequest
+from gateway.engine.links import VideoLinks
 from gateway.errors import BadRequest
 from local_models.errors import InvalidInput
 from local_models.spec import Mode, VideoRequest, parse_size
@@ -238,8 +239,8 @@ def _ts(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def video_object(row: Any) -> dict[str, Any]:
-    """The public JSON of a job row."""
+def video_object(row: Any, links: VideoLinks | None = None) -> dict[str, Any]:
+    """The public JSON of a job row; with ``links``, its retention date and a signed content ``url``."""
     params = row.params or {}
     frames, fps = params.get("frames"), params.get("fps")
     error = None
@@ -250,7 +251,7 @@ def video_object(row: Any) -> dict[str, Any]:
         "object": "video",
         "created_at": int(row.created_at),
         "completed_at": _ts(row.completed_at),
-        "expires_at": None,
+        "expires_at": links.expires_at(row.completed_at) if links is not None else None,
         "model": row.model,
         "status": row.status,
         "progress": int(row.progress),
@@ -282,6 +283,10 @@ def video_object(row: Any) -> dict[str, Any]:
         if row.source_kind
         else None,
         "webhook_url": row.webhook_url,
+        "expired": row.expired_at is not None,
+        "url": links.url(row.id)
+        if links is not None and row.status == "completed" and not row.expired_at
+        else None,
     }
 
 

@@ -18,6 +18,7 @@ from gateway.api.polling import etag_of, matches, poll_after_ms
 from gateway.api.references import checked_webhook_url, reference_image
 from gateway.api.schemas import VIDEO_FORM, VideoCreate, video_object
 from gateway.engine.artifacts import VARIANTS
+from gateway.engine.errors import Gone
 from gateway.engine.idempotency import IdempotentRequest, check_key, request_hash
 from gateway.engine.ids import is_video_id
 from gateway.engine.jobs.states import COMPLETED, FAILED
@@ -36,7 +37,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 def _video_response(state: AppState, row: Any, if_none_match: str | None = None) -> Response:
     """The video object with its ``ETag`` and, while it runs, when to poll again; a ``304`` without
     a body when the caller already holds this version (``If-None-Match``)."""
-    response = JSONResponse(video_object(row))
+    response = JSONResponse(video_object(row, state.links))
     etag = etag_of(bytes(response.body))
     headers = {"etag": etag, "cache-control": "private, no-cache"}
     if (wait := poll_after_ms(row, state.settings.poll_after_ms)) is not None:
@@ -45,6 +46,14 @@ def _video_response(state: AppState, row: Any, if_none_match: str | None = None)
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
+
+
+def _expired(video_id: str) -> Gone:
+    return Gone(
+        f"video {video_id}'s clips were deleted after the retention period",
+        code="video_expired",
+        param="video_id",
+    )
 
 
 def _not_found(video_id: str) -> NotFound:
@@ -98,7 +107,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
         if body_out.get("object") == "video" and (row := await _read(state, who, body_out["id"])) is not None:
             row = await wait_until_done(state, who.account_id, row, wait)
             body_out = {
-                **video_object(row),
+                **video_object(row, state.links),
                 **({"warnings": body_out["warnings"]} if "warnings" in body_out else {}),
             }
             if row.status in (COMPLETED, FAILED):
@@ -120,7 +129,7 @@ async def list_videos(
     rows, has_more = await state.db.run_read(
         lambda: state.jobs.page(who.account_id, after=after, limit=limit, order=order)
     )
-    data = [video_object(row) for row in rows]
+    data = [video_object(row, state.links) for row in rows]
     return {
         "object": "list",
         "data": data,
@@ -184,12 +193,18 @@ async def download_content(
             f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant", param="variant"
         )
     row = await _load(state, who, video_id)
+    if row.expired_at is not None:
+        raise _expired(video_id)
     if row.status != COMPLETED:
         raise Conflict(
             f"video {video_id} is {row.status}; content is available once it is completed",
             code="video_not_ready",
             param="video_id",
         )
+    return await _file(state, video_id, variant)
+
+
+async def _file(state: AppState, video_id: str, variant: str) -> FileResponse:
     path = await to_thread.run_sync(state.artifacts.local_path, video_id, variant)
     if path is None:
         raise NotFound(f"video {video_id} has no {variant}", code="content_not_found", param="variant")
@@ -200,3 +215,30 @@ async def download_content(
         filename=f"{video_id}{name[name.index('.') :]}",
         content_disposition_type="inline",
     )
+
+
+@router.get(
+    "/{video_id}/content/signed",
+    response_class=Response,
+    **documented(
+        media={"video/mp4": BINARY, "image/webp": BINARY, "image/jpeg": BINARY},
+        errors=(403, 404, 410),
+        auth=False,
+    ),
+)
+async def signed_content(
+    video_id: str, state: StateDep, variant: str = "video", expires: int = 0, signature: str = ""
+) -> FileResponse:
+    """A clip through a signed link (the ``url`` of a completed video): no API key, valid until
+    ``expires``. A wrong signature is ``403 invalid_signature``, a stale one ``403 link_expired``."""
+    if variant not in VARIANTS:
+        raise BadRequest(
+            f"variant must be one of {', '.join(VARIANTS)}", code="invalid_variant", param="variant"
+        )
+    state.links.check(video_id, variant, expires, signature)
+    row = await state.db.run_read(state.jobs.get_any, video_id) if is_video_id(video_id) else None
+    if row is None or row.deleted_at is not None or row.status != COMPLETED:
+        raise _not_found(video_id)
+    if row.expired_at is not None:
+        raise _expired(video_id)
+    return await _file(state, video_id, variant)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from local_models.errors import FramegateError
 
-__all__ = ["Conflict", "InvalidRequest", "NotFound", "Unauthorized"]
+__all__ = ["Conflict", "Forbidden", "Gone", "InvalidRequest", "NotFound", "Unauthorized"]
 
 
 class InvalidRequest(FramegateError):
@@ -30,6 +30,20 @@ class Conflict(FramegateError):
 
     kind = "conflict"
     code = "conflict"
+
+
+class Forbidden(FramegateError):
+    """Credentials of the wrong kind for this (a content link with a bad or expired signature)."""
+
+    kind = "forbidden"
+    code = "forbidden"
+
+
+class Gone(FramegateError):
+    """The thing existed and was removed for good (a clip past the retention period)."""
+
+    kind = "gone"
+    code = "gone"
 
 
 class Unauthorized(FramegateError):

@@ -109,9 +109,11 @@ jobs = Table(
     Column("webhook_url", String(2048), nullable=True),  # a one-off target of its terminal event
     Column("source_video_id", String(40), nullable=True),  # remixed, extended or edited from
     Column("source_kind", String(16), nullable=True),  # remix, extension, edit
+    Column("expired_at", Float, nullable=True),  # its clips were deleted by the retention sweeper
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
     Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),
+    Index("ix_jobs_completed", "status", "completed_at"),
 )
 
 shots = Table(

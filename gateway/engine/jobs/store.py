@@ -326,6 +326,23 @@ class JobStore:
         self._emit(ended)
         return Recovery(requeued, failed)
 
+    def expire(self, before: float, limit: int = 500) -> list[str]:
+        """Mark up to ``limit`` videos completed before ``before`` as expired (their clips are to be
+        deleted; the job, ledger and usage rows stay). Returns their ids."""
+        with self.db.write() as conn:
+            ids = list(
+                conn.execute(
+                    select(jobs.c.id)
+                    .where(
+                        jobs.c.status == COMPLETED, jobs.c.completed_at < before, jobs.c.expired_at.is_(None)
+                    )
+                    .limit(limit)
+                ).scalars()
+            )
+            if ids:
+                conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(expired_at=time.time()))
+        return ids
+
     def void_orphaned_reserves(self) -> list[billing.PendingReserve]:
         """Void pending reserves whose job has already ended or vanished (a hold that outlived its job);
         the holds released. No job changes state, so no job event: the caller reports them."""

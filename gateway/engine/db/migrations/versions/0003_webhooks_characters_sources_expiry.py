@@ -1,4 +1,4 @@
-"""webhooks, characters, job sources
+"""webhooks, characters, job sources and expiry
 
 Revision ID: 0003
 Revises: 0002
@@ -14,16 +14,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    _upgrade_0()
     _upgrade_1()
     _upgrade_2()
     _upgrade_3()
     _upgrade_4()
     _upgrade_5()
     _upgrade_6()
-    _upgrade_7()
 
 
-def _upgrade_1() -> None:
+def _upgrade_0() -> None:
     op.create_table(
         "characters",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -41,7 +41,7 @@ def _upgrade_1() -> None:
         batch_op.create_index("ix_characters_account", ["account_id", "id"], unique=False)
 
 
-def _upgrade_2() -> None:
+def _upgrade_1() -> None:
     op.create_table(
         "webhook_endpoints",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -64,7 +64,7 @@ def _upgrade_2() -> None:
         batch_op.create_index("ix_webhook_endpoints_account", ["account_id", "id"], unique=False)
 
 
-def _upgrade_3() -> None:
+def _upgrade_2() -> None:
     op.create_table(
         "webhook_events",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -80,7 +80,7 @@ def _upgrade_3() -> None:
     )
 
 
-def _upgrade_4() -> None:
+def _upgrade_3() -> None:
     op.create_table(
         "webhook_secrets",
         sa.Column("account_id", sa.String(length=40), nullable=False),
@@ -96,7 +96,7 @@ def _upgrade_4() -> None:
     )
 
 
-def _upgrade_5() -> None:
+def _upgrade_4() -> None:
     op.create_table(
         "webhook_deliveries",
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -130,7 +130,7 @@ def _upgrade_5() -> None:
         batch_op.create_index("ix_webhook_deliveries_event", ["event_id"], unique=False)
 
 
-def _upgrade_6() -> None:
+def _upgrade_5() -> None:
     op.create_table(
         "webhook_attempts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -151,15 +151,19 @@ def _upgrade_6() -> None:
         batch_op.create_index("ix_webhook_attempts_delivery", ["delivery_id", "id"], unique=False)
 
 
-def _upgrade_7() -> None:
+def _upgrade_6() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("webhook_url", sa.String(length=2048), nullable=True))
         batch_op.add_column(sa.Column("source_video_id", sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column("source_kind", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("expired_at", sa.Float(), nullable=True))
+        batch_op.create_index("ix_jobs_completed", ["status", "completed_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_completed")
+        batch_op.drop_column("expired_at")
         batch_op.drop_column("source_kind")
         batch_op.drop_column("source_video_id")
         batch_op.drop_column("webhook_url")
