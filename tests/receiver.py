@@ -24,6 +24,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     fail_first: int = 0  # answer 500 to this many POSTs first
     hang_seconds: float = 0.0  # sleep this long before answering
+    hang_paths: tuple[str, ...] = ()  # only these paths hang (all, if empty)
     files: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)  # GET path -> answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -51,7 +52,7 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             rec: Receiver = state["rec"]
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            if rec.hang_seconds:
+            if rec.hang_seconds and (not rec.hang_paths or self.path in rec.hang_paths):
                 time.sleep(rec.hang_seconds)
             with rec.lock:
                 rec.requests.append(

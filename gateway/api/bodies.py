@@ -69,6 +69,12 @@ async def _from_form(request: Request, max_body_bytes: int) -> CreateBody:
     image_url = file_id = None
     seen: set[str] = set()
     for key, value in form.multi_items():
+        if key == "characters[]" and isinstance(value, str):  # the SDK's form of a list
+            listed = data.setdefault("characters", [])
+            if not isinstance(listed, list):
+                raise BadRequest("characters is sent both as JSON and as a list", param="characters")
+            listed.append(clean_form_value(key, value))
+            continue
         nested = _ROUTING_FIELD.fullmatch(key)
         if nested is not None and isinstance(value, str):
             _add_routing_field(routing, nested.group(1), bool(nested.group(2)), clean_form_value(key, value))

@@ -32,7 +32,7 @@ from gateway.engine.characters import create_character, get_character
 from gateway.engine.db import takes
 from gateway.engine.errors import Gone
 from gateway.engine.ids import is_video_id
-from gateway.engine.jobs.derived import Which, extract_frame
+from gateway.engine.jobs.derived import Which, check_upload, clip_seconds, extract_frame
 from gateway.engine.jobs.states import COMPLETED
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
@@ -112,7 +112,7 @@ def _source_ref(parsed: _Parsed) -> str | None:
         )
     if video is None:
         return None
-    if set(video) != {"id"} or not isinstance(video["id"], str):
+    if not isinstance(video, dict) or set(video) != {"id"} or not isinstance(video["id"], str):
         raise BadRequest("video must be {'id': '<video id>'}", code="invalid_parameter", param="video")
     return str(video["id"])
 
@@ -140,17 +140,26 @@ async def _completed_source(state: AppState, who: Principal, video_id: str, para
     return row, path
 
 
-async def _frame(state: AppState, path: Path | None, data: bytes | None, which: Which) -> InputImage:
-    def run() -> InputImage:
+async def _frame(
+    state: AppState, path: Path | None, data: bytes | None, which: Which
+) -> tuple[InputImage, float | None]:
+    """The source's ``which`` frame, validated as an image, and (for an upload) its duration."""
+
+    def run() -> tuple[InputImage, float | None]:
+        seconds = None
         if path is not None:
             png = extract_frame(path, which)
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 upload = Path(tmp) / "upload.mp4"
                 upload.write_bytes(data or b"")
+                check_upload(
+                    upload, max_frames=state.settings.qc_max_frames, max_pixels=state.settings.qc_max_pixels
+                )
                 png = extract_frame(upload, which)
+                seconds = clip_seconds(upload)
         image = validate_image(png, max_pixels=state.settings.max_image_pixels, param="video")
-        return InputImage(image.png, image.sha256)
+        return InputImage(image.png, image.sha256), seconds
 
     return await to_thread.run_sync(run)
 
@@ -236,7 +245,9 @@ async def _guided(
         Derived, {k: v for k, v in parsed.fields.items() if k != "video"}, lax=parsed.upload is not None
     )
     row, path = (None, None) if ref is None else await _completed_source(state, who, ref, "video")
-    image = await _frame(state, path, parsed.upload, which)
+    image, seconds = await _frame(state, path, parsed.upload, which)
+    if row is None and body.seconds is None and seconds is not None and kind == "edit":
+        body = body.model_copy(update={"seconds": round(seconds, 3)})  # an edit keeps the upload's length
     return body, row, image, parsed.upload
 
 
@@ -322,7 +333,7 @@ async def create_character_route(request: Request, state: StateDep, who: Princip
     ref = _source_ref(parsed)
     body = parse_model(CharacterBody, {k: v for k, v in parsed.fields.items() if k != "video"}, lax=True)
     path = None if ref is None else (await _completed_source(state, who, ref, "video"))[1]
-    image = await _frame(state, path, parsed.upload, "middle")
+    image, _ = await _frame(state, path, parsed.upload, "middle")
     row = await to_thread.run_sync(
         create_character, state.db, state.artifacts, who.account_id, body.name, image.png
     )

@@ -118,8 +118,11 @@ def _event(row: Any, links: VideoLinks) -> tuple[str, str, str]:
     body = video_object(row, links)
     body["eta_seconds_left"] = seconds_left(row)
     data = json.dumps(body, separators=(",", ":"))
-    version = etag_of(json.dumps(video_object(row)).encode())[3:-1]
-    name = f"video.{row.status}" if row.status in (COMPLETED, FAILED) else "video.progress"
+    done = row.status in (COMPLETED, FAILED)
+    # A finished job's id names its end, not its object: quality checks land after it completes, and
+    # a client that saw the end must not get it again on reconnecting.
+    version = f"{row.id}.{row.status}" if done else etag_of(json.dumps(video_object(row)).encode())[3:-1]
+    name = f"video.{row.status}" if done else "video.progress"
     return name, version, data
 
 

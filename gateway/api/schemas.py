@@ -243,6 +243,8 @@ def video_object(row: Any, links: VideoLinks | None = None) -> dict[str, Any]:
     """The public JSON of a job row; with ``links``, its retention date and a signed content ``url``."""
     params = row.params or {}
     frames, fps = params.get("frames"), params.get("fps")
+    if (row.result or {}).get("seconds_total"):  # an extension: the joined clip, not the new segment
+        frames = row.result.get("frames", frames)
     error = None
     if row.error_code:
         error = {"code": row.error_code, "message": row.error_message or row.error_code}

@@ -8,6 +8,7 @@ import secrets
 import time
 from typing import Annotated, Any
 
+import anyio
 import httpx
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -187,8 +188,9 @@ async def rotate_secret(
 async def test_endpoint(
     endpoint_id: str, request: Request, state: StateDep, who: PrincipalDep
 ) -> dict[str, Any]:
-    """Send a signed sample event now and say what the receiver answered (not recorded, not retried).
-    A receiver that cannot be reached is a ``400 webhook_unreachable``."""
+    """Send a signed sample event now and say what the receiver answered (``success``: a 2xx; not
+    recorded, not retried). A receiver that cannot be reached within the webhook timeout is a
+    ``400 webhook_unreachable``."""
     req = parse_model(WebhookTest, await read_json_object(request))
     if req.event_type not in EVENT_TYPES:
         raise BadRequest(
@@ -219,11 +221,13 @@ async def test_endpoint(
             ep.signing_secrets(state.secret_key, row, now), event_id, int(now), body
         ),
     }
-    async with guarded_client(state.outbound, timeout=state.settings.webhook_timeout_seconds) as client:
+    timeout = state.settings.webhook_timeout_seconds
+    async with guarded_client(state.outbound, timeout=timeout) as client:
         try:
-            async with client.stream("POST", row.url, content=body, headers=headers) as response:
-                status = response.status_code
-        except httpx.HTTPError as exc:
+            with anyio.fail_after(timeout):  # the whole exchange, however slowly the receiver trickles
+                async with client.stream("POST", row.url, content=body, headers=headers) as response:
+                    status = response.status_code
+        except (httpx.HTTPError, TimeoutError) as exc:
             raise BadRequest(
                 f"the endpoint could not be reached: {type(exc).__name__}: {exc}",
                 code="webhook_unreachable",
@@ -233,7 +237,7 @@ async def test_endpoint(
         "object": "webhook_endpoint.test",
         "event_type": req.event_type,
         "status_code": status,
-        "success": True,
+        "success": 200 <= status < 300,
         "webhook_endpoint_id": row.id,
     }
 

@@ -1,9 +1,13 @@
-"""``framegate generate``: a client of a running gateway, with a progress bar."""
+"""``framegate generate``: a client of a running gateway, with a progress bar fed by the video's
+event stream (server-sent events), falling back to polling."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import typer
@@ -71,7 +75,8 @@ def generate(
             TimeElapsedColumn(),
         ) as bar:
             task = bar.add_task(f"{video['id']} on {video['model']}", total=100)
-            while video["status"] in ("queued", "in_progress"):
+            video = _follow(client, video, lambda v: bar.update(task, completed=v["progress"]))
+            while video["status"] in ("queued", "in_progress"):  # the stream broke off: poll the rest
                 wait = int(response.headers.get("openai-poll-after-ms", "500")) / 1000
                 time.sleep(wait)
                 response = client.get(f"/v1/videos/{video['id']}")
@@ -91,3 +96,21 @@ def generate(
         f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
         f"cost {video['cost']:.3f} credits, seed {video['seed']})"
     )
+
+
+def _follow(
+    client: httpx.Client, video: dict[str, Any], show: Callable[[dict[str, Any]], object]
+) -> dict[str, Any]:
+    """Follow the job on its event stream (``GET /v1/videos/{id}/events``) until it ends or the
+    stream breaks off; the video as last seen."""
+    try:
+        with client.stream("GET", f"/v1/videos/{video['id']}/events", timeout=None) as stream:
+            if stream.status_code != 200:
+                return video
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    video = json.loads(line[6:])
+                    show(video)
+    except httpx.HTTPError:
+        pass
+    return video

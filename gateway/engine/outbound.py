@@ -40,11 +40,15 @@ class AddressPolicy:
         return cls(allow_http, tuple(ipaddress.ip_network(n, strict=False) for n in networks))
 
     def allows(self, address: Address) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
+        """Allowed networks first; else public unicast, judged also by any IPv4 address an IPv6 one
+        carries (mapped, IPv4-compatible, NAT64, 6to4, Teredo), which is where it may really go."""
         if any(address in network for network in self.allow_networks):
             return True
-        return address.is_global and not address.is_multicast
+        if not address.is_global or address.is_multicast:
+            return False
+        if isinstance(address, ipaddress.IPv6Address):
+            return all(self.allows(inner) for inner in _embedded_ipv4(address))
+        return True
 
     def check_url(self, url: str, *, param: str) -> str:
         """``url`` if its form is acceptable (scheme, host, length); raises ``InvalidRequest``.
@@ -58,6 +62,8 @@ class AddressPolicy:
             port = parts.port
         except ValueError:
             raise InvalidRequest(f"{param} is not a valid URL", code="invalid_url", param=param) from None
+        if not parts.scheme or "://" not in url:
+            raise InvalidRequest(f"{param} is not a valid URL", code="invalid_url", param=param)
         schemes = ("https", "http") if self.allow_http else ("https",)
         if parts.scheme not in schemes:
             raise InvalidRequest(
@@ -94,6 +100,23 @@ class AddressPolicy:
             if not self.allows(ipaddress.ip_address(text.split("%", 1)[0])):
                 return text
         return None
+
+
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    found = []
+    if address.ipv4_mapped is not None:
+        found.append(address.ipv4_mapped)
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if address in _COMPATIBLE or any(address in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
 
 
 class _GuardedBackend(httpcore.AsyncNetworkBackend):

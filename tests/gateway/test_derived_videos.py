@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import imageio_ffmpeg
 import pytest
 
 from local_models.video import read_frames
@@ -93,10 +95,19 @@ def test_extend_joins_the_new_segment_after_the_source(server: tuple[str, str, A
     client.videos.download_content(done.id).write_to_file(out)
     frames, _ = read_frames(out)
     assert len(frames) == 24  # 8 source frames then 16 new ones, at 8 fps
+    assert (done.frames, done.duration) == (24, 3.0)  # type: ignore[attr-defined]
 
     # An uploaded clip works the same, through the SDK's own method.
     upload = client.videos.extend(video=out.open("rb"), prompt="and further", seconds="4")
+    assert upload.derived_from == {"video_id": None, "kind": "extension"}  # type: ignore[attr-defined]
     assert client.videos.poll(upload.id).status == "completed"
+
+    # An edit of an uploaded clip keeps its length.
+    with _http(server) as http:
+        edited = http.post(
+            "/v1/videos/edits", files={"video": ("j.mp4", out.read_bytes())}, data={"prompt": "p"}
+        )
+        assert edited.status_code == 200 and edited.json()["seconds"] == "3", edited.text
 
 
 def test_edit_and_characters(server: tuple[str, str, Any], tmp_path: Path) -> None:
@@ -117,10 +128,41 @@ def test_edit_and_characters(server: tuple[str, str, Any], tmp_path: Path) -> No
             json={"model": "fake-video", "prompt": "the hero runs", "characters": [character.id]},
         )
         assert made.status_code == 200 and made.json()["mode"] == "i2v"
+        through_sdk = client.videos.create(
+            model="fake-video", prompt="the hero jumps", extra_body={"characters": [character.id]}
+        )
+        assert through_sdk.mode == "i2v"  # type: ignore[attr-defined]
         other = http.post("/v1/videos", json={"prompt": "x", "characters": ["char_" + "0" * 24]})
         assert other.status_code == 404 and other.json()["error"]["code"] == "character_not_found"
         bad = http.post("/v1/videos/edits", files={"video": ("x.mp4", b"not a video")}, data={"prompt": "p"})
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_video"
+        long = tmp_path / "long.mp4"  # a minute at 60 fps: past the 2,000-frame cap, refused unread
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "color=s=16x16:r=60:d=60",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-crf",
+                "51",
+                str(long),
+            ],
+            check=True,
+        )
+        for route in ("/v1/videos/extensions", "/v1/videos/edits", "/v1/videos/characters"):
+            fields = {"prompt": "p"} if route != "/v1/videos/characters" else {"name": "n"}
+            answer = http.post(route, files={"video": ("l.mp4", long.read_bytes())}, data=fields)
+            assert answer.status_code == 400 and answer.json()["error"]["code"] == "video_too_long", (
+                answer.text
+            )
+            assert answer.json()["error"]["param"] == "video"
 
 
 def test_edit_refused_when_no_model_takes_an_image(tmp_path: Path, models_dir: Path) -> None:

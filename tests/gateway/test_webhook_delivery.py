@@ -137,3 +137,41 @@ async def test_a_private_address_is_refused_at_connect_time(database_url: str) -
         assert rec.posts() == []
     assert "refused address" in row.last_error
     db.dispose()
+
+
+async def test_a_slow_receiver_times_out_and_cannot_starve_other_accounts(database_url: str) -> None:
+    keys = SecretKey(b"k" * 32)
+    db = Database(database_url)
+    upgrade(db)
+    with receiver() as rec:
+        rec.hang_seconds, rec.hang_paths = 30, ("/slow",)
+        _events(db, keys, f"{rec.url}/slow", 6)  # one account's endpoint never answers in time
+        with db.write() as conn:
+            other = billing.ensure_account(conn, "acct-other")
+            endpoint = create_endpoint(
+                conn, keys, other, name="e", url=f"{rec.url}/fast", event_types=["video.completed"]
+            )
+            record_event(conn, "evt_other", other, "video.completed", {"id": "v"}, None, [endpoint.row.id])
+        config = DeliveryConfig(
+            policy=LOOPBACK, timeout_seconds=1, concurrency=4, poll_seconds=0.05, schedule=(60,)
+        )
+        sender = WebhookDeliverer(db, keys, config)
+        started = time.monotonic()
+        await sender.start()
+        try:
+            while not any(p.path == "/fast" for p in rec.posts()):
+                assert time.monotonic() - started < 5, (
+                    "the other account's delivery waited behind the slow one"
+                )
+                await asyncio.sleep(0.02)
+            deadline = time.monotonic() + 10
+            while _count(db, webhook_attempts) < 7:  # six slow ones, one at a time, and the fast one
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+        finally:
+            await sender.stop()
+    with db.read() as conn:
+        slow = conn.execute(select(webhook_deliveries).where(webhook_deliveries.c.account_id != other)).all()
+    assert {(r.status, r.attempts) for r in slow} == {("pending", 1)}  # each tried once, then scheduled
+    assert all(r.last_error == "no answer within 1 s" for r in slow)
+    db.dispose()

@@ -12,12 +12,15 @@ from ..support import Gateway, auth, make_settings, running_gateway
 @pytest.mark.parametrize(
     ("url", "code"),
     [
-        ("not a url", "insecure_url"),
+        ("not a url", "invalid_url"),
         ("ftp://example.com/hook", "insecure_url"),
         ("http://10.0.0.7/hook", "forbidden_address"),
         ("http://169.254.169.254/latest/meta-data", "forbidden_address"),
         ("http://[::ffff:10.0.0.1]/hook", "forbidden_address"),
         ("http://0.0.0.0:8080/hook", "forbidden_address"),
+        ("http://[64:ff9b::a00:1]/hook", "forbidden_address"),  # NAT64 of 10.0.0.1
+        ("http://[2002:a00:1::]/hook", "forbidden_address"),  # 6to4 of 10.0.0.1
+        ("http://[::10.0.0.1]/hook", "forbidden_address"),  # IPv4-compatible
         ("http://user:pw@127.0.0.1/hook", "invalid_url"),
         ("http://127.0.0.1:99999/hook", "invalid_url"),
         ("http://no-such-host.invalid/hook", "unresolvable_host"),
@@ -89,3 +92,20 @@ async def test_event_types_and_other_accounts(gw: Gateway) -> None:
     )
     assert unreachable.status_code == 400 and unreachable.json()["error"]["code"] == "webhook_unreachable"
     assert "signing_secret" not in (await gw.client.get(path, headers=auth(mine))).json()
+
+
+async def test_test_says_whether_the_receiver_accepted(gw: Gateway) -> None:
+    from ..receiver import receiver
+
+    key = gw.new_key()
+    with receiver() as rec:
+        rec.fail_first = 1
+        body = {"url": rec.url, "name": "n", "event_types": ["video.completed"]}
+        created = (await gw.client.post("/v1/webhook_endpoints", json=body, headers=auth(key))).json()
+        path = f"/v1/webhook_endpoints/{created['id']}/test"
+        first = (await gw.client.post(path, json={"event_type": "video.completed"}, headers=auth(key))).json()
+        second = (
+            await gw.client.post(path, json={"event_type": "video.completed"}, headers=auth(key))
+        ).json()
+    assert (first["status_code"], first["success"]) == (500, False)
+    assert (second["status_code"], second["success"]) == (200, True)

@@ -6,6 +6,7 @@ first frame, a character is a frame taken from a clip. ffmpeg runs as a subproce
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import tempfile
 from dataclasses import replace
@@ -17,13 +18,45 @@ import imageio_ffmpeg
 from adapters import Artifact
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.errors import InvalidRequest
+from local_models.errors import FramegateError
 
 log = logging.getLogger("framegate.worker")
 
-__all__ = ["Which", "extract_frame", "joined_extension", "source_copy_path"]
+__all__ = ["Which", "check_upload", "clip_seconds", "extract_frame", "joined_extension", "source_copy_path"]
 
 Which = Literal["first", "middle", "last"]
 FFMPEG_SECONDS = 60
+
+
+def check_upload(video: Path, *, max_frames: int, max_pixels: int) -> None:
+    """Refuse an uploaded source from its container, before anything is decoded: not a video
+    (``invalid_video``), more pixels than ``max_pixels`` (``video_too_large``) or more frames than
+    ``max_frames`` (``video_too_long``, from the declared count or the duration), the same caps as
+    uploads to ``/v1/qc``."""
+    import av
+
+    from local_models.video import InvalidVideo, VideoTooLarge, VideoTooLong
+
+    def refuse(error: FramegateError) -> FramegateError:
+        error.param = "video"  # the part this route reads the clip from
+        return error
+
+    try:
+        container = av.open(str(video), mode="r")
+    except (av.error.FFmpegError, OSError, ValueError):
+        raise refuse(InvalidVideo("the file is not a video that can be decoded")) from None
+    with container:
+        if not container.streams.video:
+            raise refuse(InvalidVideo("the file has no video stream"))
+        stream = container.streams.video[0]
+        width, height = int(stream.width or 0), int(stream.height or 0)
+        if width * height > max_pixels:
+            raise refuse(VideoTooLarge(f"the clip is {width}x{height}; at most {max_pixels} pixels"))
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        seconds = container.duration / av.time_base if container.duration else 0.0
+        frames = int(stream.frames or 0) or int(seconds * float(rate or 0))
+        if frames > max_frames:
+            raise refuse(VideoTooLong(f"the clip has about {frames} frames; at most {max_frames}"))
 
 
 def extract_frame(video: Path, which: Which, *, param: str = "video") -> bytes:
@@ -59,6 +92,28 @@ def extract_frame(video: Path, which: Which, *, param: str = "video") -> bytes:
         if result.returncode != 0 or not out.is_file():
             raise InvalidRequest(f"{param} is not a readable video", code="invalid_video", param=param)
         return out.read_bytes()
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
+def clip_seconds(video: Path) -> float | None:
+    """The duration the container declares (None if it declares none or ffmpeg cannot read it)."""
+    try:
+        result = subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(video)],
+            capture_output=True,
+            timeout=FFMPEG_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    found = _DURATION.search(result.stderr.decode(errors="replace"))
+    if found is None:
+        return None
+    hours, minutes, seconds = found.groups()
+    total = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    return total if total > 0 else None
 
 
 def source_copy_path(input_path: str | Path, job_id: str) -> Path:

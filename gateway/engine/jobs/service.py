@@ -285,7 +285,7 @@ class JobService:
                 eta_seconds=round(routed.ranked[0].estimate.total, 3),
                 candidates=[JobCandidate.of(c).as_record() for c in routed.candidates()],
                 webhook_url=request.webhook_url,
-                source_video_id=request.source[0] if request.source else None,
+                source_video_id=(request.source[0] or None) if request.source else None,
                 source_kind=request.source[1] if request.source else None,
             )
         ).one()

@@ -6,6 +6,7 @@ delivery is sent again (same ``webhook-id``) by whichever process claims it next
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -38,6 +39,12 @@ class DeliveryConfig:
     schedule: tuple[float, ...] = DEFAULT_SCHEDULE
 
     @property
+    def per_account(self) -> int:
+        """Sends in flight for one account at most (per process): one account's slow receivers
+        cannot take every slot."""
+        return max(1, self.concurrency // 4)
+
+    @property
     def lease_seconds(self) -> float:
         """How long a claim lasts: past it, a sender is presumed dead and the delivery is due again."""
         return self.timeout_seconds * 2 + 5
@@ -61,6 +68,7 @@ class WebhookDeliverer:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        self._busy: collections.Counter[str] = collections.Counter()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -103,7 +111,9 @@ class WebhookDeliverer:
                     log.warning("claiming webhook deliveries failed", exc_info=True)
                     batch = []
                 for item in batch:
+                    self._busy[item.account_id] += 1
                     task = asyncio.create_task(self._send(item))
+                    task.account_id = item.account_id  # type: ignore[attr-defined]
                     self._sending.add(task)
                     task.add_done_callback(self._sent)
                 claimed = len(batch)
@@ -120,11 +130,23 @@ class WebhookDeliverer:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
+        account = getattr(task, "account_id", None)
+        if account is not None:
+            self._busy[account] -= 1
+            if self._busy[account] <= 0:
+                del self._busy[account]
         if self._wake is not None:
             self._wake.set()
 
     def _claim(self, limit: int) -> list[Claimed]:
-        return claim(self.db, self.keys, limit=limit, lease_seconds=self.config.lease_seconds)
+        return claim(
+            self.db,
+            self.keys,
+            limit=limit,
+            lease_seconds=self.config.lease_seconds,
+            busy=dict(self._busy),
+            per_account=self.config.per_account,
+        )
 
     async def deliver_due(self) -> int:
         """One round outside the loop: claim what is due (up to the concurrency), send it, wait for
@@ -147,10 +169,17 @@ class WebhookDeliverer:
         error: str | None = None
         started = time.perf_counter()
         try:
-            async with self._client.stream("POST", claimed.url, content=body, headers=headers) as response:
+            # One deadline for the whole exchange: a receiver that trickles its answer byte by byte
+            # never trips httpx's per-read timeout, and must not outlive its claim.
+            async with (
+                asyncio.timeout(self.config.timeout_seconds),
+                self._client.stream("POST", claimed.url, content=body, headers=headers) as response,
+            ):
                 status = response.status_code  # the body is never read: a receiver cannot stream at us
             if not 200 <= status < 300:
                 error = f"the receiver answered {status}"
+        except TimeoutError:
+            status, error = None, f"no answer within {self.config.timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         duration = (time.perf_counter() - started) * 1000

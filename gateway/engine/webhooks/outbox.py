@@ -3,10 +3,11 @@ target, claimed by any gateway process (``SKIP LOCKED`` on PostgreSQL), every at
 
 from __future__ import annotations
 
+import collections
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,6 +132,7 @@ class Claimed:
 
     id: str
     event_id: str
+    account_id: str
     attempt: int
     url: str
     payload: str
@@ -138,20 +140,36 @@ class Claimed:
     created_at: float  # the event's: delivery latency counts from the job's terminal state
 
 
-def claim(db: Database, keys: SecretKey, *, limit: int, lease_seconds: float) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries (pending, or claimed by a sender whose lease lapsed)."""
+def claim(
+    db: Database,
+    keys: SecretKey,
+    *,
+    limit: int,
+    lease_seconds: float,
+    busy: Mapping[str, int] | None = None,
+    per_account: int | None = None,
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries (pending, or claimed by a sender whose lease lapsed),
+    oldest first, at most ``per_account`` in flight per account counting ``busy`` (those the caller
+    is already sending)."""
     now = time.time()
     d = webhook_deliveries
+    taken = collections.Counter(busy or {})
     with db.write() as conn:
-        ids = list(
-            conn.execute(
-                select(d.c.id)
-                .where(d.c.status.in_(("pending", "delivering")), d.c.next_attempt_at <= now)
-                .order_by(d.c.next_attempt_at)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars()
-        )
+        due = conn.execute(
+            select(d.c.id, d.c.account_id)
+            .where(d.c.status.in_(("pending", "delivering")), d.c.next_attempt_at <= now)
+            .order_by(d.c.next_attempt_at)
+            .limit(limit * 4 if per_account else limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        ids: list[str] = []
+        for row in due:
+            if len(ids) == limit:
+                break
+            if per_account is None or taken[row.account_id] < per_account:
+                taken[row.account_id] += 1
+                ids.append(row.id)
         if not ids:
             return []
         conn.execute(
@@ -181,6 +199,7 @@ def _claimed(conn: Connection, keys: SecretKey, row: Row[Any], now: float) -> Cl
     return Claimed(
         row.id,
         row.event_id,
+        row.account_id,
         row.attempts,
         url,
         row.payload,
@@ -214,10 +233,15 @@ def finish(
         values = {"status": "failed"}
         outcome = "failed"
     with db.write() as conn:
+        earlier = conn.execute(
+            select(func.count())
+            .select_from(webhook_attempts)
+            .where(webhook_attempts.c.delivery_id == claimed.id)
+        ).scalar_one()
         conn.execute(
             insert(webhook_attempts).values(
                 delivery_id=claimed.id,
-                attempt=claimed.attempt,
+                attempt=int(earlier) + 1,  # numbered across re-sends, which restart the schedule
                 attempted_at=now,
                 status_code=status_code,
                 error=error,
@@ -312,5 +336,12 @@ def resend(conn: Connection, account_id: str, delivery_id: str) -> None:
     conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id)
-        .values(status="pending", attempts=0, next_attempt_at=time.time(), delivered_at=None)
+        .values(
+            status="pending",
+            attempts=0,
+            next_attempt_at=time.time(),
+            delivered_at=None,
+            last_status_code=None,
+            last_error=None,
+        )
     )
