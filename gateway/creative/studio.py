@@ -24,6 +24,7 @@ from gateway.engine.errors import Conflict, NotFound
 from gateway.engine.jobs.service import JobService
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
+from gateway.engine.webhooks.outbox import publish
 from local_models.spec import VideoRequest, parse_size
 from local_models.video import concat_videos, probe
 
@@ -148,6 +149,15 @@ def assemble_cut(
     cut_id = new_cut_id()
     concat_videos(paths, artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
     artifacts.publish_cut(cut_id)
+    cut = Cut(cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
     with db.write() as conn:
-        record_cut(conn, cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
-    return Cut(cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+        record_cut(conn, cut_id, project_id, take_ids, cut.size, fps, cut.seconds)
+        data = {"id": cut_id, "object": "cut", "project_id": project_id, "takes": take_ids}
+        publish(
+            conn,
+            account_id,
+            "project.cut.completed",
+            {**data, "size": cut.size, "fps": fps, "seconds": cut.seconds},
+            cut_id,
+        )
+    return cut

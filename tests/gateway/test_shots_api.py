@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
 from local_models.video import probe, read_frames
 
+from ..receiver import receiver
 from ..support import Gateway, auth
 
 
@@ -77,9 +80,15 @@ async def test_shot_list_to_cut(gw: Gateway, tmp_path: Path) -> None:
     await gw.wait(key, redo["video"]["id"])
     await gw.client.post(f"/v1/takes/{redo['id']}/winner", headers=h)
 
-    cut = (
-        await gw.client.post(f"/v1/projects/{pid}/cut", headers=h, json={"size": "64x64", "fps": 8})
-    ).json()
+    with receiver() as rec:  # an endpoint subscribed to cuts hears of this one
+        hook = {"url": rec.url, "name": "cuts", "event_types": ["project.cut.completed"]}
+        assert (await gw.client.post("/v1/webhook_endpoints", headers=h, json=hook)).status_code == 200
+        cut = (
+            await gw.client.post(f"/v1/projects/{pid}/cut", headers=h, json={"size": "64x64", "fps": 8})
+        ).json()
+        [post] = await asyncio.to_thread(rec.wait_for, 1)
+    event = json.loads(post.body)
+    assert event["type"] == "project.cut.completed" and event["data"]["id"] == cut["id"]
     assert cut["object"] == "cut" and cut["takes"] == [takes[0]["id"], redo["id"]]
     content = await gw.client.get(cut["url"], headers=h)
     assert content.headers["content-type"] == "video/mp4"

@@ -30,8 +30,8 @@ __all__ = [
 ]
 
 # What an endpoint can subscribe to. A cancel is a failure whose error.code is "cancelled", as the
-# API reports it.
-EVENT_TYPES: tuple[str, ...] = ("video.completed", "video.failed")
+# API reports it; project.cut.completed is sent when a project's cut is assembled.
+EVENT_TYPES: tuple[str, ...] = ("video.completed", "video.failed", "project.cut.completed")
 ROTATION_GRACE_SECONDS = 24 * 3600
 
 

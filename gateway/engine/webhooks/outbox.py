@@ -4,6 +4,7 @@ target, claimed by any gateway process (``SKIP LOCKED`` on PostgreSQL), every at
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import secrets
 import time
@@ -35,6 +36,7 @@ __all__ = [
     "get_delivery",
     "list_deliveries",
     "outbox_depth",
+    "publish",
     "resend",
 ]
 
@@ -82,6 +84,23 @@ class WebhookOutbox:
         if not endpoints and not one_off:
             return
         record_event(conn, event.id, event.account_id, type_, self.render(job), job.id, endpoints, one_off)
+
+
+def publish(conn: Connection, account_id: str, type_: str, data: dict[str, Any], subject_id: str) -> None:
+    """Record an event that is not a job's (``project.cut.completed``) for the account's endpoints
+    subscribed to it, inside the caller's transaction; its id is stable for the subject and type."""
+    endpoints = [
+        row.id
+        for row in conn.execute(
+            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+                webhook_endpoints.c.account_id == account_id, webhook_endpoints.c.deleted_at.is_(None)
+            )
+        )
+        if type_ in (row.event_types or [])
+    ]
+    if endpoints:
+        digest = hashlib.sha256(f"{subject_id}\0{type_}".encode()).hexdigest()[:24]
+        record_event(conn, f"evt_{digest}", account_id, type_, data, subject_id, endpoints)
 
 
 def record_event(
