@@ -82,7 +82,11 @@ def test_sdk_endpoint_receives_a_verified_video_completed(
     assert rotated.signing_secret != endpoint.signing_secret
     test_post = rec.wait_for(2)[-1]
     client.webhooks.unwrap(test_post.body, test_post.headers, secret=endpoint.signing_secret)  # signed before
-    assert client.webhooks.event_types.list().data == ["video.completed", "video.failed"]
+    assert client.webhooks.event_types.list().data == [
+        "video.completed",
+        "video.failed",
+        "project.cut.completed",
+    ]
     assert client.webhooks.delete(endpoint.id).deleted is True
     with pytest.raises(openai.NotFoundError):
         client.webhooks.retrieve(endpoint.id)
