@@ -31,7 +31,7 @@ from gateway.engine.links import VideoLinks
 from gateway.errors import BadRequest, NotFound
 from gateway.state import AppState
 
-__all__ = ["JobWatch", "prefer_wait", "router", "wait_until_done"]
+__all__ = ["JobWatch", "changed", "prefer_wait", "router", "wait_until_done"]
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
@@ -50,26 +50,30 @@ class JobWatch:
 
     def handle(self, event: JobEvent) -> None:
         with self._lock:
-            waiters = list(self._waiters.get(event.job_id, ()))
+            waiters = [*self._waiters.get(event.job_id, ()), *self._waiters.get(event.account_id, ())]
         for loop, flag in waiters:
             loop.call_soon_threadsafe(flag.set)
 
     @contextmanager
-    def watching(self, job_id: str) -> Iterator[asyncio.Event]:
+    def watching(self, key: str) -> Iterator[asyncio.Event]:
+        """An event set whenever something happens to the job ``key`` (or to any job of the account
+        ``key``: the dashboard's live view follows a whole account)."""
         entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._lock:
-            self._waiters.setdefault(job_id, set()).add(entry)
+            self._waiters.setdefault(key, set()).add(entry)
         try:
             yield entry[1]
         finally:
             with self._lock:
-                waiting = self._waiters.get(job_id, set())
+                waiting = self._waiters.get(key, set())
                 waiting.discard(entry)
                 if not waiting:
-                    self._waiters.pop(job_id, None)
+                    self._waiters.pop(key, None)
 
 
-async def _changed(flag: asyncio.Event, timeout: float) -> None:
+async def changed(flag: asyncio.Event, timeout: float) -> None:
+    """Until ``flag`` is set (a change in this process) or ``timeout`` passes (time to look at the
+    database, for changes made by other processes)."""
     with suppress(TimeoutError):
         await asyncio.wait_for(flag.wait(), timeout)
     flag.clear()
@@ -108,7 +112,7 @@ async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: f
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            await _changed(flag, min(POLL_SECONDS, left))
+            await changed(flag, min(POLL_SECONDS, left))
             row = await _read(state, account_id, row.id) or row
     return row
 
@@ -141,7 +145,7 @@ async def _stream(state: AppState, account_id: str, row: Any, last_id: str | Non
             if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
                 yield ": keep-alive\n\n"
                 quiet_since = time.monotonic()
-            await _changed(flag, POLL_SECONDS)
+            await changed(flag, POLL_SECONDS)
             fresh = await _read(state, account_id, row.id)
             if fresh is None:  # deleted meanwhile
                 yield 'event: video.deleted\ndata: {"id":"' + row.id + '"}\n\n'

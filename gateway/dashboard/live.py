@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, StreamingResponse
 
+from gateway.api.live import changed
 from gateway.creative.projects import latest_cut
 from gateway.dashboard.common import require_session, state_of
 from gateway.dashboard.session import COOKIE, find_session
@@ -46,10 +48,16 @@ async def events(request: Request) -> StreamingResponse:
     token = request.cookies.get(COOKIE)
 
     async def stream() -> AsyncIterator[bytes]:
+        with state.watch.watching(account) as flag:  # the same push as the API's video events
+            async for chunk in _changes(flag):
+                yield chunk
+
+    async def _changes(flag: asyncio.Event) -> AsyncIterator[bytes]:
         last: dict[str, tuple[object, ...]] = {}
         watch: set[str] = set()
         yield b": connected\n\n"
-        for _ in range(3600):  # at most ~30 minutes; the browser reconnects by itself
+        deadline = time.monotonic() + 1800  # at most 30 minutes; the browser reconnects by itself
+        while time.monotonic() < deadline:
             if await request.is_disconnected():
                 break
             # Signed out (or the key revoked) since the stream opened: stop at once.
@@ -64,7 +72,7 @@ async def events(request: Request) -> StreamingResponse:
                     watch.add(str(item["id"]))
                 else:
                     watch.discard(str(item["id"]))
-            await asyncio.sleep(0.5)
+            await changed(flag, 0.5)
 
     return StreamingResponse(
         stream(),
