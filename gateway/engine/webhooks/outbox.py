@@ -173,11 +173,17 @@ def claim(
     is already sending)."""
     now = time.time()
     d = webhook_deliveries
+    due_filter = (d.c.status.in_(("pending", "delivering")), d.c.next_attempt_at <= now)
+    # A plain read first: an idle outbox (the usual case) costs no write transaction, which on
+    # SQLite would take the one writer's lock from the jobs ten times a second.
+    with db.read() as conn:
+        if conn.execute(select(d.c.id).where(*due_filter).limit(1)).first() is None:
+            return []
     taken = collections.Counter(busy or {})
     with db.write() as conn:
         due = conn.execute(
             select(d.c.id, d.c.account_id)
-            .where(d.c.status.in_(("pending", "delivering")), d.c.next_attempt_at <= now)
+            .where(*due_filter)
             .order_by(d.c.next_attempt_at)
             .limit(limit * 4 if per_account else limit)
             .with_for_update(skip_locked=True)
