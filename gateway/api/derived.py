@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
 from gateway.api.contract import documented
@@ -168,12 +169,10 @@ def _params(row: Any) -> GenerationParams:
     return GenerationParams.from_dict(row.params)
 
 
-def _take_lineage(state: AppState, source_id: str, prompt: str) -> Any:
+def _take_lineage(source_id: str, prompt: str) -> Any:
     """``on_created``: a remix of a take is a new take of the same shot, its parent that take."""
 
     def record(conn: Any, videos: list[dict[str, Any]]) -> None:
-        from sqlalchemy import select
-
         parent = conn.execute(select(takes).where(takes.c.job_id == source_id)).one_or_none()
         if parent is not None:
             record_takes(conn, parent.shot_id, videos, prompt=prompt, parent=parent)
@@ -233,7 +232,7 @@ async def remix(video_id: str, request: Request, state: StateDep, who: Principal
         webhook_url=await checked_webhook_url(state, body.webhook_url),
         source=(row.id, "remix"),
     )
-    return await _submit(state, who, request, job, "videos.remix", _take_lineage(state, row.id, body.prompt))
+    return await _submit(state, who, request, job, "videos.remix", _take_lineage(row.id, body.prompt))
 
 
 async def _guided(
