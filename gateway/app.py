@@ -148,8 +148,8 @@ async def _maintain_forever(state: AppState, every_seconds: float = 1.0) -> None
 def _expire_and_sweep(state: AppState) -> None:
     with state.db.write() as conn:
         idempotency.expire(conn)
-    if state.settings.retention_days is not None:
-        expired = state.jobs.expire(before=time.time() - state.settings.retention_days * 86400)
+    if state.links.retention_seconds is not None:
+        expired = state.jobs.expire(before=time.time() - state.links.retention_seconds)
         for job_id in expired:
             state.artifacts.delete(job_id)
         if expired:

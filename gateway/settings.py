@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.engine.webhooks.delivery import DEFAULT_SCHEDULE
+
 __all__ = ["Settings"]
 
 
@@ -110,7 +112,7 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=8, ge=1, description="deliveries in flight per process")
     webhook_poll_seconds: float = Field(default=1.0, gt=0, description="how often the outbox is looked at")
     webhook_retry_schedule: list[float] = Field(
-        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 24000.0],
+        default_factory=lambda: list(DEFAULT_SCHEDULE),
         description="seconds after each failed attempt before the next (8 attempts over ~24 h)",
     )
     wait_max_seconds: float = Field(default=60.0, gt=0, description="the longest 'Prefer: wait=N' honoured")

@@ -26,14 +26,14 @@ from gateway.api.images import validate_image
 from gateway.api.objects import Video
 from gateway.api.references import checked_webhook_url
 from gateway.api.schemas import decimal_text, parse_model
+from gateway.api.videos import video_expired
 from gateway.api.webhook_objects import Character
 from gateway.creative.shots import record_takes
 from gateway.engine import idempotency
 from gateway.engine.characters import create_character, get_character
 from gateway.engine.db import takes
-from gateway.engine.errors import Gone
 from gateway.engine.ids import is_video_id
-from gateway.engine.jobs.derived import Which, check_upload, clip_seconds, extract_frame
+from gateway.engine.jobs.derived import SOURCE_SUFFIX, Which, check_upload, clip_seconds, extract_frame
 from gateway.engine.jobs.states import COMPLETED
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
@@ -124,11 +124,7 @@ async def _completed_source(state: AppState, who: Principal, video_id: str, para
     if row is None:
         raise NotFound(f"no video with id {video_id!r}", code="video_not_found", param=param)
     if row.expired_at is not None:
-        raise Gone(
-            f"video {video_id}'s clips were deleted after the retention period",
-            code="video_expired",
-            param=param,
-        )
+        raise video_expired(video_id, param)
     if row.status != COMPLETED:
         raise Conflict(
             f"video {video_id} is {row.status}; only a completed video can be used",
@@ -302,7 +298,7 @@ async def extend(request: Request, state: StateDep, who: PrincipalDep) -> dict[s
 
     def keep_upload(conn: Any, videos: list[dict[str, Any]]) -> None:
         if upload is not None:  # the worker joins the new segment after it
-            state.artifacts.save_input(videos[0]["id"], upload, ".source.mp4")
+            state.artifacts.save_input(videos[0]["id"], upload, SOURCE_SUFFIX)
 
     return await _submit(state, who, request, job, "videos.extend", keep_upload)
 

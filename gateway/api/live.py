@@ -117,17 +117,21 @@ async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: f
     return row
 
 
-def _event(row: Any, links: VideoLinks) -> tuple[str, str, str]:
-    """(event name, id, data) of the job as it stands."""
+def _version(row: Any) -> str:
+    """The id of the job's event as it stands. A finished job's id names its end, not its object:
+    quality checks land after it completes, and a client that saw the end must not get it again on
+    reconnecting."""
+    if row.status in (COMPLETED, FAILED):
+        return f"{row.id}.{row.status}"
+    return etag_of(json.dumps(video_object(row)).encode())[3:-1]
+
+
+def _event(row: Any, links: VideoLinks, version: str) -> str:
+    """The server-sent event of the job as it stands (built only when its version changed)."""
     body = video_object(row, links)
     body["eta_seconds_left"] = seconds_left(row)
-    data = json.dumps(body, separators=(",", ":"))
-    done = row.status in (COMPLETED, FAILED)
-    # A finished job's id names its end, not its object: quality checks land after it completes, and
-    # a client that saw the end must not get it again on reconnecting.
-    version = f"{row.id}.{row.status}" if done else etag_of(json.dumps(video_object(row)).encode())[3:-1]
-    name = f"video.{row.status}" if done else "video.progress"
-    return name, version, data
+    name = f"video.{row.status}" if row.status in (COMPLETED, FAILED) else "video.progress"
+    return f"event: {name}\nid: {version}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
 
 
 async def _stream(state: AppState, account_id: str, row: Any, last_id: str | None) -> AsyncIterator[str]:
@@ -136,9 +140,9 @@ async def _stream(state: AppState, account_id: str, row: Any, last_id: str | Non
         sent = last_id
         quiet_since = time.monotonic()
         while True:
-            name, version, data = _event(row, state.links)
+            version = _version(row)
             if version != sent:
-                yield f"event: {name}\nid: {version}\ndata: {data}\n\n"
+                yield _event(row, state.links, version)
                 sent, quiet_since = version, time.monotonic()
             if row.status in (COMPLETED, FAILED):
                 return

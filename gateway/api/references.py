@@ -42,8 +42,4 @@ async def reference_image(state: AppState, who: Principal, body: CreateBody) -> 
 
 async def checked_webhook_url(state: AppState, url: str | None) -> str | None:
     """A create's ``webhook_url``, held to the same address rules as webhook endpoints."""
-    if url is None:
-        return None
-    state.outbound.check_url(url, param="webhook_url")
-    await to_thread.run_sync(lambda: state.outbound.check_host(url, param="webhook_url"))
-    return url
+    return None if url is None else await state.outbound.accept(url, param="webhook_url")

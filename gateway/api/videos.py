@@ -26,7 +26,7 @@ from gateway.engine.keys import Principal
 from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.state import AppState
 
-__all__ = ["router"]
+__all__ = ["router", "video_expired"]
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
@@ -48,11 +48,12 @@ def _video_response(state: AppState, row: Any, if_none_match: str | None = None)
     return response
 
 
-def _expired(video_id: str) -> Gone:
+def video_expired(video_id: str, param: str = "video_id") -> Gone:
+    """``410 video_expired``: the video's clips were deleted after the retention period."""
     return Gone(
         f"video {video_id}'s clips were deleted after the retention period",
         code="video_expired",
-        param="video_id",
+        param=param,
     )
 
 
@@ -194,7 +195,7 @@ async def download_content(
         )
     row = await _load(state, who, video_id)
     if row.expired_at is not None:
-        raise _expired(video_id)
+        raise video_expired(video_id)
     if row.status != COMPLETED:
         raise Conflict(
             f"video {video_id} is {row.status}; content is available once it is completed",
@@ -240,5 +241,5 @@ async def signed_content(
     if row is None or row.deleted_at is not None or row.status != COMPLETED:
         raise _not_found(video_id)
     if row.expired_at is not None:
-        raise _expired(video_id)
+        raise video_expired(video_id)
     return await _file(state, video_id, variant)

@@ -8,7 +8,6 @@ import secrets
 import time
 from typing import Annotated, Any
 
-import anyio
 import httpx
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,7 +34,7 @@ from gateway.engine.keys import Principal
 from gateway.engine.outbound import guarded_client
 from gateway.engine.webhooks import EVENT_TYPES, Endpoint, outbox
 from gateway.engine.webhooks import endpoints as ep
-from gateway.engine.webhooks.signing import signature_header
+from gateway.engine.webhooks.delivery import post_signed
 from gateway.errors import BadRequest
 from gateway.state import AppState
 
@@ -78,12 +77,6 @@ def _page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     }
 
 
-async def _checked_url(state: AppState, url: str) -> str:
-    state.outbound.check_url(url, param="url")
-    await to_thread.run_sync(lambda: state.outbound.check_host(url, param="url"))
-    return url
-
-
 @router.post(
     "/webhook_endpoints", **documented(returns=WebhookEndpoint, json_body=EndpointCreate, errors=(413,))
 )
@@ -91,7 +84,7 @@ async def create_endpoint(request: Request, state: StateDep, who: PrincipalDep) 
     """Register an endpoint. Its ``signing_secret`` is in this answer only (and after a rotation)."""
     req = parse_model(EndpointCreate, await read_json_object(request))
     ep.check_event_types(req.event_types)
-    url = await _checked_url(state, req.url)
+    url = await state.outbound.accept(req.url, param="url")
 
     def create() -> Endpoint:
         with state.db.write() as conn:
@@ -138,7 +131,7 @@ async def update_endpoint(
     if "event_types" in changes:
         ep.check_event_types(changes["event_types"])
     if "url" in changes:
-        await _checked_url(state, changes["url"])
+        await state.outbound.accept(changes["url"], param="url")
 
     def update() -> Any:
         with state.db.write() as conn:
@@ -213,20 +206,17 @@ async def test_endpoint(
         "test": True,
     }
     body = outbox.envelope(event_id, req.event_type, sample, now).encode()
-    headers = {
-        "content-type": "application/json",
-        "webhook-id": event_id,
-        "webhook-timestamp": str(int(now)),
-        "webhook-signature": signature_header(
-            ep.signing_secrets(state.secret_key, row, now), event_id, int(now), body
-        ),
-    }
     timeout = state.settings.webhook_timeout_seconds
     async with guarded_client(state.outbound, timeout=timeout) as client:
         try:
-            with anyio.fail_after(timeout):  # the whole exchange, however slowly the receiver trickles
-                async with client.stream("POST", row.url, content=body, headers=headers) as response:
-                    status = response.status_code
+            status = await post_signed(
+                client,
+                row.url,
+                event_id,
+                body,
+                ep.signing_secrets(state.secret_key, row, now),
+                timeout=timeout,
+            )
         except (httpx.HTTPError, TimeoutError) as exc:
             raise BadRequest(
                 f"the endpoint could not be reached: {type(exc).__name__}: {exc}",

@@ -4,7 +4,6 @@ reference image (``characters: [id]``)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import secrets
 import time
@@ -17,7 +16,7 @@ from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.db import Database, characters
 from gateway.engine.errors import NotFound
 
-__all__ = ["character_image", "create_character", "get_character", "is_character_id", "reference_frame"]
+__all__ = ["character_image", "create_character", "get_character", "is_character_id"]
 
 _ID = re.compile(r"^char_[0-9a-f]{24}$")
 
@@ -28,15 +27,6 @@ def is_character_id(value: str) -> bool:
 
 def _not_found(character_id: str, param: str = "character_id") -> NotFound:
     return NotFound(f"no character with id {character_id!r}", code="character_not_found", param=param)
-
-
-def reference_frame(frames: Any) -> bytes:
-    """The PNG of the frame a character is taken from: the middle of the clip (past any fade-in)."""
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray(frames[len(frames) // 2]).save(out, format="PNG")
-    return out.getvalue()
 
 
 def create_character(

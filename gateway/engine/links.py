@@ -34,7 +34,7 @@ class VideoLinks:
         self, video_id: str, variant: str, expires: int, signature: str, now: float | None = None
     ) -> None:
         """Raises ``Forbidden`` (``invalid_signature`` / ``link_expired``) unless the link is good."""
-        if not self.keys.verify(f"{video_id}:{variant}:{expires}", signature):
+        if not self.keys.verify(_message(video_id, variant, expires), signature):
             raise Forbidden(
                 "the link's signature does not match", code="invalid_signature", param="signature"
             )
@@ -50,4 +50,8 @@ class VideoLinks:
         return int(completed_at + self.retention_seconds)
 
     def _mac(self, video_id: str, variant: str, expires: int) -> str:
-        return self.keys.mac(f"{video_id}:{variant}:{expires}")
+        return self.keys.mac(_message(video_id, variant, expires))
+
+
+def _message(video_id: str, variant: str, expires: int) -> str:
+    return f"{video_id}:{variant}:{expires}"

@@ -95,6 +95,13 @@ class AddressPolicy:
                 param=param,
             )
 
+    async def accept(self, url: str, *, param: str) -> str:
+        """``url`` if its form and every address its host resolves to are allowed (the resolution
+        runs on a worker thread); raises ``InvalidRequest`` naming ``param`` otherwise."""
+        self.check_url(url, param=param)
+        await anyio.to_thread.run_sync(lambda: self.check_host(url, param=param))
+        return url
+
     def _refused(self, addresses: Iterable[str]) -> str | None:
         for text in addresses:
             if not self.allows(ipaddress.ip_address(text.split("%", 1)[0])):
@@ -183,8 +190,7 @@ async def fetch_bytes(
 ) -> bytes:
     """GET ``url`` under the address rules: at most ``max_bytes``, within ``timeout`` seconds overall,
     no redirect. Every way it can go wrong is an ``InvalidRequest`` naming ``param``."""
-    policy.check_url(url, param=param)
-    await anyio.to_thread.run_sync(lambda: policy.check_host(url, param=param))
+    await policy.accept(url, param=param)
     try:
         with anyio.fail_after(timeout):
             async with (

@@ -22,10 +22,19 @@ from local_models.errors import FramegateError
 
 log = logging.getLogger("framegate.worker")
 
-__all__ = ["Which", "check_upload", "clip_seconds", "extract_frame", "joined_extension", "source_copy_path"]
+__all__ = [
+    "SOURCE_SUFFIX",
+    "Which",
+    "check_upload",
+    "clip_seconds",
+    "extract_frame",
+    "joined_extension",
+    "source_copy_path",
+]
 
 Which = Literal["first", "middle", "last"]
 FFMPEG_SECONDS = 60
+SOURCE_SUFFIX = ".source.mp4"  # an uploaded clip an extension continues, kept beside its frame
 
 
 def check_upload(video: Path, *, max_frames: int, max_pixels: int) -> None:
@@ -118,7 +127,7 @@ def clip_seconds(video: Path) -> float | None:
 
 def source_copy_path(input_path: str | Path, job_id: str) -> Path:
     """Where an extension made from an uploaded clip keeps that clip (beside its reference frame)."""
-    return Path(input_path).with_name(f"{job_id}.source.mp4")
+    return Path(input_path).with_name(f"{job_id}{SOURCE_SUFFIX}")
 
 
 def join_after(

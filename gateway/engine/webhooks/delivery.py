@@ -22,7 +22,7 @@ from gateway.engine.outbound import AddressPolicy, guarded_client
 from gateway.engine.webhooks.outbox import PUBLISHED, Claimed, claim, finish
 from gateway.engine.webhooks.signing import SecretKey, signature_header
 
-__all__ = ["DEFAULT_SCHEDULE", "DeliveryConfig", "WebhookDeliverer"]
+__all__ = ["DEFAULT_SCHEDULE", "DeliveryConfig", "WebhookDeliverer", "post_signed"]
 
 log = logging.getLogger("framegate.webhooks")
 
@@ -112,8 +112,7 @@ class WebhookDeliverer:
                     batch = []
                 for item in batch:
                     self._busy[item.account_id] += 1
-                    task = asyncio.create_task(self._send(item))
-                    task.account_id = item.account_id  # type: ignore[attr-defined]
+                    task = asyncio.create_task(self._counted(item))
                     self._sending.add(task)
                     task.add_done_callback(self._sent)
                 claimed = len(batch)
@@ -130,13 +129,17 @@ class WebhookDeliverer:
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         self._sending.discard(task)
-        account = getattr(task, "account_id", None)
-        if account is not None:
-            self._busy[account] -= 1
-            if self._busy[account] <= 0:
-                del self._busy[account]
         if self._wake is not None:
             self._wake.set()
+
+    async def _counted(self, claimed: Claimed) -> None:
+        """Send, counting the account's sends in flight (``per_account``) until this one ends."""
+        try:
+            await self._send(claimed)
+        finally:
+            self._busy[claimed.account_id] -= 1
+            if self._busy[claimed.account_id] <= 0:
+                del self._busy[claimed.account_id]
 
     def _claim(self, limit: int) -> list[Claimed]:
         return claim(
@@ -148,38 +151,24 @@ class WebhookDeliverer:
             per_account=self.config.per_account,
         )
 
-    async def deliver_due(self) -> int:
-        """One round outside the loop: claim what is due (up to the concurrency), send it, wait for
-        the outcomes; how many were sent."""
-        batch = await to_thread.run_sync(self._claim, self.config.concurrency)
-        await asyncio.gather(*(self._send(c) for c in batch))
-        return len(batch)
-
     async def _send(self, claimed: Claimed) -> None:
         assert self._client is not None
-        body = claimed.payload.encode()
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "webhook-id": claimed.event_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": signature_header(claimed.secrets, claimed.event_id, timestamp, body),
-        }
         status: int | None = None
         error: str | None = None
         started = time.perf_counter()
         try:
-            # One deadline for the whole exchange: a receiver that trickles its answer byte by byte
-            # never trips httpx's per-read timeout, and must not outlive its claim.
-            async with (
-                asyncio.timeout(self.config.timeout_seconds),
-                self._client.stream("POST", claimed.url, content=body, headers=headers) as response,
-            ):
-                status = response.status_code  # the body is never read: a receiver cannot stream at us
+            status = await post_signed(
+                self._client,
+                claimed.url,
+                claimed.event_id,
+                claimed.payload.encode(),
+                claimed.secrets,
+                timeout=self.config.timeout_seconds,
+            )
             if not 200 <= status < 300:
                 error = f"the receiver answered {status}"
         except TimeoutError:
-            status, error = None, f"no answer within {self.config.timeout_seconds:g} s"
+            error = f"no answer within {self.config.timeout_seconds:g} s"
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
         duration = (time.perf_counter() - started) * 1000
@@ -196,3 +185,30 @@ class WebhookDeliverer:
         self.observe(outcome, max(0.0, time.time() - claimed.created_at))
         if outcome != "delivered":
             log.info("webhook %s to %s: %s (%s)", claimed.event_id, claimed.url, outcome, error)
+
+
+async def post_signed(
+    client: httpx.AsyncClient,
+    url: str,
+    event_id: str,
+    body: bytes,
+    secrets: list[str],
+    *,
+    timeout: float,
+) -> int:
+    """POST ``body`` signed (Standard Webhooks, timestamped now) and return the status code; the
+    response body is never read. One deadline covers the whole exchange (``TimeoutError``): a
+    receiver that trickles its answer byte by byte never trips httpx's per-read timeout, and must
+    not outlive a delivery's claim."""
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(secrets, event_id, timestamp, body),
+    }
+    async with (
+        asyncio.timeout(timeout),
+        client.stream("POST", url, content=body, headers=headers) as response,
+    ):
+        return response.status_code

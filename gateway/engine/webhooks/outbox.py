@@ -70,34 +70,27 @@ class WebhookOutbox:
         if type_ is None:
             return
         job = event.job
-        endpoints = [
-            row.id
-            for row in conn.execute(
-                select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
-                    webhook_endpoints.c.account_id == event.account_id,
-                    webhook_endpoints.c.deleted_at.is_(None),
-                )
-            )
-            if type_ in (row.event_types or [])
-        ]
-        one_off = getattr(job, "webhook_url", None)
+        endpoints = subscribed(conn, event.account_id, type_)
+        one_off = job.webhook_url
         if not endpoints and not one_off:
             return
         record_event(conn, event.id, event.account_id, type_, self.render(job), job.id, endpoints, one_off)
 
 
+def subscribed(conn: Connection, account_id: str, type_: str) -> list[str]:
+    """The ids of the account's endpoints that subscribe to ``type_``."""
+    rows = conn.execute(
+        select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
+            webhook_endpoints.c.account_id == account_id, webhook_endpoints.c.deleted_at.is_(None)
+        )
+    )
+    return [row.id for row in rows if type_ in (row.event_types or [])]
+
+
 def publish(conn: Connection, account_id: str, type_: str, data: dict[str, Any], subject_id: str) -> None:
     """Record an event that is not a job's (``project.cut.completed``) for the account's endpoints
     subscribed to it, inside the caller's transaction; its id is stable for the subject and type."""
-    endpoints = [
-        row.id
-        for row in conn.execute(
-            select(webhook_endpoints.c.id, webhook_endpoints.c.event_types).where(
-                webhook_endpoints.c.account_id == account_id, webhook_endpoints.c.deleted_at.is_(None)
-            )
-        )
-        if type_ in (row.event_types or [])
-    ]
+    endpoints = subscribed(conn, account_id, type_)
     if endpoints:
         digest = hashlib.sha256(f"{subject_id}\0{type_}".encode()).hexdigest()[:24]
         record_event(conn, f"evt_{digest}", account_id, type_, data, subject_id, endpoints)
