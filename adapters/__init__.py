@@ -7,7 +7,11 @@ from .base import (
     BackendHealth,
     CancelEvent,
     GenerationRequest,
+    JobCancel,
+    JobJournal,
+    MemoryJournal,
     ProgressCallback,
+    is_detached,
 )
 from .errors import AdapterError, Cancelled, PermanentError, TransientError
 from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
@@ -25,7 +29,10 @@ __all__ = [
     "FakeAdapter",
     "FakeBehaviour",
     "GenerationRequest",
+    "JobCancel",
+    "JobJournal",
     "LocalAdapter",
+    "MemoryJournal",
     "PermanentError",
     "ProgressCallback",
     "RemoteAdapter",
@@ -33,5 +40,6 @@ __all__ = [
     "adapter_types",
     "create_adapter",
     "fake_model_spec",
+    "is_detached",
     "register_adapter_type",
 ]

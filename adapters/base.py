@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,11 @@ __all__ = [
     "BackendHealth",
     "CancelEvent",
     "GenerationRequest",
+    "JobCancel",
+    "JobJournal",
+    "MemoryJournal",
     "ProgressCallback",
+    "is_detached",
 ]
 
 ProgressCallback = Callable[[float], None]
@@ -28,6 +33,51 @@ class CancelEvent(Protocol):
     def is_set(self) -> bool: ...
 
 
+class JobCancel(threading.Event):
+    """A job's cancel token. ``set()``: the job is cancelled (a hosted provider is told to stop it).
+    ``detach()``: this process stops following the job but the job goes on (shutdown, a lost lease, a
+    call timeout), so a hosted provider's job is left running for whoever resumes it."""
+
+    detached = False
+
+    def detach(self) -> None:
+        self.detached = True
+        self.set()
+
+
+def is_detached(cancel: CancelEvent) -> bool:
+    """Whether ``cancel`` fired because the job is being handed on, not because it was cancelled."""
+    return bool(getattr(cancel, "detached", False))
+
+
+class JobJournal(Protocol):
+    """Where an adapter records the backend's own job handle (a hosted provider's job id), durably,
+    before it first polls: a retry or a restarted gateway resumes that job instead of submitting again."""
+
+    def load(self) -> dict[str, Any] | None:
+        """The handle recorded for this job, if any."""
+        ...
+
+    def save(self, handle: dict[str, Any] | None) -> None:
+        """Record ``handle`` (``None`` forgets it: the backend's job ended and a retry submits anew)."""
+        ...
+
+
+class MemoryJournal:
+    """A :class:`JobJournal` kept in memory (tests, and adapters called without a job row)."""
+
+    def __init__(self, handle: dict[str, Any] | None = None) -> None:
+        self.handle = handle
+        self.saves = 0
+
+    def load(self) -> dict[str, Any] | None:
+        return self.handle
+
+    def save(self, handle: dict[str, Any] | None) -> None:
+        self.handle = handle
+        self.saves += 1
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """A fully resolved generation: the adapter runs exactly this."""
@@ -38,6 +88,7 @@ class GenerationRequest:
     params: GenerationParams
     output_dir: Path
     image_path: Path | None = None
+    journal: JobJournal = field(default_factory=MemoryJournal, compare=False)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,48 @@ def _ray(
     return RayAdapter(name, entries or [], address=address, app=app)
 
 
+_HOSTED_URLS = {
+    "fal": "https://queue.fal.run",
+    "openai": "https://api.openai.com/v1",
+    "replicate": "https://api.replicate.com",
+    "veo": "https://generativelanguage.googleapis.com",
+}
+
+
+def _hosted(kind: str) -> AdapterFactory:
+    def factory(
+        name: str,
+        models: list[dict[str, Any]],
+        url: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = None,
+        api_key_file: str | None = None,
+        cancel_after: str = "30m",
+        **options: Any,
+    ) -> Adapter:
+        from .fal import FalProvider
+        from .hosted import HostedAdapter, Provider, api_key_from
+        from .openai_videos import OpenAIVideosProvider
+        from .replicate import ReplicateProvider
+        from .veo import VeoProvider
+
+        providers: dict[str, Callable[[], Provider]] = {
+            "fal": FalProvider,
+            "openai": OpenAIVideosProvider,
+            "veo": VeoProvider,
+            "replicate": lambda: ReplicateProvider(cancel_after),
+        }
+        provider = providers[kind]()
+        key = api_key_from(api_key, api_key_env, api_key_file)
+        return HostedAdapter(
+            name, provider, url=url or _HOSTED_URLS[kind], api_key=key, models=models, **options
+        )
+
+    return factory
+
+
+for _kind in _HOSTED_URLS:
+    register_adapter_type(_kind, _hosted(_kind))
 register_adapter_type("fake", _fake)
 register_adapter_type("ray", _ray)
 register_adapter_type("remote", _remote)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sqlalchemy import Connection
 
 from billing.ledger import capture, reserve_of
@@ -10,12 +12,18 @@ from billing.usage import UsageRecord, record_usage
 __all__ = ["settle"]
 
 
-def settle(conn: Connection, job_id: str, *, quoted_mc: int, usage: UsageRecord) -> int:
+def settle(
+    conn: Connection, job_id: str, *, quoted_mc: int, usage: UsageRecord, asked_seconds: float | None = None
+) -> int:
     """Charge a finished job and meter its usage, in the caller's transaction; returns what was charged.
 
-    The charge is the quoted price, never more than the job's reserve (the rest is released). If the
-    reserve was already settled nothing more is charged (0), and the usage is metered at that.
+    The charge is the quoted price, never more than the job's reserve (the rest is released). A clip
+    shorter than the ``asked_seconds`` it was quoted for (a provider that delivered less) is charged
+    pro rata, for the seconds it has. If the reserve was already settled nothing more is charged (0),
+    and the usage is metered at that.
     """
+    if asked_seconds and 0 <= usage.video_seconds < asked_seconds - 1e-6:
+        quoted_mc = math.ceil(quoted_mc * usage.video_seconds / asked_seconds)
     held = reserve_of(conn, job_id)
     charged = 0
     if held is not None and held.state == "pending":

@@ -14,6 +14,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI
+from pydantic import ValidationError
 
 import billing
 from adapters import Adapter, LocalAdapter, create_adapter
@@ -114,13 +115,21 @@ def build_backends(
 
 
 def _priced(offer: Offer, price: float | PriceConfig | None) -> Offer:
+    if price is None and "price" in offer.spec.extras:  # a hosted model's price, from its backend's config
+        try:
+            price = PriceConfig.model_validate(offer.spec.extras["price"])
+        except ValidationError as exc:
+            raise ConfigError(f"model {offer.spec.id!r}: invalid price: {exc}") from exc
     if price is None:
         return offer
     if isinstance(price, (int, float)):
         rule = default_price(offer.spec.with_overrides(price_per_second=float(price)))
     else:
         base = parse_size(price.base_size) if price.base_size else None
-        rule = PriceRule(price.per_second, base[0] * base[1] if base else None, price.base_steps)
+        tiers = tuple((f"{w}x{h}", v) for (w, h), v in ((parse_size(k), v) for k, v in price.sizes.items()))
+        rule = PriceRule(
+            price.per_second, base[0] * base[1] if base else None, price.base_steps, price.per_clip, tiers
+        )
     return Offer(offer.spec.with_overrides(price_per_second=rule.per_second), offer.backend, rule)
 
 
@@ -258,6 +267,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         fallbacks=config.routes.fallbacks,
         routing_defaults=routing_preferences(config.routes.defaults),
         key_routing={k: routing_preferences(v) for k, v in config.routes.keys.items()},
+        key_allow=config.routes.allow,
         render=render,
         events=events,
         wake=workers.wake if workers else lambda: None,

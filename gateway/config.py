@@ -19,6 +19,7 @@ weights = "/models/Wan2.1-T2V-1.3B-Diffusers"
 fallbacks = { "wan-14b" = ["wan-1.3b", "ltx"] }   # an explicit model, then these if it fails
 defaults = { policy = "balanced" }                 # for requests that say nothing
 keys = { "key_0123" = { policy = "fastest", max_price = 5 } }  # per API key
+allow = { "key_0123" = ["local", "fal"] }          # per API key: only these models/backends/providers
 
 [backends.chaos]    # adapters by registered type
 type = "fake"
@@ -58,13 +59,16 @@ class BackendConfig(BaseModel):
 
 
 class PriceConfig(BaseModel):
-    """``per_second`` credits at ``base_size`` and ``base_steps`` (each scaling is off if unset)."""
+    """``per_second`` credits at ``base_size`` and ``base_steps`` (each scaling is off if unset);
+    ``sizes`` credits per second by ``WxH`` tier (hosted providers); ``per_clip`` credits per clip."""
 
     model_config = ConfigDict(extra="forbid")
 
-    per_second: float = Field(ge=0)
+    per_second: float = Field(default=0.0, ge=0)
     base_size: str | None = None
     base_steps: int | None = Field(default=None, ge=1)
+    per_clip: float = Field(default=0.0, ge=0)
+    sizes: dict[str, float] = Field(default_factory=dict)
 
 
 class PackConfig(BaseModel):
@@ -91,6 +95,9 @@ class RoutesConfig(BaseModel):
     fallbacks: dict[str, list[str]] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
     keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Per key id: the only models, backends or providers its requests may use (a team barred from a
+    # costly provider). Keys not listed may use everything.
+    allow: dict[str, list[str]] = Field(default_factory=dict)
 
 
 class FileConfig(BaseModel):

@@ -136,6 +136,12 @@ class ModelSpec:
     # The prompt-adherence checker that QC runs on this model's clips (a name in
     # ``local_models.qc.PROMPT_CHECKS``, e.g. "shapes"); None: the model has none.
     prompt_check: str | None = None
+    # Hosted models often take a fixed set of lengths (e.g. 4, 6 or 8 seconds): ``seconds`` must be one
+    # of these; None: any length the frame rule allows.
+    seconds_allowed: tuple[float, ...] | None = None
+    # Parameters a caller may not set on this model (a hosted provider has no "steps"): naming one is
+    # refused with ``unsupported_parameter`` rather than silently dropped.
+    fixed: frozenset[str] = frozenset()
     extras: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def with_overrides(self, **changes: object) -> ModelSpec:
@@ -248,6 +254,7 @@ def resolve(spec: ModelSpec, request: VideoRequest, *, rng: random.Random | None
     mode, size, seconds, frames = request.mode, request.size, request.seconds, request.frames
     fps, steps, guidance, seed = request.fps, request.steps, request.guidance, request.seed
     negative_prompt, audio = request.negative_prompt, request.audio
+    _check_fixed(spec, request)
     if mode not in spec.modes:
         supported = ", ".join(sorted(spec.modes))
         raise InvalidInput(
@@ -314,9 +321,21 @@ def resolve(spec: ModelSpec, request: VideoRequest, *, rng: random.Random | None
     )
 
 
+def _check_fixed(spec: ModelSpec, request: VideoRequest) -> None:
+    for name in sorted(spec.fixed):
+        if getattr(request, name, None) is not None:
+            raise InvalidInput(
+                f"model {spec.id!r} does not let a request set {name}",
+                code="unsupported_parameter",
+                param=name,
+            )
+
+
 def _frames(spec: ModelSpec, frames: int | None, seconds: float | None, fps: int) -> int:
     """The frame count: as asked (if the rule allows it), else the nearest the rule allows to
     ``seconds`` (or the model's default length) at ``fps``."""
+    if spec.seconds_allowed is not None:
+        return _fixed_length(spec, frames, seconds, fps)
     if frames is not None:
         if not spec.frames.allows(frames):
             raise InvalidInput(
@@ -338,3 +357,20 @@ def _frames(spec: ModelSpec, frames: int | None, seconds: float | None, fps: int
             )
         return spec.frames.nearest(wanted * fps)
     return frames
+
+
+def _fixed_length(spec: ModelSpec, frames: int | None, seconds: float | None, fps: int) -> int:
+    """A model with a set of lengths: the length asked (as seconds or frames) must be one of them."""
+    allowed = spec.seconds_allowed or ()
+    wanted = spec.default_seconds if seconds is None else seconds
+    if frames is not None:
+        wanted = frames / fps
+    if not any(abs(wanted - a) < 1e-6 for a in allowed):
+        listed = ", ".join(f"{a:g}" for a in allowed)
+        asked = f"frames={frames}" if frames is not None else f"seconds={wanted:g}"
+        raise InvalidInput(
+            f"{asked} is not supported by {spec.id!r} (lengths it renders: {listed} seconds)",
+            code="unsupported_frames" if frames is not None else "unsupported_seconds",
+            param="frames" if frames is not None else "seconds",
+        )
+    return round(wanted * fps)

@@ -4,7 +4,7 @@ an ordered list of candidates out, with the reason every other offer was exclude
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from local_models.errors import InvalidInput
@@ -58,12 +58,14 @@ def plan(
     health: Mapping[str, BackendHealth] | None = None,
     fallbacks: Mapping[str, Sequence[str]] | None = None,
     rng: random.Random | None = None,
+    allowed: Collection[str] | None = None,
 ) -> Plan:
     """Rank the candidates for ``request``. Never returns an empty plan: raises instead.
 
     An explicit model comes first, then its configured fallback chain; ``"auto"`` (or no model)
     ranks every fitting model by the policy. An explicit model that cannot honour the request
-    raises its own precise error (size, frames, mode...).
+    raises its own precise error (size, frames, mode...). ``allowed`` is the operator's allow-list for
+    the caller's key (model ids, backend or provider names); None: everything.
     """
     prefs = prefs or RoutingPreferences()
     fallbacks = fallbacks or {}
@@ -77,6 +79,10 @@ def plan(
     scored: list[Scored] = []
     for offer in offers:
         if explicit and offer.spec.id not in chain:
+            continue
+        if allowed is not None and not _names(offer) & set(allowed):
+            reason = "this API key may not use it (the operator's allow-list)"
+            excluded.append(Exclusion(offer.spec.id, offer.backend, "not_allowed_for_key", reason))
             continue
         outcome = _consider(offer, request, seed, prefs, health or {}, view or FleetView(), explicit)
         if isinstance(outcome, Scored):
@@ -134,9 +140,9 @@ def _consider(
     """One offer, scored, or the reason it is left out. The model the caller named raises its own
     precise error instead of being left out."""
     model, backend = offer.spec.id, offer.backend
-    if prefs.only and model not in prefs.only and backend not in prefs.only:
+    if prefs.only and not _names(offer) & set(prefs.only):
         return Exclusion(model, backend, "not_in_only", "not listed in routing.only")
-    if model in prefs.ignore or backend in prefs.ignore:
+    if _names(offer) & set(prefs.ignore):
         return Exclusion(model, backend, "ignored", "listed in routing.ignore")
     state = health.get(backend)
     if state is not None and not state.available:
@@ -156,6 +162,16 @@ def _consider(
             model, backend, "over_max_wait", f"estimated {est.total:.1f} s, over routing.max_wait_seconds"
         )
     return Scored(candidate, est)
+
+
+def _names(offer: Offer) -> set[str]:
+    """What ``routing.only``/``ignore`` and allow-lists may call an offer: its model, its backend, and
+    for a hosted model its provider (``fal``, ``replicate``, ``veo``, ``openai``)."""
+    names = {offer.spec.id, offer.backend}
+    provider = offer.spec.extras.get("hosted")
+    if isinstance(provider, str):
+        names.add(provider)
+    return names
 
 
 def _order(

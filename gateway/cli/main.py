@@ -11,6 +11,7 @@ import typer
 
 from gateway.cli.admin import credits_app, keys_app, ledger_app
 from gateway.cli.client import generate
+from gateway.cli.providers import providers
 
 app = typer.Typer(
     help="Framegate: one API for many open video diffusion models.",
@@ -21,6 +22,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(credits_app, name="credits")
 app.add_typer(ledger_app, name="ledger")
 app.command("generate")(generate)
+app.command("providers")(providers)
 
 
 @app.command()

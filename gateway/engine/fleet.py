@@ -104,7 +104,9 @@ class Fleet:
                 warm = frozenset(adapter.health().warm_models)
             except Exception:
                 warm = frozenset()
-            backends[name] = BackendView(queued_seconds=queued.get(name, 0.0), warm_models=warm)
+            # A hosted backend runs ``concurrency`` jobs at once: its queue drains that much faster.
+            slots = int(getattr(adapter, "concurrency", 1))
+            backends[name] = BackendView(queued_seconds=queued.get(name, 0.0), warm_models=warm, slots=slots)
         view = FleetView(backends=backends, history=history)
         self._cached = (now, view)
         return view

@@ -110,6 +110,9 @@ jobs = Table(
     Column("source_video_id", String(40), nullable=True),  # remixed, extended or edited from
     Column("source_kind", String(16), nullable=True),  # remix, extension, edit
     Column("expired_at", Float, nullable=True),  # its clips were deleted by the retention sweeper
+    # A hosted provider's job handle ({backend, model, id, ...}), written before the first poll: a
+    # restarted gateway resumes that provider job instead of submitting (and paying for) another.
+    Column("external", JSON, nullable=True),
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
     Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),

@@ -22,7 +22,16 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from adapters import Adapter, Artifact, Cancelled, GenerationRequest, ProgressCallback, TransientError
+from adapters import (
+    Adapter,
+    Artifact,
+    Cancelled,
+    GenerationRequest,
+    JobCancel,
+    ProgressCallback,
+    TransientError,
+    is_detached,
+)
 from local_models import GenerationParams
 from local_models.video import probe
 
@@ -51,6 +60,11 @@ class AnyEvent:
 
     def is_set(self) -> bool:
         return any(e.is_set() for e in self.events)
+
+    @property
+    def detached(self) -> bool:
+        """A timeout or a shutdown hands the job on; only a cancel of the job itself is not."""
+        return any(is_detached(e) for e in self.events)
 
 
 def validate_artifact(artifact: Artifact, params: GenerationParams) -> None:
@@ -99,7 +113,7 @@ async def run_on_backend(
                 raise Cancelled("generation was cancelled")
             if not allow():
                 raise CircuitOpen(f"backend {adapter.name} is failing (circuit open)")
-            timed_out = threading.Event()
+            timed_out = JobCancel()
             started = time.perf_counter()
             future = loop.run_in_executor(
                 executor, adapter.generate, request, progress, AnyEvent(cancel, timed_out)
@@ -109,7 +123,7 @@ async def run_on_backend(
                 artifact = await asyncio.wait_for(asyncio.shield(future), timeout)
                 await asyncio.to_thread(validate_artifact, artifact, request.params)
             except TimeoutError:
-                timed_out.set()  # a cooperative backend stops at its next step
+                timed_out.detach()  # a cooperative backend stops at its next step
                 future.add_done_callback(lambda f: f.cancelled() or f.exception())
                 on_outcome(False, time.perf_counter() - started)
                 raise TransientError(

@@ -66,6 +66,7 @@ class JobService:
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         routing_defaults: RoutingPreferences | None = None,
         key_routing: Mapping[str, RoutingPreferences] | None = None,
+        key_allow: Mapping[str, Sequence[str]] | None = None,
         render: Render,
         events: EventBus | None = None,
         wake: Callable[[], None] = lambda: None,
@@ -86,6 +87,7 @@ class JobService:
         self.fallbacks = dict(fallbacks or {})
         self._default_routing = routing_defaults or RoutingPreferences()
         self._key_routing = dict(key_routing or {})
+        self._key_allow = dict(key_allow or {})
 
     def cancel(self, account_id: str, video_id: str) -> Row[Any]:
         """Cancel ``account_id``'s queued or running job; the row after the change.
@@ -153,6 +155,7 @@ class JobService:
             view=self.fleet.view(),
             health=self.fleet.health_snapshot(),
             fallbacks=self.fallbacks,
+            allowed=self._key_allow.get(key_id or ""),
         )
 
     def preview(self, request: JobRequest, principal: Principal) -> Plan:

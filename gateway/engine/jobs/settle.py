@@ -19,6 +19,7 @@ def settle_completed(conn: Connection, done: Row[Any], result: dict[str, Any]) -
         conn,
         job_id,
         quoted_mc=done.quoted_mc,
+        asked_seconds=done.params["frames"] / done.params["fps"],
         usage=billing.UsageRecord(
             account_id=done.account_id,
             api_key_id=done.key_id,

@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,12 +24,13 @@ from typing import Any
 from anyio import to_thread
 
 import billing
-from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, TransientError
+from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, JobCancel, TransientError
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.fleet import Fleet
 from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
 from gateway.engine.jobs.clips import posters_for, quality_of
 from gateway.engine.jobs.derived import joined_extension
+from gateway.engine.jobs.external import RowJournal
 from gateway.engine.jobs.states import FAILED
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate, format_seconds
@@ -94,11 +94,20 @@ class WorkerPool:
             s.id: s.prompt_check for a in adapters.values() for s in a.models() if s.prompt_check
         }
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        # Local backends share ``config.workers`` job loops; a hosted backend (one with a
+        # ``concurrency``) gets loops of its own, so jobs waiting on a provider never hold a local GPU.
+        self.lanes: list[list[str]] = []
+        local = [n for n, a in self.adapters.items() if getattr(a, "concurrency", None) is None]
+        if local and config.workers:
+            self.lanes += [local] * config.workers
+        for name, adapter in self.adapters.items():
+            if config.workers and name not in local:
+                self.lanes += [[name]] * int(getattr(adapter, "concurrency", 1))
         # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
         self._executor = ThreadPoolExecutor(
-            max_workers=4 * max(1, config.workers), thread_name_prefix="fg-gen"
+            max_workers=4 * max(1, len(self.lanes)), thread_name_prefix="fg-gen"
         )
-        self._running: dict[str, threading.Event] = {}
+        self._running: dict[str, JobCancel] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._checks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -110,7 +119,7 @@ class WorkerPool:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         await self.sweep()
-        self._tasks = [asyncio.create_task(self._loop_jobs(i)) for i in range(self.config.workers)]
+        self._tasks = [asyncio.create_task(self._loop_jobs(lane)) for lane in self.lanes]
         self._sweeper = asyncio.create_task(self._loop_sweeper())
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
@@ -119,7 +128,7 @@ class WorkerPool:
         if self._sweeper is not None:
             self._sweeper.cancel()
         for event in list(self._running.values()):
-            event.set()
+            event.detach()
         if self._wakeup:
             self._wakeup.set()
         if self._tasks:
@@ -127,7 +136,7 @@ class WorkerPool:
             for task in pending:
                 task.cancel()
         for event in list(self._running.values()):
-            event.set()
+            event.detach()
         if self._checks:  # quality checks in flight: a short wait, then they are dropped (qc stays null)
             await asyncio.wait(self._checks, timeout=min(grace_seconds, 5.0))
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -160,9 +169,8 @@ class WorkerPool:
             except Exception:
                 log.exception("lease sweep failed")
 
-    async def _loop_jobs(self, index: int) -> None:
+    async def _loop_jobs(self, backends: list[str]) -> None:
         assert self._wakeup is not None
-        backends = list(self.adapters)
         while not self._stopping:
             try:
                 job = await to_thread.run_sync(self._claim, backends)
@@ -193,7 +201,7 @@ class WorkerPool:
             load_seconds=loads,
         )
 
-    async def _heartbeat(self, job_id: str, cancel: threading.Event, lost: list[bool]) -> None:
+    async def _heartbeat(self, job_id: str, cancel: JobCancel, lost: list[bool]) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
@@ -205,16 +213,19 @@ class WorkerPool:
                 continue
             if not ours:
                 lost.append(True)
-            if cancelled or not ours:
+                cancel.detach()  # another worker has the job now
+            elif cancelled:
                 cancel.set()
 
     async def _run(self, job: Any) -> None:
-        cancel = threading.Event()
+        cancel = JobCancel()
         self._running[job.id] = cancel
         # A claim that was already in flight when stop() began lands here after the shutdown sweep
         # of _running: cancel it now so it goes back to the queue instead of running unsupervised.
-        if job.cancel_requested or self._stopping:
+        if job.cancel_requested:
             cancel.set()
+        elif self._stopping:
+            cancel.detach()
         lost: list[bool] = []
         heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
         outcome = "failed"
@@ -255,7 +266,7 @@ class WorkerPool:
             if outcome != "completed":
                 self.artifacts.delete_scratch(job.id)
 
-    async def _generate(self, job: Any, cancel: threading.Event) -> tuple[Artifact, Any, float]:
+    async def _generate(self, job: Any, cancel: JobCancel) -> tuple[Artifact, Any, float]:
         """Walk the job's candidates: retry each backend, fall back on transient failure.
 
         The reserve follows the candidate actually run; a candidate the account cannot pay for is
@@ -266,6 +277,7 @@ class WorkerPool:
             (i for i, c in enumerate(chain) if (c.model, c.backend) == (job.model, job.backend)), 0
         )
         deadline = time.monotonic() + self.config.job_deadline_seconds
+        journal = RowJournal(self.store.db, job.id, self.owner, job.external)
         last: AdapterError | None = None
         for index in range(current, len(chain)):
             candidate = chain[index]
@@ -290,6 +302,7 @@ class WorkerPool:
                 params=GenerationParams.from_dict(job.params),
                 output_dir=self.artifacts.scratch_dir(job.id),
                 image_path=self.artifacts.input_file(job.input_path) if job.input_path else None,
+                journal=journal,
             )
             backend, model, params = job.backend, job.model, request.params
 

@@ -1,0 +1,163 @@
+"""HTTP to a hosted provider, with every failure classified at this boundary.
+
+401/403 and content refusals are permanent (no retry, no fallback: another backend would not make a
+bad key good, and a refused prompt is the request's fault); 429 is transient and carries the
+provider's ``retry-after``; 5xx, timeouts and dropped connections are transient. The API key rides in
+a header and is never put in an error, a log line or a URL.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .errors import AdapterError, PermanentError, TransientError
+
+__all__ = ["ErrorReader", "ProviderHttp", "RateLimited", "retry_after_seconds"]
+
+ErrorReader = Callable[[httpx.Response], tuple[str, bool]]
+"""A provider's error body -> (a short message, whether it is a content refusal)."""
+
+_REFUSAL_WORDS = ("content_policy", "moderation", "safety", "nsfw", "flagged as sensitive", "(e005)", "refus")
+
+
+class RateLimited(TransientError):
+    """HTTP 429; ``retry_after`` is the provider's hint in seconds (None: it gave none)."""
+
+    code = "provider_rate_limited"
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """``retry-after`` as seconds: delta-seconds or an HTTP date (RFC 9110)."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+
+
+def looks_refused(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in _REFUSAL_WORDS)
+
+
+class ProviderHttp:
+    """An ``httpx.Client`` bound to one provider: base URL, auth headers, classification."""
+
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        auth: Mapping[str, str],
+        read_error: ErrorReader,
+        *,
+        timeout: float = 30.0,
+        max_download_bytes: int = 2 * 1024**3,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self._origin = _origin(self.base_url)
+        self._auth = dict(auth)
+        self._read_error = read_error
+        self.max_download_bytes = max_download_bytes
+        self.client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def url(self, path_or_url: str) -> str:
+        return path_or_url if "://" in path_or_url else f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def call(self, method: str, path_or_url: str, **kwargs: Any) -> httpx.Response:
+        """One request; a non-2xx answer or a transport failure raises a classified error."""
+        url = self.url(path_or_url)
+        headers = {**self._headers_for(url), **kwargs.pop("headers", {})}
+        try:
+            response = self.client.request(method, url, headers=headers, **kwargs)
+        except httpx.TimeoutException:
+            raise TransientError(
+                f"{self.name}: the provider did not answer in time", code="provider_timeout"
+            ) from None
+        except httpx.TransportError as exc:
+            raise TransientError(
+                f"{self.name}: could not reach the provider ({type(exc).__name__})",
+                code="provider_unreachable",
+            ) from None
+        if response.status_code >= 400:
+            raise self.error(response)
+        return response
+
+    def error(self, response: httpx.Response) -> AdapterError:
+        """Classify a provider's error answer."""
+        status = response.status_code
+        try:
+            message, refused = self._read_error(response)
+        except Exception:  # a body that is not the provider's documented shape
+            message, refused = response.reason_phrase or "error", False
+        message = f"{self.name}: {message[:300]}"
+        if status == 429:
+            return RateLimited(f"{message} (rate limited)", retry_after=retry_after_seconds(response.headers))
+        if status >= 500:
+            return TransientError(message, code="provider_unavailable")
+        if status in (401, 403):
+            return PermanentError(f"{message} (check the provider's API key)", code="provider_auth_failed")
+        if refused or looks_refused(message):
+            return PermanentError(message, code="content_refused")
+        if status == 404:
+            return PermanentError(message, code="provider_not_found")
+        return PermanentError(message, code="provider_rejected")
+
+    def download(self, url: str, path: Path, *, max_redirects: int = 5) -> None:
+        """Stream ``url`` to ``path`` (at most ``max_download_bytes``). The auth headers go only to the
+        provider's own origin, redirects included: a CDN never sees the key."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(max_redirects + 1):
+            try:
+                with self.client.stream("GET", url, headers=self._headers_for(url)) as stream:
+                    if stream.is_redirect and "location" in stream.headers:
+                        url = str(stream.url.join(stream.headers["location"]))
+                        continue
+                    if stream.status_code >= 400:
+                        stream.read()
+                        raise TransientError(
+                            f"{self.name}: downloading the result failed (HTTP {stream.status_code})",
+                            code="provider_unavailable",
+                        )
+                    self._write(stream, path)
+                    return
+            except httpx.HTTPError as exc:
+                raise TransientError(
+                    f"{self.name}: downloading the result failed ({type(exc).__name__})",
+                    code="provider_unreachable",
+                ) from None
+        raise TransientError(f"{self.name}: the result URL redirects too often", code="provider_unavailable")
+
+    def _write(self, stream: httpx.Response, path: Path) -> None:
+        written = 0
+        with path.open("wb") as out:
+            for chunk in stream.iter_bytes():
+                written += len(chunk)
+                if written > self.max_download_bytes:
+                    raise PermanentError(
+                        f"{self.name}: the result is over {self.max_download_bytes} bytes",
+                        code="corrupt_output",
+                    )
+                out.write(chunk)
+
+    def _headers_for(self, url: str) -> dict[str, str]:
+        return dict(self._auth) if _origin(url) == self._origin else {}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port

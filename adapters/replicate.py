@@ -1,0 +1,102 @@
+"""Replicate's predictions API (https://replicate.com/docs/reference/http).
+
+``POST /v1/models/{owner}/{name}/predictions`` (or ``/v1/deployments/{owner}/{name}/predictions``
+when the target starts with ``deployments/``), ``Authorization: Bearer ...``, body ``{"input": {...}}``
+and a ``Cancel-After`` header so an orphaned prediction stops on its own. ``GET /v1/predictions/{id}``
+-> ``status`` ``starting | processing | succeeded | failed | canceled``, ``output`` (a URL or a list
+of URLs), ``logs`` (progress bars with percentages), ``error``. ``POST /v1/predictions/{id}/cancel``.
+Errors are problem details: ``{"title", "detail", "status"}``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .base import GenerationRequest
+from .errors import PermanentError, TransientError
+from .fal import image_data_uri
+from .hosted import ProviderStatus
+from .hosted_http import ProviderHttp, looks_refused
+from .hosted_models import HostedModel, aspect_ratio, resolution_label
+
+__all__ = ["ReplicateProvider", "read_replicate_error"]
+
+_PERCENT = re.compile(r"(\d{1,3})%\|")
+
+
+def read_replicate_error(response: httpx.Response) -> tuple[str, bool]:
+    body = response.json()
+    return str(body.get("detail") or body.get("title") or body), False
+
+
+class ReplicateProvider:
+    kind = "replicate"
+
+    @staticmethod
+    def read_error(response: httpx.Response) -> tuple[str, bool]:
+        return read_replicate_error(response)
+
+    def __init__(self, cancel_after: str = "30m") -> None:
+        self.cancel_after = cancel_after
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    def submit(self, http: ProviderHttp, model: HostedModel, request: GenerationRequest) -> dict[str, Any]:
+        p = request.params
+        inputs: dict[str, Any] = {
+            "prompt": request.prompt,
+            "duration": p.duration if p.duration != int(p.duration) else int(p.duration),
+            "aspect_ratio": aspect_ratio(p.width, p.height),
+            "resolution": resolution_label(p.width, p.height),
+            **model.input,
+        }
+        if model.takes_seed:
+            inputs["seed"] = p.seed
+        if p.negative_prompt:
+            inputs["negative_prompt"] = p.negative_prompt
+        image = image_data_uri(request)
+        if image is not None:
+            inputs["image"] = image
+        target = model.target
+        path = (
+            f"/v1/{target}/predictions"
+            if target.startswith("deployments/")
+            else f"/v1/models/{target}/predictions"
+        )
+        prediction = http.call(
+            "POST", path, json={"input": inputs}, headers={"Cancel-After": self.cancel_after}
+        ).json()
+        return {"id": prediction["id"], "get": prediction.get("urls", {}).get("get")}
+
+    def status(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> ProviderStatus:
+        body = http.call("GET", handle.get("get") or f"/v1/predictions/{handle['id']}").json()
+        state = body.get("status")
+        if state == "starting":
+            return ProviderStatus("queued", progress=0.0)
+        if state == "processing":
+            return ProviderStatus("running", progress=_progress(body.get("logs") or ""))
+        if state == "succeeded":
+            output = body.get("output")
+            url = output[-1] if isinstance(output, list) and output else output
+            return ProviderStatus("succeeded", result_url=url if isinstance(url, str) else None)
+        if state in ("canceled", "aborted"):
+            return ProviderStatus("canceled")
+        message = f"replicate: {str(body.get('error') or 'the prediction failed')[:300]}"
+        if looks_refused(message):
+            return ProviderStatus("failed", error=PermanentError(message, code="content_refused"))
+        # A model that failed at run time may work on a retry or on another backend.
+        return ProviderStatus("failed", error=TransientError(message, code="provider_failed"))
+
+    def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
+        http.call("POST", f"/v1/predictions/{handle['id']}/cancel")
+
+
+def _progress(logs: str) -> float | None:
+    """The last tqdm percentage in the logs (``" 40%|████      | 12/30"``), if any."""
+    found = _PERCENT.findall(logs)
+    return min(100, int(found[-1])) / 100 if found else None
