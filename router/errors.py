@@ -24,3 +24,10 @@ class NoCandidate(RoutingError):
     """No model can honour the request (``model`` omitted or ``auto``)."""
 
     code = "no_model_available"
+
+
+class ModelNotAllowed(RoutingError):
+    """The caller's key may not use the model it names (the operator's allow-list)."""
+
+    kind: ClassVar[Kind] = "forbidden"
+    code = "model_not_allowed"

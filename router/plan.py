@@ -11,7 +11,7 @@ from local_models.errors import InvalidInput
 from local_models.spec import MAX_SEED, VideoRequest
 
 from .candidates import AUTO, Candidate, Offer, make_candidate
-from .errors import ModelNotFound, NoCandidate
+from .errors import ModelNotAllowed, ModelNotFound, NoCandidate
 from .estimate import Estimate, FleetView, estimate
 from .health import BackendHealth
 from .policy import POLICIES, Scored
@@ -70,6 +70,7 @@ def plan(
     prefs = prefs or RoutingPreferences()
     fallbacks = fallbacks or {}
     _check_names(request, offers, prefs)
+    _check_allowed(request, offers, allowed)
     explicit = request.model not in (None, AUTO)
     seed = request.seed if request.seed is not None else (rng or random.SystemRandom()).randint(0, MAX_SEED)
     chain: list[str | None] = (
@@ -126,6 +127,17 @@ def _check_names(request: VideoRequest, offers: Sequence[Offer], prefs: RoutingP
     for name in prefs.order:
         if name not in known:
             raise ModelNotFound(f"routing.order names unknown model {name!r}", param="routing.order")
+
+
+def _check_allowed(request: VideoRequest, offers: Sequence[Offer], allowed: Collection[str] | None) -> None:
+    """A model the caller names must be on its key's allow-list (on at least one backend)."""
+    if allowed is None or request.model in (None, AUTO):
+        return
+    if not any(o.spec.id == request.model and _names(o) & set(allowed) for o in offers):
+        raise ModelNotAllowed(
+            f"this API key may not use {request.model!r} (the operator's allow-list: {', '.join(allowed)})",
+            param="model",
+        )
 
 
 def _consider(

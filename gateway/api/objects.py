@@ -251,6 +251,7 @@ class Take(_Object):
     shot_id: str
     video: Video
     model: str
+    backend: str
     status: str
     winner: bool
     qc_flags: list[str]

@@ -156,6 +156,7 @@ def take_object(row: Any, video: dict[str, Any]) -> dict[str, Any]:
         "shot_id": row.shot_id,
         "video": video,
         "model": video["model"],
+        "backend": video["backend"],  # where it ran: a local pool or a hosted provider
         "status": video["status"],
         "seed": video["seed"],
         "cost": video["cost"],

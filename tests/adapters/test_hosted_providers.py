@@ -152,7 +152,7 @@ async def test_a_hosted_job_completes_with_progress_and_is_billed_at_the_provide
             assert external_of(gw, vid)["id"] in {j.id for j in script.jobs.values()} | {
                 f"models/{KINDS[kind].target}/operations/{j}" for j in script.jobs
             }
-            for path in ("/v1/backends", "/v1/models", f"/v1/routes/explain?model=hosted-video&prompt=x"):
+            for path in ("/v1/backends", "/v1/models", "/v1/routes/explain?model=hosted-video&prompt=x"):
                 bodies.append((await gw.client.get(path, headers=auth(key))).text)
             bodies.append(response.text)
             bodies.append(json.dumps(external_of(gw, vid)))
@@ -228,7 +228,7 @@ async def test_rate_limits_are_honoured_then_fall_back_to_local_billed_to_what_r
             done = await gw.wait(key, vid)
             assert done["status"] == "completed" and done["model"] == "hosted-video"
             assert script.submits == 2  # one 429 (retry-after: 0), then accepted
-            # A long retry-after is not waited out: the job falls back to the local model, billed at its price.
+            # A long retry-after is not waited out: the job falls back to local, billed at its price.
             script.submit_errors.extend([(429, {"retry-after": "3600"})] * 20)
             vid = (await gw.create(key, model="hosted-video", prompt="busy provider", seconds="1")).json()[
                 "id"
