@@ -254,9 +254,9 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
     events.register("live", watch)
     store = JobStore(db, events)
     fleet = Fleet(db, adapters, offers)
-    workers = None
-    if settings.workers > 0:
-        workers = WorkerPool(store, adapters, artifacts, _worker_config(settings), fleet)
+    workers = (
+        WorkerPool(store, adapters, artifacts, _worker_config(settings), fleet) if settings.workers else None
+    )
     service = JobService(
         db,
         artifacts,
@@ -274,11 +274,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         store=store,
         cancel_local=workers.cancel_local if workers else lambda job_id: None,
     )
-    metrics.track_queue_depth(store.queue_depth)
-    metrics.track_outbox_depth(lambda: outbox_depth(db))
-    for name, adapter in adapters.items():
-        if isinstance(adapter, LocalAdapter):
-            metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
+    _track(metrics, store, db, adapters)
     return AppState(
         settings=settings,
         db=db,
@@ -307,6 +303,15 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
             for p in config.billing.packs
         },
     )
+
+
+def _track(metrics: Metrics, store: JobStore, db: Database, adapters: dict[str, Adapter]) -> None:
+    """Gauges read at scrape time: queue and outbox depth, models resident per local backend."""
+    metrics.track_queue_depth(store.queue_depth)
+    metrics.track_outbox_depth(lambda: outbox_depth(db))
+    for name, adapter in adapters.items():
+        if isinstance(adapter, LocalAdapter):
+            metrics.track_residency(name, adapter.resident_count, adapter.resident_bytes)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

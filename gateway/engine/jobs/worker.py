@@ -31,6 +31,7 @@ from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
 from gateway.engine.jobs.clips import posters_for, quality_of
 from gateway.engine.jobs.derived import joined_extension
 from gateway.engine.jobs.external import RowJournal
+from gateway.engine.jobs.progress import ProgressWriter
 from gateway.engine.jobs.states import FAILED
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate, format_seconds
@@ -53,25 +54,6 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     qc_max_frames: int = 2000  # a take over either cap gets no quality checks (Settings.qc_max_*)
     qc_max_pixels: int = 4096 * 2160
-
-
-class _Progress:
-    """Throttled progress writes from the generation thread (denoising maps to 0-95%)."""
-
-    def __init__(self, store: JobStore, job_id: str, owner: str) -> None:
-        self.store, self.job_id, self.owner = store, job_id, owner
-        self.last_pct = 0
-        self.last_write = 0.0
-
-    def __call__(self, fraction: float) -> None:
-        pct = max(0, min(95, int(fraction * 95)))
-        now = time.monotonic()
-        if pct > self.last_pct and (now - self.last_write >= 0.2 or pct == 95):
-            self.last_pct, self.last_write = pct, now
-            try:
-                self.store.set_progress(self.job_id, self.owner, pct)
-            except Exception:  # progress is advisory; never fail a generation over it
-                log.warning("could not record progress of %s", self.job_id, exc_info=True)
 
 
 class WorkerPool:
@@ -314,7 +296,7 @@ class WorkerPool:
                 artifact, seconds = await run_on_backend(
                     adapter,
                     request,
-                    _Progress(self.store, job.id, self.owner),
+                    ProgressWriter(self.store, job.id, self.owner),
                     cancel,
                     self._executor,
                     self.config.retry,
