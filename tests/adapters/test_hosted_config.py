@@ -1,0 +1,148 @@
+"""Hosted backends from config: the README's examples load, mistakes are named, rules and prices hold,
+and the key only goes where it belongs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters import GenerationRequest, MemoryJournal, create_adapter
+from adapters.hosted import HostedAdapter
+from adapters.hosted_http import ProviderHttp, retry_after_seconds
+from billing import PriceRule
+from gateway.app import build_backends
+from gateway.config import ConfigError, load_config
+from local_models import GenerationParams, InvalidInput, VideoRequest, resolve
+from tests.support import make_settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_hosted_config() -> str:
+    section = README.read_text().split("## Hosted providers", 1)[1]
+    match = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_readme_config_builds_every_provider(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for env in ("FAL_KEY", "REPLICATE_API_TOKEN", "GEMINI_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(env, f"{env.lower()}-value")
+    settings = make_settings(tmp_path, "sqlite://", models_dir, config=readme_hosted_config())
+    adapters, offers = build_backends(settings, load_config(settings.config))
+    assert {n: type(a).__name__ for n, a in adapters.items() if n != "local"} == {
+        "fal": "HostedAdapter",
+        "replicate": "HostedAdapter",
+        "veo": "HostedAdapter",
+        "sora": "HostedAdapter",
+    }
+    prices = {o.spec.id: o.price_rule for o in offers}
+    quote = prices["veo-3"].quote_mc
+    assert quote(seconds=8, width=1920, height=1080, steps=1) == 480_000  # 60/s at 1080p
+    assert quote(seconds=8, width=1280, height=720, steps=1) == 320_000
+    assert prices["wan-replicate"].quote_mc(seconds=5, width=832, height=480, steps=1) == 50_000
+    for adapter in adapters.values():
+        adapter.close()
+
+
+def test_config_mistakes_are_named(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    cases = {
+        'api_key_env = "NOPE_KEY"\n[[backends.p.models]]\nid = "m"': "NOPE_KEY",
+        'api_key = "k"\n[[backends.p.models]]\nid = "m"\nsecond = [5]': "unknown keys: second",
+        'api_key = "k"\n[[backends.p.models]]\nid = "m"\nprice = { per_minute = 2 }': "invalid price",
+    }
+    for body, expected in cases.items():
+        settings = make_settings(
+            tmp_path, "sqlite://", models_dir, config=f'[backends.p]\ntype = "fal"\n{body}\n'
+        )
+        with pytest.raises(ConfigError, match=expected):
+            build_backends(settings, load_config(settings.config))
+
+
+def test_hosted_rules_refuse_what_the_model_cannot_honour() -> None:
+    adapter = create_adapter(
+        "veo",
+        name="veo",
+        api_key="k",
+        models=[{"id": "veo-3", "sizes": ["1280x720"], "seconds": [4, 8], "fps": 24}],
+    )
+    [spec] = adapter.models()
+    assert resolve(spec, VideoRequest(seconds=8, seed=1)).frames == 192
+    for request, code in [
+        (VideoRequest(seconds=5), "unsupported_seconds"),
+        (VideoRequest(frames=100), "unsupported_frames"),
+        (VideoRequest(steps=30), "unsupported_parameter"),
+        (VideoRequest(size=(640, 480)), "unsupported_size"),
+        (VideoRequest(negative_prompt="blur"), "unsupported_negative_prompt"),
+        (VideoRequest(mode="i2v"), "unsupported_mode"),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            resolve(spec, request)
+        assert refused.value.code == code, request
+    adapter.close()
+
+
+def test_prices_combine_per_second_tiers_and_per_clip() -> None:
+    rule = PriceRule(2.0, per_clip=1.5, by_size=(("1920x1080", 5.0),))
+    assert rule.quote_mc(seconds=4, width=1280, height=720, steps=1) == 9_500
+    assert rule.quote_mc(seconds=4, width=1920, height=1080, steps=1) == 21_500
+
+
+def test_the_key_goes_only_to_the_providers_origin_and_retry_after_reads_dates() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), request.headers.get("authorization")))
+        if request.url.host == "api.example":
+            return httpx.Response(302, headers={"location": "https://cdn.example/clip.mp4"})
+        return httpx.Response(200, content=b"mp4 bytes")
+
+    http = ProviderHttp(
+        "p",
+        "https://api.example",
+        {"Authorization": "Bearer k"},
+        lambda r: ("", False),
+        transport=httpx.MockTransport(handler),
+    )
+    http.download("https://api.example/files/1", Path("/tmp") / "fg-test-download.mp4")
+    assert seen == [("https://api.example/files/1", "Bearer k"), ("https://cdn.example/clip.mp4", None)]
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
+    assert retry_after_seconds({"retry-after": "7"}) == 7.0
+    http.close()
+
+
+def test_a_provider_job_is_resumed_from_the_journal_not_submitted_again(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(f"{request.method} {request.url.path}")
+        return httpx.Response(200, json={"id": "p-1", "status": "in_progress", "progress": 50})
+
+    adapter = create_adapter(
+        "openai",
+        name="o",
+        url="https://videos.example/v1",
+        api_key="k",
+        models=[{"id": "m"}],
+        transport=httpx.MockTransport(handler),
+    )
+    assert isinstance(adapter, HostedAdapter)
+    params = GenerationParams("t2v", 1280, 720, 120, 24, 1, 0.0, 1)
+    journal = MemoryJournal({"backend": "o", "model": "m", "id": "p-1"})
+    request = GenerationRequest("job", "m", "p", params, tmp_path, journal=journal)
+
+    class StopAfterOnePoll:
+        detached = True  # a shutdown: the provider's job is left running
+
+        def is_set(self) -> bool:
+            return bool(calls)
+
+    with pytest.raises(Exception, match="stopped following"):
+        adapter.generate(request, lambda f: None, StopAfterOnePoll())
+    assert calls == ["GET /v1/videos/p-1"] and journal.saves == 0
