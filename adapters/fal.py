@@ -107,6 +107,9 @@ class FalProvider:
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         http.call("PUT", handle["cancel_url"])
 
+    def webhook_job(self, body: Any) -> str | None:
+        return None  # not accepted: see the README's "Hosted providers"
+
 
 def _progress(logs: list[Any]) -> float | None:
     """The last percentage a model logged (``"step 12/30 40%"``), if any."""

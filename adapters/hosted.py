@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,10 @@ class Provider(Protocol):
         """Ask the provider to stop (a provider without cancel does nothing)."""
         ...
 
+    def webhook_job(self, body: Any) -> str | None:
+        """The provider job a webhook delivery is about (None: the provider sends none we accept)."""
+        ...
+
 
 def api_key_from(api_key: str | None, api_key_env: str | None, api_key_file: str | None) -> str:
     """The provider key from the config's ``api_key``, an environment variable, or a secrets file."""
@@ -103,9 +108,15 @@ class HostedAdapter:
         unknown_after_seconds: float = 600.0,
         max_retry_after_seconds: float = 30.0,
         timeout: float = 30.0,
+        webhook_secret: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
+        # A provider's signed webhook (verified by the web layer) only wakes the poll loop early: the
+        # state is always read from the provider's API, so a lost webhook costs a poll interval.
+        self.webhook_secret = webhook_secret
+        self._wakes: dict[str, threading.Event] = {}
+        self._wakes_lock = threading.Lock()
         self.provider = provider
         self.base_url = url
         self.concurrency = max(1, concurrency)
@@ -136,6 +147,15 @@ class HostedAdapter:
 
     def close(self) -> None:
         self._http.close()
+
+    def nudge(self, body: Any) -> bool:
+        """A verified webhook about a provider job: poll it now. True if this process follows it."""
+        job = self.provider.webhook_job(body)
+        with self._wakes_lock:
+            wake = self._wakes.get(job) if job else None
+        if wake is not None:
+            wake.set()
+        return wake is not None
 
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelEvent
@@ -191,6 +211,24 @@ class HostedAdapter:
         progress: ProgressCallback,
         cancel: CancelEvent,
     ) -> ProviderStatus:
+        wake = threading.Event()
+        with self._wakes_lock:
+            self._wakes[str(handle.get("id"))] = wake
+        try:
+            return self._poll(model, handle, request, progress, cancel, wake)
+        finally:
+            with self._wakes_lock:
+                self._wakes.pop(str(handle.get("id")), None)
+
+    def _poll(
+        self,
+        model: HostedModel,
+        handle: Mapping[str, Any],
+        request: GenerationRequest,
+        progress: ProgressCallback,
+        cancel: CancelEvent,
+        wake: threading.Event,
+    ) -> ProviderStatus:
         started = time.monotonic()
         per_frame: Any = model.spec.extras.get("seconds_per_frame_step", 1.0)
         expected = max(1.0, float(per_frame) * request.params.frames)
@@ -216,7 +254,7 @@ class HostedAdapter:
                     ) from None
                 hint = exc.retry_after if isinstance(exc, RateLimited) and exc.retry_after else wait * 2
                 wait = min(self.max_poll_seconds, max(self.poll_seconds, hint))
-                _sleep(wait, cancel)
+                _sleep(wait, cancel, wake)
                 continue
             unknown_since, wait = None, self.poll_seconds
             if status.state == "succeeded":
@@ -233,17 +271,21 @@ class HostedAdapter:
                 raise TransientError(f"{self.name} cancelled the job", code="provider_cancelled")
             done = status.progress if status.progress is not None else (time.monotonic() - started) / expected
             progress(max(0.0, min(0.95, done)))
-            _sleep(min(self.max_poll_seconds, status.poll_after or self.poll_seconds), cancel)
+            _sleep(min(self.max_poll_seconds, status.poll_after or self.poll_seconds), cancel, wake)
 
 
-def _sleep(seconds: float, cancel: CancelEvent) -> None:
-    """Sleep, waking early when the job is cancelled."""
+def _sleep(seconds: float, cancel: CancelEvent, wake: threading.Event | None = None) -> None:
+    """Sleep, waking early when the job is cancelled or a provider webhook says it changed."""
     end = time.monotonic() + seconds
     while not cancel.is_set():
         left = end - time.monotonic()
         if left <= 0:
             return
-        time.sleep(min(0.05, left))
+        if wake is not None and wake.wait(min(0.05, left)):
+            wake.clear()
+            return
+        if wake is None:
+            time.sleep(min(0.05, left))
 
 
 def _frames_of(path: Path, fps: int) -> tuple[int | None, float | None]:

@@ -96,3 +96,9 @@ class OpenAIVideosProvider:
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         http.call("DELETE", f"/videos/{handle['id']}")
+
+    def webhook_job(self, body: Any) -> str | None:
+        """OpenAI's webhook events (``video.completed``/``video.failed``) carry the video in ``data``."""
+        data = body.get("data") if isinstance(body, dict) else None
+        job = data.get("id") if isinstance(data, dict) else None
+        return job if isinstance(job, str) else None

@@ -90,6 +90,7 @@ def _hosted(kind: str) -> AdapterFactory:
         api_key_env: str | None = None,
         api_key_file: str | None = None,
         cancel_after: str = "30m",
+        webhook_url: str | None = None,
         **options: Any,
     ) -> Adapter:
         from .fal import FalProvider
@@ -102,7 +103,7 @@ def _hosted(kind: str) -> AdapterFactory:
             "fal": FalProvider,
             "openai": OpenAIVideosProvider,
             "veo": VeoProvider,
-            "replicate": lambda: ReplicateProvider(cancel_after),
+            "replicate": lambda: ReplicateProvider(cancel_after, webhook_url),
         }
         provider = providers[kind]()
         key = api_key_from(api_key, api_key_env, api_key_file)

@@ -40,8 +40,9 @@ class ReplicateProvider:
     def read_error(response: httpx.Response) -> tuple[str, bool]:
         return read_replicate_error(response)
 
-    def __init__(self, cancel_after: str = "30m") -> None:
+    def __init__(self, cancel_after: str = "30m", webhook_url: str | None = None) -> None:
         self.cancel_after = cancel_after
+        self.webhook_url = webhook_url
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {api_key}"}
@@ -68,9 +69,10 @@ class ReplicateProvider:
             if target.startswith("deployments/")
             else f"/v1/models/{target}/predictions"
         )
-        prediction = http.call(
-            "POST", path, json={"input": inputs}, headers={"Cancel-After": self.cancel_after}
-        ).json()
+        body: dict[str, Any] = {"input": inputs}
+        if self.webhook_url:  # a faster path than polling, never the only one
+            body.update(webhook=self.webhook_url, webhook_events_filter=["completed"])
+        prediction = http.call("POST", path, json=body, headers={"Cancel-After": self.cancel_after}).json()
         return {"id": prediction["id"], "get": prediction.get("urls", {}).get("get")}
 
     def status(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> ProviderStatus:
@@ -94,6 +96,11 @@ class ReplicateProvider:
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         http.call("POST", f"/v1/predictions/{handle['id']}/cancel")
+
+    def webhook_job(self, body: Any) -> str | None:
+        """Replicate's webhook body is the prediction."""
+        job = body.get("id") if isinstance(body, dict) else None
+        return job if isinstance(job, str) else None
 
 
 def _progress(logs: str) -> float | None:

@@ -89,3 +89,6 @@ class VeoProvider:
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         return None
+
+    def webhook_job(self, body: Any) -> str | None:
+        return None  # not accepted: see the README's "Hosted providers"

@@ -28,6 +28,7 @@ from gateway.api import (
     live,
     models,
     projects,
+    provider_hooks,
     quotes,
     routing,
     shots,
@@ -369,6 +370,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects,
         billing_routes,
         webhooks,
+        provider_hooks,
     ]
     for module in api:
         app.include_router(module.router, dependencies=[Depends(known_query_only)])

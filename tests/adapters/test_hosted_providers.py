@@ -6,6 +6,7 @@ early, and the provider key never leaking."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from gateway.engine.db import jobs
+from gateway.engine.webhooks.signing import signature_header
 from local_models.video import probe
 from tests.fake_providers.common import API_KEY, Script, serve
 from tests.fake_providers.fal import fal_app
@@ -45,15 +47,17 @@ KINDS = {
 }
 
 
-def hosted_config(kind: str, url: str, *, unknown_after: float = 30.0, extra: str = "") -> str:
+def hosted_config(
+    kind: str, url: str, *, unknown_after: float = 30.0, extra: str = "", options: str = "poll_seconds = 0.05"
+) -> str:
     return f"""
 [backends.cloud]
 type = "{kind}"
 url = "{url}"
 api_key_env = "FG_TEST_PROVIDER_KEY"
 concurrency = 2
-poll_seconds = 0.05
-max_poll_seconds = 0.2
+{options}
+max_poll_seconds = 30
 unknown_after_seconds = {unknown_after}
 
 [[backends.cloud.models]]
@@ -313,3 +317,45 @@ async def test_a_shorter_clip_than_asked_is_billed_for_the_seconds_it_has(
             done = await gw.wait(key, vid)
             assert done["status"] == "completed" and done["quoted_cost"] == 6.0
             assert done["cost"] == 3.0 and gw.balance(key).available_mc == 7_000
+
+
+async def test_a_signed_provider_webhook_wakes_the_poll_and_a_forged_one_is_refused(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    secret = "whsec_" + base64.b64encode(b"replicate-signing-key-0123456789").decode()
+    script = Script(queue_polls=0, run_polls=1)
+    with provider("replicate", script) as url:
+        options = f'poll_seconds = 30\nwebhook_url = "https://gw.example/hook"\nwebhook_secret = "{secret}"'
+        async with gateway(
+            tmp_path, database_url, models_dir, hosted_config("replicate", url, options=options)
+        ) as gw:
+            key = gw.new_key(credits=10)
+            vid = (await gw.create(key, model="hosted-video", prompt="wake me", seconds="1")).json()["id"]
+            deadline = time.monotonic() + 20
+            while script.polls < 1:  # polled once ("processing"); the next poll is 30 s away
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.02)
+            [job] = script.jobs.values()
+            assert job.body["webhook"] == "https://gw.example/hook"
+            assert job.body["webhook_events_filter"] == ["completed"]
+            body = json.dumps({"id": job.id, "status": "succeeded"}).encode()
+            stamp = int(time.time())
+            forged = {
+                "webhook-id": "msg_1",
+                "webhook-timestamp": str(stamp),
+                "webhook-signature": "v1,Zm9yZ2Vk",
+            }
+            hook = "/v1/providers/cloud/webhook"
+            refused = await gw.client.post(hook, content=body, headers=forged)
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_signature"
+            stale = {**forged, "webhook-timestamp": str(stamp - 3600)}
+            stale["webhook-signature"] = signature_header([secret], "msg_1", stamp - 3600, body)
+            assert (await gw.client.post(hook, content=body, headers=stale)).status_code == 401
+            unknown = await gw.client.post("/v1/providers/spare/webhook", content=body, headers=forged)
+            assert unknown.status_code == 404
+            signed = {**forged, "webhook-signature": signature_header([secret], "msg_1", stamp, body)}
+            accepted = await gw.client.post(hook, content=body, headers=signed)
+            assert accepted.status_code == 200 and accepted.json()["outcome"] == "polled"
+            started = time.monotonic()
+            done = await gw.wait(key, vid, timeout=20)
+            assert done["status"] == "completed" and time.monotonic() - started < 10
