@@ -199,3 +199,23 @@ def test_a_key_revoked_with_the_cli_is_refused_by_a_running_gateway_at_once(
         refused = client.get("/v1/videos", headers={"Authorization": f"Bearer {key}"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
         assert client.get("/v1/videos", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+def test_providers_lists_hosted_backends_without_their_keys(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert "no hosted providers" in CliRunner().invoke(app, ["providers"]).stdout
+    config = tmp_path / "hosted.toml"
+    config.write_text(
+        '[backends.fal]\ntype = "fal"\napi_key_env = "FAL_KEY"\n\n[[backends.fal.models]]\nid = "kling-2"\n'
+        'target = "fal-ai/kling-video/v2/master/text-to-video"\nsizes = ["1280x720"]\nseconds = [5, 10]\n'
+        "price = { per_clip = 50 }\n"
+    )
+    monkeypatch.setenv("FRAMEGATE_CONFIG", str(config))
+    monkeypatch.setenv("FAL_KEY", "fal-secret-value-123")
+    result = CliRunner().invoke(app, ["providers"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "fal  (fal, https://queue.fal.run, 4 at once)" in out and "no finished jobs yet" in out
+    assert "kling-2" in out and "fal-ai/kling-video/v2/master/text-to-video" in out and "5,10s" in out
+    assert "+50/clip" in out and "fal-secret-value-123" not in out

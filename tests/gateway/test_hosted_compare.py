@@ -3,6 +3,7 @@ and through the shots API, with quality checks on both takes; routing explains h
 
 from __future__ import annotations
 
+import asyncio
 import time
 import warnings
 from collections.abc import Iterator
@@ -184,3 +185,35 @@ async def test_a_key_barred_from_a_provider_cannot_use_it(
             await gw.create(other, prompt="a red circle", model="kling-fake", seconds=1)
         ).status_code == 200
     assert script.submits <= 1
+
+
+async def test_a_busy_local_gpu_sends_auto_requests_to_the_provider(
+    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    url, _ = fal
+    busy = config(
+        url,
+        extra='\n[backends.gpu]\ntype = "fake"\nstep_seconds = 0.5\n'
+        'models = [{ id = "fake-slow", price_per_second = 0.5 }]\n',
+    )
+    busy = busy.replace("eta_seconds = 1", "eta_seconds = 5")
+    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=busy)) as gw:
+        key = gw.new_key(credits=100)
+        auto = {
+            "prompt": "a red circle",
+            "size": "64x64",
+            "seconds": 1,
+            "routing": {"policy": "fastest", "only": ["fake-slow", "fal"]},
+        }
+        idle = (await gw.client.post("/v1/routes/explain", json=auto, headers=auth(key))).json()
+        assert idle["ranked"][0]["model"] == "fake-slow"  # idle: the local GPU is quicker than the provider
+        for _ in range(5):
+            assert (
+                await gw.create(key, prompt="queued locally", model="fake-slow", size="64x64")
+            ).status_code == 200
+        await asyncio.sleep(0.6)  # the fleet's snapshot is refreshed twice a second
+        explained = (await gw.client.post("/v1/routes/explain", json=auto, headers=auth(key))).json()
+        first, second = explained["ranked"][:2]
+        assert first["model"] == "kling-fake" and second["model"] == "fake-slow"
+        assert second["eta_seconds"] > first["eta_seconds"]
+        assert (await gw.create(key, **auto)).json()["backend"] == "fal"
