@@ -21,7 +21,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -109,6 +109,7 @@ class HostedAdapter:
         max_retry_after_seconds: float = 30.0,
         timeout: float = 30.0,
         webhook_secret: str | None = None,
+        url_check: Callable[[str], str | None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
@@ -127,6 +128,7 @@ class HostedAdapter:
             provider.auth_headers(api_key),
             provider.read_error,
             timeout=timeout,
+            url_check=url_check,
             transport=transport,
         )
         self.poll_seconds, self.max_poll_seconds = poll_seconds, max_poll_seconds

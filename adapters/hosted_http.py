@@ -62,12 +62,18 @@ class ProviderHttp:
         *,
         timeout: float = 30.0,
         max_download_bytes: int = 2 * 1024**3,
+        url_check: Callable[[str], str | None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self._origin = _origin(self.base_url)
         self._auth = dict(auth)
+        # The key's text, to scrub from anything a provider echoes back (an error that quotes the request).
+        self._secrets = {v.split()[-1] for v in self._auth.values() if v.split()}
+        # Result URLs away from the provider's own origin (a CDN) must pass the gateway's address rules:
+        # a provider's answer must not make the gateway fetch its own network.
+        self._url_check = url_check
         self._read_error = read_error
         self.max_download_bytes = max_download_bytes
         self.client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
@@ -104,7 +110,7 @@ class ProviderHttp:
             message, refused = self._read_error(response)
         except Exception:  # a body that is not the provider's documented shape
             message, refused = response.reason_phrase or "error", False
-        message = f"{self.name}: {message[:300]}"
+        message = f"{self.name}: {self.redact(message)[:300]}"
         if status == 429:
             return RateLimited(f"{message} (rate limited)", retry_after=retry_after_seconds(response.headers))
         if status >= 500:
@@ -117,11 +123,18 @@ class ProviderHttp:
             return PermanentError(message, code="provider_not_found")
         return PermanentError(message, code="provider_rejected")
 
+    def redact(self, text: str) -> str:
+        """``text`` without the provider key in it."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
     def download(self, url: str, path: Path, *, max_redirects: int = 5) -> None:
         """Stream ``url`` to ``path`` (at most ``max_download_bytes``). The auth headers go only to the
         provider's own origin, redirects included: a CDN never sees the key."""
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(max_redirects + 1):
+            self._check_result_url(url)
             try:
                 with self.client.stream("GET", url, headers=self._headers_for(url)) as stream:
                     if stream.is_redirect and "location" in stream.headers:
@@ -153,6 +166,20 @@ class ProviderHttp:
                         code="corrupt_output",
                     )
                 out.write(chunk)
+
+    def _check_result_url(self, url: str) -> None:
+        scheme = urlsplit(url).scheme
+        if scheme not in ("http", "https"):
+            raise PermanentError(
+                f"{self.name}: the result URL is not http(s)", code="provider_result_refused"
+            )
+        if self._url_check is None or _origin(url) == self._origin:
+            return
+        reason = self._url_check(url)
+        if reason is not None:
+            raise PermanentError(
+                f"{self.name}: the result URL is refused: {reason}", code="provider_result_refused"
+            )
 
     def _headers_for(self, url: str) -> dict[str, str]:
         return dict(self._auth) if _origin(url) == self._origin else {}

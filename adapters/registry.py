@@ -7,7 +7,7 @@ from typing import Any
 
 from .base import Adapter
 
-__all__ = ["AdapterFactory", "adapter_types", "create_adapter", "register_adapter_type"]
+__all__ = ["HOSTED_TYPES", "AdapterFactory", "adapter_types", "create_adapter", "register_adapter_type"]
 
 AdapterFactory = Callable[..., Adapter]
 _TYPES: dict[str, AdapterFactory] = {}
@@ -113,6 +113,9 @@ def _hosted(kind: str) -> AdapterFactory:
 
     return factory
 
+
+HOSTED_TYPES = tuple(_HOSTED_URLS)
+"""Adapter types that reach a hosted provider (they take ``url_check`` for result URLs)."""
 
 for _kind in _HOSTED_URLS:
     register_adapter_type(_kind, _hosted(_kind))

@@ -10,15 +10,13 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI
-from pydantic import ValidationError
 
 import billing
-from adapters import Adapter, LocalAdapter, create_adapter
-from billing import CreditPack, PriceRule, StripeConfig, millicredits
+from adapters import Adapter, LocalAdapter
+from billing import CreditPack, StripeConfig, millicredits
 from gateway.api import (
     account,
     billing_routes,
@@ -39,7 +37,8 @@ from gateway.api.contract import install_contract
 from gateway.api.deps import known_query_only
 from gateway.api.live import JobWatch
 from gateway.api.schemas import routing_preferences, video_object
-from gateway.config import ConfigError, FileConfig, PriceConfig, load_config
+from gateway.backends import build_backends
+from gateway.config import load_config
 from gateway.dashboard import install_dashboard
 from gateway.engine import idempotency
 from gateway.engine.artifacts import ArtifactStore, LocalDiskStore
@@ -60,78 +59,10 @@ from gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, U
 from gateway.ratelimit import make_limiter
 from gateway.settings import Settings
 from gateway.state import AppState, KeyCache
-from local_models import Catalog, LoadedPipeline, parse_size
-from router import Offer, default_price
 
-__all__ = ["build_backends", "build_state", "create_app"]
+__all__ = ["build_backends", "build_state", "create_app"]  # build_backends: from gateway.backends
 
 log = logging.getLogger("framegate")
-
-
-def build_backends(
-    settings: Settings, config: FileConfig, metrics: Metrics | None = None
-) -> tuple[dict[str, Adapter], list[Offer]]:
-    """The configured adapters by name, and every (model, backend) offer with config prices applied."""
-    catalog = Catalog.from_config(config.models, builtins=config.builtin_models)
-    adapters: dict[str, Adapter] = {}
-
-    def on_load(loaded: LoadedPipeline) -> None:
-        if metrics is not None:
-            metrics.models_loaded.labels(model=loaded.model_id).inc()
-            metrics.model_load_seconds.labels(model=loaded.model_id).observe(loaded.load_seconds)
-
-    def on_evict(model_id: str) -> None:
-        if metrics is not None:
-            metrics.model_evictions.labels(model=model_id).inc()
-
-    local_backends = {entry.backend for entry in catalog} - set(config.backends)
-    for name in sorted(local_backends):
-        adapters[name] = LocalAdapter(
-            catalog,
-            settings.resolved_models_dir,
-            name=name,
-            device=settings.device,
-            max_loaded=settings.max_loaded_models,
-            memory_gb=settings.gpu_memory_gb,
-            on_load=on_load,
-            on_evict=on_evict,
-        )
-    for name, backend in config.backends.items():
-        options: dict[str, Any] = backend.model_dump(exclude={"type"})
-        if backend.type == "ray":
-            options["entries"] = catalog.for_backend(name)  # the models its Serve pool runs
-        try:
-            adapters[name] = create_adapter(backend.type, name=name, **options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"backend {name!r}: {exc}") from exc
-    offers = [Offer(spec, name) for name, adapter in adapters.items() for spec in adapter.models()]
-    known = {offer.spec.id for offer in offers}
-    unknown = sorted(set(config.prices) - known)
-    if unknown:
-        raise ConfigError(f"[prices] names unknown models: {', '.join(unknown)}")
-    if settings.role == "worker":
-        # A worker node runs jobs for an upstream gateway, which does the billing: nothing costs here.
-        return adapters, [Offer(o.spec, o.backend, PriceRule(0.0)) for o in offers]
-    return adapters, [_priced(offer, config.prices.get(offer.spec.id)) for offer in offers]
-
-
-def _priced(offer: Offer, price: float | PriceConfig | None) -> Offer:
-    if price is None and "price" in offer.spec.extras:  # a hosted model's price, from its backend's config
-        try:
-            price = PriceConfig.model_validate(offer.spec.extras["price"])
-        except ValidationError as exc:
-            raise ConfigError(f"model {offer.spec.id!r}: invalid price: {exc}") from exc
-    if price is None:
-        return offer
-    if isinstance(price, (int, float)):
-        rule = default_price(offer.spec.with_overrides(price_per_second=float(price)))
-    else:
-        base = parse_size(price.base_size) if price.base_size else None
-        tiers = tuple((f"{w}x{h}", v) for (w, h), v in ((parse_size(k), v) for k, v in price.sizes.items()))
-        rule = PriceRule(
-            price.per_second, base[0] * base[1] if base else None, price.base_steps, price.per_clip, tiers
-        )
-    return Offer(offer.spec.with_overrides(price_per_second=rule.per_second), offer.backend, rule)
 
 
 async def _maintain_forever(state: AppState, every_seconds: float = 1.0) -> None:

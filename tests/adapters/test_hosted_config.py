@@ -146,3 +146,36 @@ def test_a_provider_job_is_resumed_from_the_journal_not_submitted_again(tmp_path
     with pytest.raises(Exception, match="stopped following"):
         adapter.generate(request, lambda f: None, StopAfterOnePoll())
     assert calls == ["GET /v1/videos/p-1"] and journal.saves == 0
+
+
+def test_a_result_url_into_the_gateways_network_is_refused_and_echoed_keys_are_scrubbed(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    from adapters.errors import PermanentError
+    from gateway.backends import _result_url_check
+
+    check = _result_url_check(make_settings(tmp_path, "sqlite://", models_dir))
+    assert check("http://127.0.0.1:9/clip.mp4") is None  # the tests allow loopback
+    assert "private, loopback or reserved" in (check("http://169.254.169.254/latest/meta-data") or "")
+    assert check("file:///etc/passwd") is not None
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/echo":
+            return httpx.Response(400, json={"detail": f"bad header {request.headers['authorization']}"})
+        return httpx.Response(302, headers={"location": "http://169.254.169.254/latest"})
+
+    http = ProviderHttp(
+        "p",
+        "http://127.0.0.1:9",
+        {"Authorization": "Key sk-live-123"},
+        lambda r: (str(r.json()["detail"]), False),
+        url_check=check,
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(PermanentError) as refused:
+        http.download("http://127.0.0.1:9/files/1", tmp_path / "x.mp4")
+    assert refused.value.code == "provider_result_refused"
+    with pytest.raises(PermanentError) as echoed:
+        http.call("GET", "/echo")
+    assert "sk-live-123" not in echoed.value.message and "[redacted]" in echoed.value.message
+    http.close()
