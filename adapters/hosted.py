@@ -18,10 +18,11 @@ submits, reports status and cancels; this module does what is the same for all o
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -197,7 +198,13 @@ class HostedAdapter:
         repeated 429 is a transient failure (the router falls back)."""
         for attempt in range(3):
             try:
-                return self.provider.submit(self._http, model, request)
+                with _malformed(self.name, "provider_bad_response", permanent=True):
+                    handle = self.provider.submit(self._http, model, request)
+                if not isinstance(handle.get("id"), str) or not handle["id"]:
+                    raise PermanentError(
+                        f"{self.name}: no job id in its answer", code="provider_bad_response"
+                    )
+                return handle
             except RateLimited as exc:
                 wait = exc.retry_after if exc.retry_after is not None else 2.0**attempt
                 if attempt == 2 or wait > self.max_retry_after_seconds:
@@ -244,7 +251,8 @@ class HostedAdapter:
                     self.provider.cancel(self._http, model, handle)
                 raise Cancelled("generation was cancelled")
             try:
-                status = self.provider.status(self._http, model, handle)
+                with _malformed(self.name, "provider_bad_response", permanent=False):
+                    status = self.provider.status(self._http, model, handle)
             except TransientError as exc:
                 now = time.monotonic()
                 unknown_since = unknown_since or now
@@ -272,8 +280,24 @@ class HostedAdapter:
                 request.journal.save(None)
                 raise TransientError(f"{self.name} cancelled the job", code="provider_cancelled")
             done = status.progress if status.progress is not None else (time.monotonic() - started) / expected
-            progress(max(0.0, min(0.95, done)))
+            if math.isfinite(done):
+                progress(max(0.0, min(0.95, done)))
             _sleep(min(self.max_poll_seconds, status.poll_after or self.poll_seconds), cancel, wake)
+
+
+@contextlib.contextmanager
+def _malformed(name: str, code: str, *, permanent: bool) -> Iterator[None]:
+    """A provider answer that is not its documented shape (not JSON, a field missing or of the wrong
+    type) becomes an adapter error here. After a submit it is permanent: whether a job was created is
+    unknown, and submitting again could pay twice. While polling it is transient: the state is unknown,
+    and polling goes on until ``unknown_after_seconds``."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        cls = PermanentError if permanent else TransientError
+        raise cls(
+            f"{name}: an answer not in the provider's documented shape ({type(exc).__name__})", code=code
+        ) from None
 
 
 def _sleep(seconds: float, cancel: CancelEvent, wake: threading.Event | None = None) -> None:
