@@ -54,7 +54,7 @@ from gateway.engine.outbound import AddressPolicy
 from gateway.engine.webhooks import DeliveryConfig, SecretKey, WebhookDeliverer, WebhookOutbox
 from gateway.engine.webhooks.outbox import outbox_depth
 from gateway.errors import install_error_handlers
-from gateway.metrics import Metrics, MetricsMiddleware, MetricsSink
+from gateway.metrics import Metrics, MetricsMiddleware, MetricsSink, sample_loop_lag
 from gateway.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware, UrlGuardMiddleware
 from gateway.ratelimit import make_limiter
 from gateway.settings import Settings
@@ -259,6 +259,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await workers.start()
         await state.deliverer.start()
         maintenance = asyncio.create_task(_maintain_forever(app.state.fg))
+        lag = asyncio.create_task(sample_loop_lag(metrics))
         # Everything built so far lives as long as the process: keep the cyclic GC from rescanning
         # it on every full collection (those scans were ~100 ms pauses in the request path).
         gc.freeze()
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             maintenance.cancel()
+            lag.cancel()
             if workers is not None:
                 await workers.stop()
             await state.deliverer.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.engine.events import JobEvent
 
-__all__ = ["Metrics", "MetricsMiddleware", "MetricsSink"]
+__all__ = ["Metrics", "MetricsMiddleware", "MetricsSink", "sample_loop_lag"]
 
 _RUN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 900, 1200)
 _HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -97,6 +98,13 @@ class Metrics:
             "framegate_ledger_verify_problems", "broken invariants at the last check", registry=r
         )
 
+        self.loop_lag = Histogram(
+            "framegate_event_loop_lag_seconds",
+            "how late the event loop woke a 50 ms timer: a stall here delays every request in the process",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+
     def _webhook_metrics(self, r: CollectorRegistry) -> None:
         self.webhook_deliveries = Counter(
             "framegate_webhook_deliveries_total",
@@ -130,6 +138,15 @@ class Metrics:
     ) -> None:
         self.models_resident.labels(backend=backend).set_function(resident)
         self.device_memory.labels(backend=backend).set_function(used_bytes)
+
+
+async def sample_loop_lag(metrics: Metrics, every: float = 0.05) -> None:
+    """Forever: sleep ``every`` seconds and record how much later than asked the loop woke us."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(every)
+        metrics.loop_lag.observe(max(0.0, loop.time() - asked - every))
 
 
 class MetricsSink:

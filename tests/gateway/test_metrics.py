@@ -64,6 +64,8 @@ async def test_job_and_request_metrics(gw: Gateway) -> None:
     assert values[("framegate_credits_released_total", model)] == 1.0
     assert values[("framegate_usage_video_seconds_total", model)] == 1.0
     assert not any(key in text for key in (auth(key)["Authorization"][7:], "acct_"))
+    # The event loop's lag is sampled all along (20 times a second).
+    assert values[("framegate_event_loop_lag_seconds_count", frozenset())] > 0
 
 
 async def test_ledger_check_feeds_the_metric(gw: Gateway) -> None:
