@@ -13,7 +13,7 @@ from .base import (
     ProgressCallback,
     is_detached,
 )
-from .errors import AdapterError, Cancelled, PermanentError, TransientError
+from .errors import AdapterError, Cancelled, JobFailed, PermanentError, TransientError
 from .fake import FakeAdapter, FakeBehaviour, fake_model_spec
 from .local import LocalAdapter
 from .registry import adapter_types, create_adapter, register_adapter_type
@@ -30,6 +30,7 @@ __all__ = [
     "FakeBehaviour",
     "GenerationRequest",
     "JobCancel",
+    "JobFailed",
     "JobJournal",
     "LocalAdapter",
     "MemoryJournal",

@@ -26,6 +26,14 @@ class TransientError(AdapterError):
     transient = True
 
 
+class JobFailed(TransientError):
+    """The backend is healthy but this job failed on it (a provider ran it and reported a failure):
+    fall back to another candidate, without retrying it here (each try may be billed) and without
+    counting it against the backend's health (one bad job must not open the circuit for everyone)."""
+
+    code = "provider_failed"
+
+
 class PermanentError(AdapterError):
     """The request can never succeed on this backend."""
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .base import GenerationRequest
-from .errors import AdapterError, PermanentError, TransientError
+from .errors import AdapterError, JobFailed, PermanentError, TransientError
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp, looks_refused
 from .hosted_models import HostedModel, aspect_ratio, resolution_label
@@ -94,7 +94,7 @@ class FalProvider:
         except TransientError as exc:  # the job is over (COMPLETED); its run failed at the provider
             if exc.code != "provider_unavailable":
                 raise
-            failed = TransientError(f"fal: the job failed ({exc.message})", code="provider_failed")
+            failed = JobFailed(f"fal: the job failed ({exc.message})")
             return ProviderStatus("failed", error=failed)
         url = (result.get("video") or {}).get("url")
         if not url:

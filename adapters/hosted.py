@@ -17,6 +17,7 @@ submits, reports status and cancels; this module does what is the same for all o
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import os
@@ -26,13 +27,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
 from local_models import ModelSpec
 
 from .base import Artifact, BackendHealth, CancelEvent, GenerationRequest, ProgressCallback, is_detached
-from .errors import AdapterError, Cancelled, PermanentError, TransientError
+from .errors import AdapterError, Cancelled, JobFailed, PermanentError, TransientError
 from .hosted_http import ProviderHttp, RateLimited
 from .hosted_models import HostedModel, hosted_model
 
@@ -82,13 +84,65 @@ class Provider(Protocol):
 def api_key_from(api_key: str | None, api_key_env: str | None, api_key_file: str | None) -> str:
     """The provider key from the config's ``api_key``, an environment variable, or a secrets file."""
     if api_key_file:
-        return Path(api_key_file).read_text().strip()
+        try:
+            return Path(api_key_file).read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"api_key_file {api_key_file}: {exc.strerror or exc}") from None
     if api_key_env:
         value = os.environ.get(api_key_env, "")
         if not value:
             raise ValueError(f"the environment variable {api_key_env} (api_key_env) is not set")
         return value
-    return api_key or ""
+    if api_key is None:
+        raise ValueError(
+            'no API key: set api_key_env, api_key_file or api_key ("none" for a server without one)'
+        )
+    return api_key
+
+
+def _check_options(**options: Any) -> None:
+    """A hosted backend's options, checked at start: a bad value is named, never silently changed."""
+    o = options
+    if urlsplit(str(o["url"])).scheme not in ("http", "https") or not urlsplit(str(o["url"])).hostname:
+        raise ValueError(f"url must be an http(s) URL, got {o['url']!r}")
+    if not isinstance(o["concurrency"], int) or not 1 <= o["concurrency"] <= 256:
+        raise ValueError("concurrency must be a whole number from 1 to 256")
+    limits = {
+        "poll_seconds": 0.05,
+        "timeout": 1.0,
+        "unknown_after_seconds": 1.0,
+        "download_timeout_seconds": 1.0,
+    }
+    for key, low in limits.items():
+        if not isinstance(o[key], (int, float)) or not low <= o[key] <= 86_400:
+            raise ValueError(f"{key} must be a number of seconds from {low:g} to 86400")
+    if (
+        not isinstance(o["max_poll_seconds"], (int, float))
+        or not o["poll_seconds"] <= o["max_poll_seconds"] <= 3600
+    ):
+        raise ValueError("max_poll_seconds must be at least poll_seconds and at most 3600")
+    secret = o["webhook_secret"]
+    if secret is not None:
+        try:
+            ok = secret.startswith("whsec_") and len(base64.b64decode(secret[6:], validate=True)) >= 16
+        except (ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                "webhook_secret must be the provider's whsec_ signing secret (base64 after whsec_)"
+            )
+
+
+def _models_of(raw: Sequence[Mapping[str, Any]], provider: str, backend: str) -> dict[str, HostedModel]:
+    if not raw:
+        raise ValueError("models must list at least one model")
+    models: dict[str, HostedModel] = {}
+    for entry in raw:
+        model = hosted_model(entry, provider, backend)
+        if model.id in models:
+            raise ValueError(f"model {model.id!r} is listed twice")
+        models[model.id] = model
+    return models
 
 
 class HostedAdapter:
@@ -109,10 +163,21 @@ class HostedAdapter:
         unknown_after_seconds: float = 600.0,
         max_retry_after_seconds: float = 30.0,
         timeout: float = 30.0,
+        download_timeout_seconds: float = 600.0,
         webhook_secret: str | None = None,
         url_check: Callable[[str], str | None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        _check_options(
+            url=url,
+            concurrency=concurrency,
+            poll_seconds=poll_seconds,
+            max_poll_seconds=max_poll_seconds,
+            unknown_after_seconds=unknown_after_seconds,
+            timeout=timeout,
+            download_timeout_seconds=download_timeout_seconds,
+            webhook_secret=webhook_secret,
+        )
         self.name = name
         # A provider's signed webhook (verified by the web layer) only wakes the poll loop early: the
         # state is always read from the provider's API, so a lost webhook costs a poll interval.
@@ -121,8 +186,9 @@ class HostedAdapter:
         self._wakes_lock = threading.Lock()
         self.provider = provider
         self.base_url = url
-        self.concurrency = max(1, concurrency)
-        self._models = {m.id: m for m in (hosted_model(raw, provider.kind) for raw in models)}
+        self.concurrency = concurrency
+        self._models = _models_of(models, provider.kind, name)
+        self.download_timeout_seconds = download_timeout_seconds
         self._http = ProviderHttp(
             name,
             url,
@@ -174,10 +240,15 @@ class HostedAdapter:
             status = self._follow(model, handle, request, progress, cancel)
             assert status.result_url is not None
             path = request.output_dir / "video.mp4"
-            self._http.download(status.result_url, path)
+            self._http.download(
+                status.result_url, path, cancel, deadline_seconds=self.download_timeout_seconds
+            )
         except AdapterError as exc:
             if not isinstance(exc, Cancelled):
                 self.last_error = exc.code
+            # Whatever the provider said (an echo of our request included) goes to users: never the key.
+            exc.message = self._http.redact(exc.message)
+            exc.args = (exc.message,)
             raise
         self.last_ok_at, self.last_error = time.time(), None
         progress(1.0)
@@ -247,7 +318,7 @@ class HostedAdapter:
             if cancel.is_set():
                 if is_detached(cancel):  # handed on: the provider's job goes on, and is resumed
                     raise Cancelled("this gateway stopped following the job")
-                with contextlib.suppress(AdapterError):
+                with contextlib.suppress(Exception):  # best effort: the job is cancelled here either way
                     self.provider.cancel(self._http, model, handle)
                 raise Cancelled("generation was cancelled")
             try:
@@ -275,7 +346,7 @@ class HostedAdapter:
                 return status
             if status.state == "failed":
                 request.journal.save(None)  # that job is over: a retry submits a new one
-                raise status.error or TransientError(f"{self.name}: the job failed", code="provider_failed")
+                raise status.error or JobFailed(f"{self.name}: the job failed")
             if status.state == "canceled":
                 request.journal.save(None)
                 raise TransientError(f"{self.name} cancelled the job", code="provider_cancelled")
@@ -293,7 +364,7 @@ def _malformed(name: str, code: str, *, permanent: bool) -> Iterator[None]:
     and polling goes on until ``unknown_after_seconds``."""
     try:
         yield
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         cls = PermanentError if permanent else TransientError
         raise cls(
             f"{name}: an answer not in the provider's documented shape ({type(exc).__name__})", code=code

@@ -17,12 +17,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .errors import AdapterError, PermanentError, TransientError
+from .base import CancelEvent
+from .errors import AdapterError, Cancelled, PermanentError, TransientError
 
 __all__ = ["ErrorReader", "ProviderHttp", "RateLimited", "retry_after_seconds"]
 
 ErrorReader = Callable[[httpx.Response], tuple[str, bool]]
 """A provider's error body -> (a short message, whether it is a content refusal)."""
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a status or submit answer (the clip itself is streamed to disk)
 
 _REFUSAL_WORDS = ("content_policy", "moderation", "safety", "nsfw", "flagged as sensitive", "(e005)", "refus")
 
@@ -41,8 +44,12 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return None if parsed is None else max(0.0, parsed.timestamp() - time.time())
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # unreadable: as if the provider gave no hint
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def looks_refused(text: str) -> bool:
@@ -85,11 +92,18 @@ class ProviderHttp:
         return path_or_url if "://" in path_or_url else f"{self.base_url}/{path_or_url.lstrip('/')}"
 
     def call(self, method: str, path_or_url: str, **kwargs: Any) -> httpx.Response:
-        """One request; a non-2xx answer or a transport failure raises a classified error."""
+        """One request; a non-2xx answer or a transport failure raises a classified error. An answer
+        over ``MAX_ANSWER_BYTES`` raises ``ValueError`` (not the provider's documented shape)."""
         url = self.url(path_or_url)
+        self._check_url(url)
         headers = {**self._headers_for(url), **kwargs.pop("headers", {})}
         try:
-            response = self.client.request(method, url, headers=headers, **kwargs)
+            request = self.client.build_request(method, url, headers=headers, **kwargs)
+            streamed = self.client.send(request, stream=True)
+            try:
+                body = _read_capped(streamed, MAX_ANSWER_BYTES)
+            finally:
+                streamed.close()
         except httpx.TimeoutException:
             raise TransientError(
                 f"{self.name}: the provider did not answer in time", code="provider_timeout"
@@ -99,6 +113,12 @@ class ProviderHttp:
                 f"{self.name}: could not reach the provider ({type(exc).__name__})",
                 code="provider_unreachable",
             ) from None
+        kept = [
+            (k, v)
+            for k, v in streamed.headers.multi_items()
+            if k not in ("content-encoding", "content-length")
+        ]
+        response = httpx.Response(streamed.status_code, headers=kept, content=body, request=request)
         if response.status_code >= 400:
             raise self.error(response)
         return response
@@ -129,12 +149,22 @@ class ProviderHttp:
             text = text.replace(secret, "[redacted]")
         return text
 
-    def download(self, url: str, path: Path, *, max_redirects: int = 5) -> None:
-        """Stream ``url`` to ``path`` (at most ``max_download_bytes``). The auth headers go only to the
-        provider's own origin, redirects included: a CDN never sees the key."""
+    def download(
+        self,
+        url: str,
+        path: Path,
+        cancel: CancelEvent,
+        *,
+        deadline_seconds: float = 600.0,
+        max_redirects: int = 5,
+    ) -> None:
+        """Stream ``url`` to ``path`` (at most ``max_download_bytes``, within ``deadline_seconds``, stopping
+        when ``cancel`` is set). The auth headers go only to the provider's own origin, redirects
+        included: a CDN never sees the key."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + deadline_seconds
         for _ in range(max_redirects + 1):
-            self._check_result_url(url)
+            self._check_url(url)
             try:
                 with self.client.stream("GET", url, headers=self._headers_for(url)) as stream:
                     if stream.is_redirect and "location" in stream.headers:
@@ -146,7 +176,7 @@ class ProviderHttp:
                             f"{self.name}: downloading the result failed (HTTP {stream.status_code})",
                             code="provider_unavailable",
                         )
-                    self._write(stream, path)
+                    self._write(stream, path, cancel, deadline)
                     return
             except httpx.HTTPError as exc:
                 raise TransientError(
@@ -155,10 +185,14 @@ class ProviderHttp:
                 ) from None
         raise TransientError(f"{self.name}: the result URL redirects too often", code="provider_unavailable")
 
-    def _write(self, stream: httpx.Response, path: Path) -> None:
+    def _write(self, stream: httpx.Response, path: Path, cancel: CancelEvent, deadline: float) -> None:
         written = 0
         with path.open("wb") as out:
             for chunk in stream.iter_bytes():
+                if cancel.is_set():
+                    raise Cancelled("the download was cancelled")
+                if time.monotonic() > deadline:
+                    raise TransientError(f"{self.name}: the download took too long", code="provider_timeout")
                 written += len(chunk)
                 if written > self.max_download_bytes:
                     raise PermanentError(
@@ -167,7 +201,9 @@ class ProviderHttp:
                     )
                 out.write(chunk)
 
-    def _check_result_url(self, url: str) -> None:
+    def _check_url(self, url: str) -> None:
+        """A URL the provider handed us (a result, a status or cancel URL) off its own origin must pass
+        the gateway's address rules: a provider's answer must not make the gateway reach its own network."""
         scheme = urlsplit(url).scheme
         if scheme not in ("http", "https"):
             raise PermanentError(
@@ -183,6 +219,16 @@ class ProviderHttp:
 
     def _headers_for(self, url: str) -> dict[str, str]:
         return dict(self._auth) if _origin(url) == self._origin else {}
+
+
+def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"an answer over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_models import FrameRule, ModelSpec, SizeRule, parse_size
+from local_models import FrameRule, InvalidInput, ModelSpec, SizeRule, parse_size
 
 __all__ = ["HostedModel", "aspect_ratio", "hosted_model", "resolution_label"]
 
@@ -61,54 +61,72 @@ class HostedModel:
         return self.spec.id
 
 
-def hosted_model(raw: Mapping[str, Any], provider: str) -> HostedModel:
-    """A ``models = [...]`` entry of a hosted backend. Raises ``ValueError`` naming what is wrong."""
+def hosted_model(raw: Mapping[str, Any], provider: str, backend: str | None = None) -> HostedModel:
+    """A model entry of a hosted backend. Raises ``ValueError`` naming the model and what is wrong."""
+    name = raw.get("id")
+    if not isinstance(name, str) or not name:
+        raise ValueError("every model entry needs an id")
+    try:
+        return _parse(raw, name, provider, backend or provider)
+    except (TypeError, ValueError, AttributeError, OverflowError, InvalidInput) as exc:
+        raise ValueError(f"model {name!r}: {getattr(exc, 'message', exc)}") from None
+
+
+def _parse(raw: Mapping[str, Any], name: str, provider: str, backend: str) -> HostedModel:
     unknown = sorted(set(raw) - _KEYS)
     if unknown:
-        raise ValueError(
-            f"model entry has unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})"
-        )
-    if not isinstance(raw.get("id"), str) or not raw["id"]:
-        raise ValueError("every model entry needs an id")
-    sizes = tuple(parse_size(s) for s in raw.get("sizes", ["1280x720"]))
-    seconds = tuple(float(s) for s in raw.get("seconds", [5]))
+        raise ValueError(f"unknown keys: {', '.join(unknown)} (known: {', '.join(sorted(_KEYS))})")
+    missing = [key for key in ("sizes", "seconds", "price") if key not in raw]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} must be given (see the README's 'Hosted providers')")
+    if not isinstance(raw["price"], Mapping):
+        raise ValueError("price must be a table, e.g. { per_second = 10 } or { per_clip = 50 }")
     fps = int(raw.get("fps", 24))
-    if not sizes or not seconds or fps <= 0 or any(s <= 0 for s in seconds):
-        raise ValueError(f"model {raw['id']!r}: sizes and seconds must be non-empty and positive")
-    eta = float(raw.get("eta_seconds", 60.0))
+    sizes = tuple(parse_size(str(s)) for s in raw["sizes"])
+    seconds = tuple(float(s) for s in raw["seconds"])
+    if not 1 <= fps <= 240 or not sizes or not seconds:
+        raise ValueError("sizes and seconds must be non-empty lists and fps from 1 to 240")
+    for length in seconds:
+        if not (
+            math.isfinite(length) and 0 < length <= 600 and abs(length * fps - round(length * fps)) < 1e-6
+        ):
+            raise ValueError(f"seconds {length:g} is not a whole number of frames at {fps} fps (up to 600 s)")
+    quality, eta = float(raw.get("quality", 0.5)), float(raw.get("eta_seconds", 60.0))
+    if not 0 <= quality <= 1 or not (math.isfinite(eta) and 0 < eta <= 86_400):
+        raise ValueError("quality must be from 0 to 1 and eta_seconds a positive number of seconds")
+    modes = frozenset(raw.get("modes", ["t2v"]))
+    if not modes or not modes <= {"t2v", "i2v"}:
+        raise ValueError("modes must be t2v and/or i2v")
     frames = [round(s * fps) for s in seconds]
+    target = str(raw.get("target", name))
     spec = ModelSpec(
-        id=raw["id"],
+        id=name,
         family=provider,
-        modes=frozenset(raw.get("modes", ["t2v"])),
+        modes=modes,  # type: ignore[arg-type]
         frames=FrameRule(1, 0, min(frames), max(frames)),
         sizes=SizeRule(default=sizes[0], allowed=sizes),
         fps=fps,
         default_seconds=seconds[0],
         default_steps=1,
         default_guidance=0.0,
-        price_per_second=float((raw.get("price") or {}).get("per_second", 0.0)),
+        price_per_second=0.0,  # the backend's price table is applied where offers are priced
         max_steps=1,
         audio=bool(raw.get("audio", False)),
         negative_prompt=bool(raw.get("negative_prompt", False)),
-        quality=float(raw.get("quality", 0.5)),
-        description=str(raw.get("description", f"{raw.get('target', raw['id'])} at {provider}")),
+        quality=quality,
+        description=str(raw.get("description", f"{target} on {backend} ({provider})")),
         seconds_allowed=seconds,
         # A hosted model has no steps, guidance or frame rate to set; asking for one is refused.
         fixed=frozenset({"steps", "guidance", "fps"}),
         extras={
             "hosted": provider,
-            "price": dict(raw.get("price") or {"per_second": 0.0}),
+            "price": dict(raw["price"]),
             # The ETA prior per frame (steps are 1): measured latency replaces it after the first job.
-            "seconds_per_frame_step": eta / max(1, round(seconds[0] * fps)),
+            "seconds_per_frame_step": eta / frames[0],
             "load_seconds": 0.0,
         },
     )
-    if not spec.modes or not spec.modes <= {"t2v", "i2v"}:
-        raise ValueError(f"model {raw['id']!r}: modes must be t2v and/or i2v")
-    return HostedModel(
-        spec, str(raw.get("target", raw["id"])), bool(raw.get("seed", True)), dict(raw.get("input") or {})
-    )
+    return HostedModel(spec, target, bool(raw.get("seed", True)), dict(raw.get("input") or {}))
 
 
 def aspect_ratio(width: int, height: int) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .base import GenerationRequest
-from .errors import PermanentError, TransientError
+from .errors import JobFailed, PermanentError
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp, looks_refused
 from .hosted_models import HostedModel
@@ -85,13 +85,15 @@ class OpenAIVideosProvider:
         if state == "completed":
             return ProviderStatus("succeeded", result_url=http.url(f"/videos/{handle['id']}/content"))
         error = video.get("error") or {}
+        if not isinstance(error, dict):  # some servers send the message alone
+            error = {"message": str(error)}
         code = str(error.get("code") or "generation_failed")
         message = f"{http.name}: {str(error.get('message') or code)[:300]}"
         if code == "cancelled":
             return ProviderStatus("canceled")
         if looks_refused(code) or looks_refused(message):
             return ProviderStatus("failed", error=PermanentError(message, code="content_refused"))
-        cls = TransientError if code in _TRANSIENT else PermanentError
+        cls = JobFailed if code in _TRANSIENT else PermanentError
         return ProviderStatus("failed", error=cls(message, code="provider_failed"))
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:

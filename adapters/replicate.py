@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from .base import GenerationRequest
-from .errors import PermanentError, TransientError
+from .errors import JobFailed, PermanentError
 from .fal import image_data_uri
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp, looks_refused
@@ -92,7 +92,7 @@ class ReplicateProvider:
         if looks_refused(message):
             return ProviderStatus("failed", error=PermanentError(message, code="content_refused"))
         # A model that failed at run time may work on a retry or on another backend.
-        return ProviderStatus("failed", error=TransientError(message, code="provider_failed"))
+        return ProviderStatus("failed", error=JobFailed(message))
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         http.call("POST", f"/v1/predictions/{handle['id']}/cancel")

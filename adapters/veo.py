@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from .base import GenerationRequest
-from .errors import PermanentError, TransientError
+from .errors import JobFailed, PermanentError
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp
 from .hosted_models import HostedModel, aspect_ratio, resolution_label
@@ -72,7 +72,7 @@ class VeoProvider:
         if "error" in operation:
             error = operation["error"] or {}
             message = f"veo: {str(error.get('message', 'the operation failed'))[:300]}"
-            cls = TransientError if error.get("code") in _TRANSIENT_RPC else PermanentError
+            cls = JobFailed if error.get("code") in _TRANSIENT_RPC else PermanentError
             return ProviderStatus("failed", error=cls(message, code="provider_failed"))
         response = (operation.get("response") or {}).get("generateVideoResponse") or {}
         samples = response.get("generatedSamples") or []
@@ -85,7 +85,7 @@ class VeoProvider:
             return ProviderStatus(
                 "failed", error=PermanentError(f"veo: {reason[:300]}", code="content_refused")
             )
-        return ProviderStatus("failed", error=TransientError("veo returned no video", code="provider_failed"))
+        return ProviderStatus("failed", error=JobFailed("veo returned no video"))
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:
         return None

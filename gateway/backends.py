@@ -16,7 +16,7 @@ from gateway.engine.errors import InvalidRequest
 from gateway.engine.outbound import AddressPolicy
 from gateway.metrics import Metrics
 from gateway.settings import Settings
-from local_models import Catalog, LoadedPipeline, parse_size
+from local_models import Catalog, InvalidInput, LoadedPipeline, parse_size
 from router import Offer, default_price
 
 __all__ = ["build_backends"]
@@ -71,6 +71,31 @@ def build_backends(
     return adapters, [_priced(offer, config.prices.get(offer.spec.id)) for offer in offers]
 
 
+def _tiers(offer: Offer, price: PriceConfig) -> tuple[tuple[str, float], ...]:
+    """``price.sizes`` as (``WxH``, credits per second): each a size the model renders and, without a
+    ``per_second`` or ``per_clip``, every size it renders priced (a missing tier would make clips free)."""
+    try:
+        tiers = tuple((f"{w}x{h}", v) for (w, h), v in ((parse_size(k), v) for k, v in price.sizes.items()))
+    except InvalidInput as exc:
+        raise ConfigError(f"model {offer.spec.id!r}: price.sizes: {exc.message}") from None
+    allowed = {f"{w}x{h}" for w, h in offer.spec.sizes.allowed or ()}
+    if allowed:
+        strays = sorted({size for size, _ in tiers} - allowed)
+        unpriced = (
+            sorted(allowed - {s for s, _ in tiers})
+            if tiers and not (price.per_second or price.per_clip)
+            else []
+        )
+        if strays or unpriced:
+            problem = (
+                f"names sizes it does not render: {', '.join(strays)}"
+                if strays
+                else (f"has no tier for {', '.join(unpriced)}, and per_second and per_clip are 0")
+            )
+            raise ConfigError(f"model {offer.spec.id!r}: price.sizes {problem}")
+    return tiers
+
+
 def _result_url_check(settings: Settings) -> Callable[[str], str | None]:
     """The outbound address rules, for the result URLs a hosted provider hands back."""
     policy = AddressPolicy.of(settings.outbound_allow_http, settings.outbound_allow_networks)
@@ -98,7 +123,7 @@ def _priced(offer: Offer, price: float | PriceConfig | None) -> Offer:
         rule = default_price(offer.spec.with_overrides(price_per_second=float(price)))
     else:
         base = parse_size(price.base_size) if price.base_size else None
-        tiers = tuple((f"{w}x{h}", v) for (w, h), v in ((parse_size(k), v) for k, v in price.sizes.items()))
+        tiers = _tiers(offer, price)
         rule = PriceRule(
             price.per_second, base[0] * base[1] if base else None, price.base_steps, price.per_clip, tiers
         )

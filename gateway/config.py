@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -58,17 +58,20 @@ class BackendConfig(BaseModel):
     type: str
 
 
+Credits = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
+
+
 class PriceConfig(BaseModel):
     """``per_second`` credits at ``base_size`` and ``base_steps`` (each scaling is off if unset);
     ``sizes`` credits per second by ``WxH`` tier (hosted providers); ``per_clip`` credits per clip."""
 
     model_config = ConfigDict(extra="forbid")
 
-    per_second: float = Field(default=0.0, ge=0)
+    per_second: Credits = 0.0
     base_size: str | None = None
     base_steps: int | None = Field(default=None, ge=1)
-    per_clip: float = Field(default=0.0, ge=0)
-    sizes: dict[str, float] = Field(default_factory=dict)
+    per_clip: Credits = 0.0
+    sizes: dict[str, Credits] = Field(default_factory=dict)
 
 
 class PackConfig(BaseModel):
@@ -104,7 +107,7 @@ class FileConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     models: list[dict[str, Any]] = Field(default_factory=list)
-    prices: dict[str, float | PriceConfig] = Field(default_factory=dict)
+    prices: dict[str, Credits | PriceConfig] = Field(default_factory=dict)
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
     billing: BillingConfig = Field(default_factory=BillingConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)

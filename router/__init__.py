@@ -6,7 +6,7 @@ apart from choice (``HealthRegistry``) and passed in as a snapshot.
 
 from .candidates import AUTO, Candidate, Offer, default_price, make_candidate
 from .dispatch import LOAD_FACTOR, Queued, next_job
-from .errors import ModelNotAllowed, ModelNotFound, NoCandidate, RoutingError
+from .errors import BackendsUnavailable, ModelNotAllowed, ModelNotFound, NoCandidate, RoutingError
 from .estimate import BackendView, Estimate, FleetView, History, estimate, load_seconds, run_seconds
 from .health import BackendHealth, BreakerConfig, CircuitBreaker, HealthRegistry
 from .plan import Exclusion, Plan, Ranked, plan
@@ -20,6 +20,7 @@ __all__ = [
     "POLICY_NAMES",
     "BackendHealth",
     "BackendView",
+    "BackendsUnavailable",
     "BreakerConfig",
     "Candidate",
     "CircuitBreaker",

@@ -31,3 +31,10 @@ class ModelNotAllowed(RoutingError):
 
     kind: ClassVar[Kind] = "forbidden"
     code = "model_not_allowed"
+
+
+class BackendsUnavailable(NoCandidate):
+    """Only backends that are failing right now (circuit open) could serve the request: try later."""
+
+    kind: ClassVar[Kind] = "unavailable"
+    code = "backends_unavailable"

@@ -11,7 +11,7 @@ from local_models.errors import InvalidInput
 from local_models.spec import MAX_SEED, VideoRequest
 
 from .candidates import AUTO, Candidate, Offer, make_candidate
-from .errors import ModelNotAllowed, ModelNotFound, NoCandidate
+from .errors import BackendsUnavailable, ModelNotAllowed, ModelNotFound, NoCandidate
 from .estimate import Estimate, FleetView, estimate
 from .health import BackendHealth
 from .policy import POLICIES, Scored
@@ -106,6 +106,8 @@ def plan(
         reasons = (
             "; ".join(f"{e.model} on {e.backend}: {e.reason}" for e in excluded) or "no models are configured"
         )
+        if any(e.code == "circuit_open" for e in excluded):  # it would fit, once that backend recovers
+            raise BackendsUnavailable(f"no backend can serve this request now: {reasons}", retry_after=30)
         raise NoCandidate(f"no model can serve this request: {reasons}")
     return Plan(ranked, excluded)
 

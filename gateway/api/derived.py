@@ -209,13 +209,19 @@ async def remix(video_id: str, request: Request, state: StateDep, who: Principal
     if row.input_path:
         png = await to_thread.run_sync(lambda: Path(state.artifacts.input_file(row.input_path)).read_bytes())
         image = InputImage(png, row.input_sha256 or "")
+    model = body.model or row.model
+    # The source's steps and guidance carry over to the same model only, and only where a request may
+    # set them (a hosted model fixes both).
+    fixed: set[str] = {"steps", "guidance"}
+    if model == row.model:
+        fixed = set().union(*(o.spec.fixed for o in state.offers if o.spec.id == model))
     video = VideoRequest(
         mode=params.mode,
-        model=body.model or row.model,
+        model=model,
         size=_size(body.size) or (params.width, params.height),
         seconds=body.seconds or float(row.seconds),
-        steps=params.steps,
-        guidance=params.guidance,
+        steps=None if "steps" in fixed else params.steps,
+        guidance=None if "guidance" in fixed else params.guidance,
         seed=body.seed if body.seed is not None else params.seed,
         negative_prompt=params.negative_prompt,
         audio=params.audio,

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from billing import PriceRule
 from gateway.api.contract import documented
 from gateway.api.deps import app_state, principal
 from gateway.api.objects import ModelList, ModelObject
@@ -19,7 +20,10 @@ __all__ = ["model_object", "router"]
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
-def model_object(spec: ModelSpec, backends: list[str]) -> dict[str, Any]:
+def model_object(spec: ModelSpec, backends: list[str], price: PriceRule | None = None) -> dict[str, Any]:
+    """A model as ``/v1/models`` shows it: its rules (the lengths it renders, the parameters a request
+    may not set) and its price as quoted (per second, by size, per clip)."""
+    rule = price.as_dict() if price is not None else {"credits_per_second": spec.price_per_second}
     return {
         "id": spec.id,
         "object": "model",
@@ -37,7 +41,10 @@ def model_object(spec: ModelSpec, backends: list[str]) -> dict[str, Any]:
         "default_guidance": spec.default_guidance,
         "audio": spec.audio,
         "negative_prompt": spec.negative_prompt,
-        "price": {"credits_per_second": spec.price_per_second},
+        "price": {k: v for k, v in rule.items() if v is not None},
+        "seconds_allowed": list(spec.seconds_allowed) if spec.seconds_allowed is not None else None,
+        "fixed_parameters": sorted(spec.fixed),
+        "provider": spec.extras.get("hosted"),
         "backends": backends,
     }
 
@@ -48,7 +55,7 @@ def _catalog(state: AppState) -> dict[str, dict[str, Any]]:
         if offer.spec.id in out:
             out[offer.spec.id]["backends"].append(offer.backend)
         else:
-            out[offer.spec.id] = model_object(offer.spec, [offer.backend])
+            out[offer.spec.id] = model_object(offer.spec, [offer.backend], offer.price_rule)
     return out
 
 

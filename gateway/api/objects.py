@@ -132,6 +132,9 @@ class ModelObject(_Object):
     audio: bool
     negative_prompt: bool
     price: dict[str, Any]
+    seconds_allowed: list[float] | None
+    fixed_parameters: list[str]
+    provider: str | None
     backends: list[str]
 
 

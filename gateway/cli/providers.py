@@ -4,6 +4,7 @@ last jobs went (from the database, so it works whether or not the gateway is run
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from sqlalchemy import func, select
@@ -18,11 +19,15 @@ def providers() -> None:
     """List hosted providers: models, prices, and each backend's last job and last failure."""
     from adapters.hosted import HostedAdapter
     from gateway.app import build_backends
-    from gateway.config import load_config
+    from gateway.config import ConfigError, load_config
     from gateway.settings import Settings
 
     settings = Settings()
-    adapters, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
+    try:
+        adapters, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
+    except ConfigError as exc:
+        typer.echo(f"framegate: config: {exc}", err=True)
+        raise typer.Exit(2) from None
     hosted = {name: a for name, a in adapters.items() if isinstance(a, HostedAdapter)}
     if not hosted:
         typer.echo("no hosted providers are configured (see the README's 'Hosted providers')")
@@ -50,6 +55,12 @@ def providers() -> None:
             each.close()
 
 
+def _shown_url(url: str) -> str:
+    """The URL without credentials or a query (where a careless config may have put a key)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
 def _price(rule: dict[str, Any]) -> str:
     parts = [f"{rule.get('credits_per_second', 0):g}/s"]
     if rule.get("credits_per_second_by_size"):
@@ -67,8 +78,10 @@ def _last_jobs(db: Any, backend: str) -> str:
             .order_by(jobs.c.completed_at.desc())
             .limit(1)
         ).first()
-        failures = conn.execute(
-            select(func.count()).where(jobs.c.backend == backend, jobs.c.status == "failed")
+        failures = conn.execute(  # a cancel is the caller's doing, not the provider's
+            select(func.count()).where(
+                jobs.c.backend == backend, jobs.c.status == "failed", jobs.c.error_code != "cancelled"
+            )
         ).scalar_one()
         running = conn.execute(
             select(func.count()).where(jobs.c.backend == backend, jobs.c.status == "in_progress")

@@ -4,6 +4,8 @@ and the key only goes where it belongs."""
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -50,12 +52,32 @@ def test_the_readme_config_builds_every_provider(
         adapter.close()
 
 
+MODEL = '[[backends.p.models]]\nid = "m"\nsizes = ["128x72"]\nseconds = [1]\nprice = { per_second = 1 }\n'
+
+
 def test_config_mistakes_are_named(tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOPE_KEY", raising=False)
     cases = {
-        'api_key_env = "NOPE_KEY"\n[[backends.p.models]]\nid = "m"': "NOPE_KEY",
-        'api_key = "k"\n[[backends.p.models]]\nid = "m"\nsecond = [5]': "unknown keys: second",
-        'api_key = "k"\n[[backends.p.models]]\nid = "m"\nprice = { per_minute = 2 }': "invalid price",
+        'api_key_env = "NOPE_KEY"\n' + MODEL: "NOPE_KEY",
+        MODEL: "no API key",
+        'api_key_file = "/nonexistent/key"\n' + MODEL: "api_key_file",
+        'api_key = "k"\n' + MODEL.replace("seconds", "second"): "unknown keys: second",
+        'api_key = "k"\n' + MODEL.replace("price = { per_second = 1 }", ""): "price must be given",
+        'api_key = "k"\n' + MODEL.replace("per_second = 1", "per_minute = 2"): "invalid price",
+        'api_key = "k"\n' + MODEL.replace("per_second = 1", "per_second = inf"): "invalid price",
+        'api_key = "k"\n' + MODEL.replace("per_second = 1", 'sizes = { "72x128" = 3 }'): "does not render",
+        'api_key = "k"\n'
+        + MODEL.replace('["128x72"]', '["128x72", "72x128"]').replace(
+            "per_second = 1", 'sizes = { "128x72" = 3 }'
+        ): "no tier for 72x128",
+        'api_key = "k"\n' + MODEL.replace("[1]", "[1.3]"): "whole number of frames",
+        'api_key = "k"\n' + MODEL.replace('["128x72"]', "[1280]"): "model 'm'",
+        'api_key = "k"\npoll_seconds = 0\n' + MODEL: "poll_seconds",
+        'api_key = "k"\nconcurrency = 1000000\n' + MODEL: "concurrency",
+        'api_key = "k"\nurl = "ftp://x"\n' + MODEL: "url must be",
+        'api_key = "k"\nwebhook_secret = "nope"\n' + MODEL: "webhook_secret",
+        'api_key = "k"\n' + MODEL + MODEL: "listed twice",
+        'api_key = "k"\nmodels = []\n': "at least one model",
     }
     for body, expected in cases.items():
         settings = make_settings(
@@ -70,7 +92,9 @@ def test_hosted_rules_refuse_what_the_model_cannot_honour() -> None:
         "veo",
         name="veo",
         api_key="k",
-        models=[{"id": "veo-3", "sizes": ["1280x720"], "seconds": [4, 8], "fps": 24}],
+        models=[
+            {"id": "veo-3", "sizes": ["1280x720"], "seconds": [4, 8], "fps": 24, "price": {"per_second": 1}}
+        ],
     )
     [spec] = adapter.models()
     assert resolve(spec, VideoRequest(seconds=8, seed=1)).frames == 192
@@ -110,10 +134,11 @@ def test_the_key_goes_only_to_the_providers_origin_and_retry_after_reads_dates()
         lambda r: ("", False),
         transport=httpx.MockTransport(handler),
     )
-    http.download("https://api.example/files/1", Path("/tmp") / "fg-test-download.mp4")
+    http.download("https://api.example/files/1", Path("/tmp") / "fg-test-download.mp4", threading.Event())
     assert seen == [("https://api.example/files/1", "Bearer k"), ("https://cdn.example/clip.mp4", None)]
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert retry_after_seconds({"retry-after": "7"}) == 7.0
+    assert retry_after_seconds({"retry-after": "garbage"}) is None
     http.close()
 
 
@@ -129,7 +154,7 @@ def test_a_provider_job_is_resumed_from_the_journal_not_submitted_again(tmp_path
         name="o",
         url="https://videos.example/v1",
         api_key="k",
-        models=[{"id": "m"}],
+        models=[{"id": "m", "sizes": ["1280x720"], "seconds": [5], "price": {"per_clip": 1}}],
         transport=httpx.MockTransport(handler),
     )
     assert isinstance(adapter, HostedAdapter)
@@ -173,9 +198,31 @@ def test_a_result_url_into_the_gateways_network_is_refused_and_echoed_keys_are_s
         transport=httpx.MockTransport(handler),
     )
     with pytest.raises(PermanentError) as refused:
-        http.download("http://127.0.0.1:9/files/1", tmp_path / "x.mp4")
+        http.download("http://127.0.0.1:9/files/1", tmp_path / "x.mp4", threading.Event())
     assert refused.value.code == "provider_result_refused"
     with pytest.raises(PermanentError) as echoed:
         http.call("GET", "/echo")
     assert "sk-live-123" not in echoed.value.message and "[redacted]" in echoed.value.message
+    http.close()
+
+
+def test_a_cancel_stops_an_endless_download(tmp_path: Path) -> None:
+    from adapters import Cancelled
+
+    cancel = threading.Event()
+
+    def endless() -> Iterator[bytes]:
+        while True:
+            cancel.set()  # the caller cancels while the bytes trickle in
+            yield b"x" * 1024
+
+    http = ProviderHttp(
+        "p",
+        "https://api.example",
+        {},
+        lambda r: ("", False),
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, content=endless())),
+    )
+    with pytest.raises(Cancelled):
+        http.download("https://api.example/files/1", tmp_path / "x.mp4", cancel)
     http.close()

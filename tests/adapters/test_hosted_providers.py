@@ -257,6 +257,11 @@ async def test_a_job_that_fails_at_the_provider_falls_back_to_local(
             done = await gw.wait(key, vid)
             assert done["status"] == "completed" and done["model"] == "local-video", done
             assert done["cost"] == 1.0 and gw.balance(key).available_mc == 19_000
+            # The provider ran it and said it failed: not tried there again (each try may be billed), and
+            # not held against the provider's health: its circuit stays closed for everyone else.
+            assert script.submits == 1
+            backends = (await gw.client.get("/v1/backends", headers=auth(key))).json()["data"]
+            assert {b["id"]: b["state"] for b in backends}["cloud"] == "closed"
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -306,6 +311,41 @@ async def test_an_unreachable_provider_is_not_refunded_early(
             assert script.submits == 1
 
 
+async def test_a_key_quoted_back_by_the_provider_is_scrubbed_from_errors_and_logs(
+    tmp_path: Path, database_url: str, models_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    script = Script(run_polls=1)
+    with provider("replicate", script) as url:
+        config = hosted_config("replicate", url).replace(
+            'fallbacks = { "hosted-video" = ["local-video"] }', ""
+        )
+        async with gateway(tmp_path, database_url, models_dir, config) as gw:
+            key = gw.new_key(credits=10)
+            created = await gw.create(key, model="hosted-video", prompt="ECHOKEY please", seconds="1")
+            failed = await gw.wait(key, created.json()["id"])
+            assert failed["status"] == "failed" and "[redacted]" in failed["error"]["message"], failed
+            listed = (await gw.client.get("/v1/videos", headers=auth(key))).text
+    assert API_KEY not in json.dumps(failed) and API_KEY not in listed and API_KEY not in caplog.text
+
+
+async def test_a_remix_of_a_hosted_video_runs_on_the_same_model(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    with provider("fal", Script(run_polls=1)) as url:
+        async with gateway(tmp_path, database_url, models_dir, hosted_config("fal", url)) as gw:
+            key = gw.new_key(credits=20)
+            vid = (await gw.create(key, model="hosted-video", prompt="a red ball", seconds="1")).json()["id"]
+            assert (await gw.wait(key, vid))["status"] == "completed"
+            remix = await gw.client.post(
+                f"/v1/videos/{vid}/remix", json={"prompt": "a blue ball"}, headers=auth(key)
+            )
+            assert remix.status_code == 200, remix.text
+            done = await gw.wait(key, remix.json()["id"])
+            assert done["status"] == "completed" and done["model"] == "hosted-video"
+            assert done["remixed_from_video_id"] == vid
+
+
 async def test_a_shorter_clip_than_asked_is_billed_for_the_seconds_it_has(
     tmp_path: Path, database_url: str, models_dir: Path
 ) -> None:
@@ -351,6 +391,11 @@ async def test_a_signed_provider_webhook_wakes_the_poll_and_a_forged_one_is_refu
             stale = {**forged, "webhook-timestamp": str(stamp - 3600)}
             stale["webhook-signature"] = signature_header([secret], "msg_1", stamp - 3600, body)
             assert (await gw.client.post(hook, content=body, headers=stale)).status_code == 401
+            for hostile in ({"webhook-timestamp": b"\xb2"}, {"webhook-timestamp": "9" * 5000}):
+                sent = await gw.client.post(hook, content=body, headers={**forged, **hostile})
+                assert sent.status_code == 401
+            latin = {**forged, "webhook-signature": b"v1,\xff\xfe"}
+            assert (await gw.client.post(hook, content=body, headers=latin)).status_code == 401
             unknown = await gw.client.post("/v1/providers/spare/webhook", content=body, headers=forged)
             assert unknown.status_code == 404
             signed = {**forged, "webhook-signature": signature_header([secret], "msg_1", stamp, body)}

@@ -41,13 +41,14 @@ class FakeJob:
 
     @property
     def fails(self) -> bool:
-        return "FAILJOB" in self.prompt
+        return "FAILJOB" in self.prompt or "ECHOKEY" in self.prompt
 
 
 @dataclass
 class Script:
     """How a fake behaves. Prompts steer single jobs: ``REFUSE`` (a content refusal), ``FAILJOB`` (the
-    job fails), ``HANG`` (never finishes)."""
+    job fails), ``ECHOKEY`` (it fails quoting the request's key, where the fake does), ``HANG`` (never
+    finishes)."""
 
     queue_polls: int = 1  # status polls answered "queued"
     run_polls: int = 2  # then this many "running"

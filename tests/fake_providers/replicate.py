@@ -87,6 +87,8 @@ def replicate_app(script: Script) -> FastAPI:
             out["error"] = (
                 "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
             )
+        elif state == "failed" and "ECHOKEY" in job.prompt:  # a provider that quotes our request back
+            out["error"] = f"rejected header Authorization: {request.headers.get('authorization')}"
         elif state == "failed":
             out["error"] = "CUDA out of memory"
         return JSONResponse(out)

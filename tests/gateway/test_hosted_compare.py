@@ -154,6 +154,12 @@ async def test_routing_explains_why_a_hosted_model_is_left_out_and_accepts_provi
         assert (await gw.create(key, **only)).json()["model"] == "kling-fake"
         ignore = {**body, "seconds": 1, "routing": {"ignore": ["fal"], "policy": "quality"}}
         assert (await gw.create(key, **ignore)).json()["model"] != "kling-fake"
+        model = (await gw.client.get("/v1/models/kling-fake", headers=h)).json()
+        assert model["seconds_allowed"] == [1.0, 2.0] and model["provider"] == "fal"
+        assert model["fixed_parameters"] == ["fps", "guidance", "steps"]
+        assert model["price"]["credits_per_clip"] == 2 and model["price"]["credits_per_second_by_size"] == {
+            "128x128": 4
+        }
         steps = await gw.create(key, prompt="a red circle", model="kling-fake", seconds=1, steps=20)
         assert steps.status_code == 400 and steps.json()["error"]["code"] == "unsupported_parameter"
 

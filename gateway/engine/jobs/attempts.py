@@ -28,6 +28,7 @@ from adapters import (
     Cancelled,
     GenerationRequest,
     JobCancel,
+    JobFailed,
     ProgressCallback,
     TransientError,
     is_detached,
@@ -101,7 +102,10 @@ async def run_on_backend(
     the seconds the successful call took."""
     loop = asyncio.get_running_loop()
     retrying = AsyncRetrying(
-        retry=retry_if_exception(lambda e: isinstance(e, TransientError) and not isinstance(e, CircuitOpen)),
+        # A job the backend ran and failed is not tried there again (each try may be billed): fall back.
+        retry=retry_if_exception(
+            lambda e: isinstance(e, TransientError) and not isinstance(e, (CircuitOpen, JobFailed))
+        ),
         stop=stop_after_attempt(policy.attempts) | stop_after_delay(max(0.0, deadline - time.monotonic())),
         wait=wait_random_exponential(multiplier=policy.base_seconds, max=policy.max_seconds),
         reraise=True,
@@ -129,6 +133,8 @@ async def run_on_backend(
                 raise TransientError(
                     f"backend {adapter.name} did not answer within {timeout:.0f} s", code="backend_timeout"
                 ) from None
+            except JobFailed:
+                raise  # the backend answered properly: its health is not in question
             except TransientError:
                 on_outcome(False, time.perf_counter() - started)
                 raise
