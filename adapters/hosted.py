@@ -17,17 +17,14 @@ submits, reports status and cancels; this module does what is the same for all o
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -36,9 +33,9 @@ from local_models import ModelSpec
 from .base import Artifact, BackendHealth, CancelEvent, GenerationRequest, ProgressCallback, is_detached
 from .errors import AdapterError, Cancelled, JobFailed, PermanentError, TransientError
 from .hosted_http import ProviderHttp, RateLimited
-from .hosted_models import HostedModel, hosted_model
+from .hosted_models import HostedModel, check_options, models_of
 
-__all__ = ["HostedAdapter", "Provider", "ProviderStatus", "api_key_from"]
+__all__ = ["HostedAdapter", "Provider", "ProviderStatus"]
 
 State = Literal["queued", "running", "succeeded", "failed", "canceled"]
 
@@ -81,70 +78,6 @@ class Provider(Protocol):
         ...
 
 
-def api_key_from(api_key: str | None, api_key_env: str | None, api_key_file: str | None) -> str:
-    """The provider key from the config's ``api_key``, an environment variable, or a secrets file."""
-    if api_key_file:
-        try:
-            return Path(api_key_file).read_text().strip()
-        except OSError as exc:
-            raise ValueError(f"api_key_file {api_key_file}: {exc.strerror or exc}") from None
-    if api_key_env:
-        value = os.environ.get(api_key_env, "")
-        if not value:
-            raise ValueError(f"the environment variable {api_key_env} (api_key_env) is not set")
-        return value
-    if api_key is None:
-        raise ValueError(
-            'no API key: set api_key_env, api_key_file or api_key ("none" for a server without one)'
-        )
-    return api_key
-
-
-def _check_options(**options: Any) -> None:
-    """A hosted backend's options, checked at start: a bad value is named, never silently changed."""
-    o = options
-    if urlsplit(str(o["url"])).scheme not in ("http", "https") or not urlsplit(str(o["url"])).hostname:
-        raise ValueError(f"url must be an http(s) URL, got {o['url']!r}")
-    if not isinstance(o["concurrency"], int) or not 1 <= o["concurrency"] <= 256:
-        raise ValueError("concurrency must be a whole number from 1 to 256")
-    limits = {
-        "poll_seconds": 0.05,
-        "timeout": 1.0,
-        "unknown_after_seconds": 1.0,
-        "download_timeout_seconds": 1.0,
-    }
-    for key, low in limits.items():
-        if not isinstance(o[key], (int, float)) or not low <= o[key] <= 86_400:
-            raise ValueError(f"{key} must be a number of seconds from {low:g} to 86400")
-    if (
-        not isinstance(o["max_poll_seconds"], (int, float))
-        or not o["poll_seconds"] <= o["max_poll_seconds"] <= 3600
-    ):
-        raise ValueError("max_poll_seconds must be at least poll_seconds and at most 3600")
-    secret = o["webhook_secret"]
-    if secret is not None:
-        try:
-            ok = secret.startswith("whsec_") and len(base64.b64decode(secret[6:], validate=True)) >= 16
-        except (ValueError, AttributeError):
-            ok = False
-        if not ok:
-            raise ValueError(
-                "webhook_secret must be the provider's whsec_ signing secret (base64 after whsec_)"
-            )
-
-
-def _models_of(raw: Sequence[Mapping[str, Any]], provider: str, backend: str) -> dict[str, HostedModel]:
-    if not raw:
-        raise ValueError("models must list at least one model")
-    models: dict[str, HostedModel] = {}
-    for entry in raw:
-        model = hosted_model(entry, provider, backend)
-        if model.id in models:
-            raise ValueError(f"model {model.id!r} is listed twice")
-        models[model.id] = model
-    return models
-
-
 class HostedAdapter:
     """A hosted provider's models, run through ``provider``'s API. Thread-safe: each ``generate``
     call is one job."""
@@ -168,7 +101,7 @@ class HostedAdapter:
         url_check: Callable[[str], str | None] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        _check_options(
+        check_options(
             url=url,
             concurrency=concurrency,
             poll_seconds=poll_seconds,
@@ -187,7 +120,7 @@ class HostedAdapter:
         self.provider = provider
         self.base_url = url
         self.concurrency = concurrency
-        self._models = _models_of(models, provider.kind, name)
+        self._models = models_of(models, provider.kind, name)
         self.download_timeout_seconds = download_timeout_seconds
         self._http = ProviderHttp(
             name,

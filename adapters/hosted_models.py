@@ -1,4 +1,5 @@
-"""A hosted provider's models as Framegate sees them: read from the backend's config, never guessed.
+"""A hosted backend's config: its models as Framegate sees them (read from config, never guessed), its
+options and its key.
 
 ```toml
 [backends.fal]
@@ -20,14 +21,26 @@ price = { per_second = 28 }                        # or { per_clip = 100 }, { si
 
 from __future__ import annotations
 
+import base64
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from local_models import FrameRule, InvalidInput, ModelSpec, SizeRule, parse_size
 
-__all__ = ["HostedModel", "aspect_ratio", "hosted_model", "resolution_label"]
+__all__ = [
+    "HostedModel",
+    "api_key_from",
+    "aspect_ratio",
+    "check_options",
+    "hosted_model",
+    "models_of",
+    "resolution_label",
+]
 
 _KEYS = {
     "id",
@@ -127,6 +140,70 @@ def _parse(raw: Mapping[str, Any], name: str, provider: str, backend: str) -> Ho
         },
     )
     return HostedModel(spec, target, bool(raw.get("seed", True)), dict(raw.get("input") or {}))
+
+
+def api_key_from(api_key: str | None, api_key_env: str | None, api_key_file: str | None) -> str:
+    """The provider key from the config's ``api_key``, an environment variable, or a secrets file."""
+    if api_key_file:
+        try:
+            return Path(api_key_file).read_text().strip()
+        except OSError as exc:
+            raise ValueError(f"api_key_file {api_key_file}: {exc.strerror or exc}") from None
+    if api_key_env:
+        value = os.environ.get(api_key_env, "")
+        if not value:
+            raise ValueError(f"the environment variable {api_key_env} (api_key_env) is not set")
+        return value
+    if api_key is None:
+        raise ValueError(
+            'no API key: set api_key_env, api_key_file or api_key ("none" for a server without one)'
+        )
+    return api_key
+
+
+def check_options(**options: Any) -> None:
+    """A hosted backend's options, checked at start: a bad value is named, never silently changed."""
+    o = options
+    if urlsplit(str(o["url"])).scheme not in ("http", "https") or not urlsplit(str(o["url"])).hostname:
+        raise ValueError(f"url must be an http(s) URL, got {o['url']!r}")
+    if not isinstance(o["concurrency"], int) or not 1 <= o["concurrency"] <= 256:
+        raise ValueError("concurrency must be a whole number from 1 to 256")
+    limits = {
+        "poll_seconds": 0.05,
+        "timeout": 1.0,
+        "unknown_after_seconds": 1.0,
+        "download_timeout_seconds": 1.0,
+    }
+    for key, low in limits.items():
+        if not isinstance(o[key], (int, float)) or not low <= o[key] <= 86_400:
+            raise ValueError(f"{key} must be a number of seconds from {low:g} to 86400")
+    if (
+        not isinstance(o["max_poll_seconds"], (int, float))
+        or not o["poll_seconds"] <= o["max_poll_seconds"] <= 3600
+    ):
+        raise ValueError("max_poll_seconds must be at least poll_seconds and at most 3600")
+    secret = o["webhook_secret"]
+    if secret is not None:
+        try:
+            ok = secret.startswith("whsec_") and len(base64.b64decode(secret[6:], validate=True)) >= 16
+        except (ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise ValueError(
+                "webhook_secret must be the provider's whsec_ signing secret (base64 after whsec_)"
+            )
+
+
+def models_of(raw: Sequence[Mapping[str, Any]], provider: str, backend: str) -> dict[str, HostedModel]:
+    if not raw:
+        raise ValueError("models must list at least one model")
+    models: dict[str, HostedModel] = {}
+    for entry in raw:
+        model = hosted_model(entry, provider, backend)
+        if model.id in models:
+            raise ValueError(f"model {model.id!r} is listed twice")
+        models[model.id] = model
+    return models
 
 
 def aspect_ratio(width: int, height: int) -> str:

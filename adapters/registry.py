@@ -94,7 +94,8 @@ def _hosted(kind: str) -> AdapterFactory:
         **options: Any,
     ) -> Adapter:
         from .fal import FalProvider
-        from .hosted import HostedAdapter, Provider, api_key_from
+        from .hosted import HostedAdapter, Provider
+        from .hosted_models import api_key_from
         from .openai_videos import OpenAIVideosProvider
         from .replicate import ReplicateProvider
         from .veo import VeoProvider

@@ -98,14 +98,14 @@ class Metrics:
             "framegate_ledger_verify_problems", "broken invariants at the last check", registry=r
         )
 
+    def _webhook_metrics(self, r: CollectorRegistry) -> None:
+        """Outgoing webhooks, and the event loop's lag (both about what waits on this process)."""
         self.loop_lag = Histogram(
             "framegate_event_loop_lag_seconds",
             "how late the event loop woke a 50 ms timer: a stall here delays every request in the process",
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=r,
         )
-
-    def _webhook_metrics(self, r: CollectorRegistry) -> None:
         self.webhook_deliveries = Counter(
             "framegate_webhook_deliveries_total",
             "outgoing webhook delivery attempts by outcome (delivered, retrying, failed)",
