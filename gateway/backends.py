@@ -3,6 +3,7 @@ every (model, backend) offer with its price from the config."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,8 @@ from local_models import Catalog, InvalidInput, LoadedPipeline, parse_size
 from router import Offer, default_price
 
 __all__ = ["build_backends"]
+
+log = logging.getLogger("framegate")
 
 
 def build_backends(
@@ -61,6 +64,9 @@ def build_backends(
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"backend {name!r}: {exc}") from exc
     offers = [Offer(spec, name) for name, adapter in adapters.items() for spec in adapter.models()]
+    hosted = {o.spec.id for o in offers if "hosted" in o.spec.extras}
+    for model in sorted(hosted & {o.spec.id for o in offers if "hosted" not in o.spec.extras}):
+        log.warning("model %r is both a hosted model and a local one: the router treats them as one", model)
     known = {offer.spec.id for offer in offers}
     unknown = sorted(set(config.prices) - known)
     if unknown:
