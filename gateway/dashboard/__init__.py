@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway.dashboard.actions import router as actions_router
@@ -20,7 +20,12 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(pages_router)
     app.include_router(actions_router)
     app.include_router(live_router)
-    app.mount("/static", StaticFiles(directory=Path(__file__).with_name("static")), name="static")
+    static = Path(__file__).with_name("static")
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:  # browsers ask for it whatever the page links
+        return FileResponse(static / "favicon.svg", media_type="image/svg+xml")
 
     async def signed_out(request: Request, exc: Exception) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)

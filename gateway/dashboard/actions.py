@@ -108,8 +108,11 @@ async def cancel(video_id: str, request: Request) -> RedirectResponse:
     def work() -> str:
         if not is_video_id(video_id):
             raise NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
-        state.service.cancel(session.principal.account_id, video_id)  # checks the owner first
-        return f"Cancelled {video_id}; its credits are released."
+        row = state.service.cancel(session.principal.account_id, video_id)  # checks the owner first
+        if row.status == "failed":
+            return f"Cancelled {video_id}; its credits are released."
+        # Running: it stops at its next step, unless it finishes first (then it is charged as usual).
+        return f"Cancelling {video_id}: it stops at its next step and its credits are released."
 
     return await _attempt(request, "/jobs", work)
 

@@ -14,7 +14,7 @@ def bar_chart(
     if not points:
         return '<p class="muted">Nothing yet.</p>'
     top = max(v for _, v in points) or 1.0
-    label_w, value_w = 120, 90
+    label_w, value_w = 120, 120  # room for "1234.567 credits" after the longest bar
     span = width - label_w - value_w
     height = len(points) * (bar + 8)
     rows = []
@@ -25,7 +25,7 @@ def bar_chart(
             f'<text x="0" y="{y + bar * 0.7:.0f}" class="chart-label">{escape(label)}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar}" rx="3" class="chart-bar"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + bar * 0.7:.0f}" class="chart-value">'
-            f"{value:g} {escape(unit)}</text>"
+            f"{value:g} {escape(unit if value != 1 else unit.removesuffix('s'))}</text>"
         )
     return (
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(unit)} chart">'

@@ -121,7 +121,16 @@ async def project_page(project_id: str, request: Request) -> HTMLResponse:
                 shot_list.append(shot_object(shot, objs))
             committed = credits(billing.spent_mc(conn, project_id=project_id))
             cut = latest_cut(conn, session.principal.account_id, project_id)
-        return {"project": project, "shots": shot_list, "committed": committed, "cut": cut}
+        # The cut's poster: its first take's thumbnail (an MP4 shows black until it plays).
+        videos = {t["id"]: t["video"]["id"] for shot in shot_list for t in shot.get("takes") or []}
+        poster = videos.get(cut.take_ids[0]) if cut is not None and cut.take_ids else None
+        return {
+            "project": project,
+            "shots": shot_list,
+            "committed": committed,
+            "cut": cut,
+            "cut_poster": poster,
+        }
 
     data = await to_thread.run_sync(read)
     models = sorted({o.spec.id for o in state.offers})

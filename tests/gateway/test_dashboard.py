@@ -58,8 +58,16 @@ def wait_until(page: Any, expression: str, timeout: int = 30_000) -> None:
     """Poll a JavaScript expression through the DevTools protocol. (Playwright's wait_for_function
     evaluates a string inside the page, which the dashboard's Content-Security-Policy refuses, as it
     should: the dashboard itself never evaluates strings.)"""
+    from playwright.sync_api import Error
+
     deadline = time.monotonic() + timeout / 1000
-    while not page.evaluate(expression):
+    while True:
+        try:
+            if page.evaluate(expression):
+                return
+        except Error as exc:  # the dashboard reloads itself once every job on a page has settled
+            if "context was destroyed" not in str(exc):
+                raise
         assert time.monotonic() < deadline, f"timed out waiting for {expression}"
         time.sleep(0.05)
 
@@ -153,6 +161,8 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
         expect(page.locator(".take.winner")).to_contain_text("fake-alt")
         page.get_by_role("button", name="Assemble the cut from the winners").click()
         expect(page.locator("video[data-cut]")).to_be_visible()
+        # The cut shows a poster (its first take's thumbnail), not a black box, until it plays.
+        expect(page.locator("video[data-cut]")).to_have_attribute("poster", re.compile(r"variant=thumbnail"))
         wait_until(page, "document.querySelector('video[data-cut]').readyState >= 1")
         page.screenshot(path=SHOTS / "05-cut.png", full_page=True)
 
@@ -162,6 +172,12 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
         page.click("nav >> text=Credits")
         expect(page.locator("#balance")).to_have_text(f"{40 - sum(costs):g}")
         expect(page.locator("#held")).to_have_text("0")
+        # Every chart label and value fits inside its chart (nothing clipped at the edge).
+        assert page.evaluate(
+            "Array.from(document.querySelectorAll('svg.chart')).every(svg => Array.from("
+            "svg.querySelectorAll('text')).every(t => "
+            "t.getBBox().x + t.getBBox().width <= svg.viewBox.baseVal.width))"
+        )
         page.screenshot(path=SHOTS / "06-credits-after.png")
 
         page.click("nav >> text=Jobs")
@@ -194,3 +210,69 @@ async def test_dashboard_says_when_the_prompt_not_the_seed_is_the_problem(gw: Ga
         )
     shown = await gw.client.get(made.headers["location"])
     assert "rewrite the prompt" in shown.text.lower() and "already been generated 3 times" in shown.text
+
+
+LIVE_CONFIG = """
+[backends.slow]
+type = "fake"
+step_seconds = 1.0
+models = [{ id = "fake-slow", price_per_second = 1.0 }]
+
+[backends.stuck]
+type = "fake"
+hang = true
+models = [{ id = "fake-stuck", price_per_second = 1.0 }]
+"""
+
+
+def test_jobs_page_updates_finished_rows_in_place(tmp_path: Path, models_dir: Path) -> None:
+    """A row that finishes while the page is open loses its Cancel button and shows its clip, without a
+    reload; a cancel says what happens; the favicon is served."""
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    settings = make_settings(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        models_dir,
+        config=FAKE_CONFIG + LIVE_CONFIG,
+        workers=2,
+    )
+    with live_server(settings) as (url, app), sync_playwright() as p:
+        import billing
+        from gateway.engine.keys import create_key
+
+        with app.state.fg.db.write() as conn:
+            account = billing.ensure_account(conn, "live")
+            billing.grant(conn, account, billing.millicredits(40))
+            key = create_key(conn, account).secret
+        favicon = httpx.get(f"{url}/favicon.ico")
+        assert favicon.status_code == 200 and favicon.headers["content-type"].startswith("image/svg+xml")
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        missing: list[str] = []
+        page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+        page.goto(f"{url}/login")
+        page.fill("input[name=api_key]", key)
+        page.get_by_role("button", name="Sign in").click()
+        headers = {"Authorization": f"Bearer {key}"}
+        stuck = httpx.post(f"{url}/v1/videos", json={"prompt": "p", "model": "fake-stuck"}, headers=headers)
+        slow = httpx.post(f"{url}/v1/videos", json={"prompt": "p", "model": "fake-slow"}, headers=headers)
+        stuck_id, slow_id = stuck.json()["id"], slow.json()["id"]
+        page.goto(f"{url}/jobs")
+        slow_row, stuck_row = (
+            page.locator(f'tr[data-job="{slow_id}"]'),
+            page.locator(f'tr[data-job="{stuck_id}"]'),
+        )
+        expect(slow_row.locator("[data-cancel]")).to_have_count(1)
+        page.evaluate("window.framegateNotReloaded = true")
+        wait_until(page, f"document.querySelector('tr[data-job=\"{slow_id}\"]').dataset.done === 'completed'")
+        expect(slow_row.locator("[data-cancel]")).to_have_count(0)
+        expect(slow_row.locator("video")).to_have_count(1)
+        assert page.evaluate("window.framegateNotReloaded === true")  # updated in place, not reloaded
+        expect(stuck_row.locator("[data-cancel]")).to_have_count(1)
+        page.screenshot(path=SHOTS / "10-jobs-live.png")
+        stuck_row.get_by_role("button", name="Cancel").click()
+        expect(page.locator(".flash[role=status]")).to_contain_text(re.compile(f"Cancel\\w* {stuck_id}"))
+        browser.close()
+    assert not any(u.endswith("/favicon.ico") for u in missing), missing

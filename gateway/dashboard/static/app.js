@@ -2,6 +2,17 @@
 (() => {
   "use strict";
 
+  function showClip(el, job) {
+    const thumb = el.querySelector("[data-thumb]");
+    if (!thumb || job.status !== "completed") return;
+    const video = document.createElement("video");
+    video.src = `/media/${job.id}`;
+    video.poster = `/media/${job.id}?variant=thumbnail`;
+    Object.assign(video, { muted: true, loop: true, playsInline: true, preload: "none" });
+    if (thumb.tagName === "CODE") video.className = "thumb";
+    thumb.replaceWith(video);
+  }
+
   function liveJobs() {
     const rows = document.querySelectorAll("[data-job]");
     if (!rows.length || !window.EventSource) return;
@@ -17,9 +28,13 @@
         if (cost && job.cost !== null) cost.textContent = job.cost;
         if (job.status === "completed" || job.status === "failed") {
           el.dataset.done = job.status;
-          // Show the finished video (and settled cost) once every job on the page has settled.
+          // A finished job cannot be cancelled.
+          el.querySelectorAll("[data-cancel]").forEach((form) => form.remove());
           if (!document.querySelector("[data-job]:not([data-done]) [data-status]")) {
+            // Every job on the page has settled: reload for the settled costs, QC and winner buttons.
             setTimeout(() => window.location.reload(), 900);
+          } else {
+            showClip(el, job);  // others still run: show this clip in place
           }
         }
       });
