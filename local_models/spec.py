@@ -339,7 +339,7 @@ def _frames(spec: ModelSpec, frames: int | None, seconds: float | None, fps: int
     if frames is not None:
         if not spec.frames.allows(frames):
             raise InvalidInput(
-                f"frames={frames} breaks {spec.id!r}'s frame rule: {spec.frames.describe()}",
+                f"frames={frames} breaks the frame rule of {spec.id!r}: {spec.frames.describe()}",
                 code="unsupported_frames",
                 param="frames",
             )
