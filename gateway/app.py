@@ -195,6 +195,7 @@ def build_state(settings: Settings, metrics: Metrics) -> AppState:
         lambda: offers,
         max_prompt_chars=settings.max_prompt_chars,
         regeneration=(settings.regeneration_guard, settings.regeneration_limit),
+        capability_guard=settings.capability_guard,
         fleet=fleet,
         fallbacks=config.routes.fallbacks,
         routing_defaults=routing_preferences(config.routes.defaults),

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         default="warn", description="an unchanged prompt regenerated on one model more than the limit"
     )
     regeneration_limit: int = Field(default=3, ge=1)
+    capability_guard: Literal["warn", "block", "off"] = Field(
+        default="warn",
+        description="a request asking for what its model ignores (words outside its vocabulary, a size "
+        "above its native one, a clip longer than it was trained on): warn, refuse, or say nothing",
+    )
 
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
     max_prompt_chars: int = Field(default=4000, ge=1)

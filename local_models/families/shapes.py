@@ -46,7 +46,8 @@ class ShapesFamily:
             quality=preset.quality,
             description=preset.description,
             prompt_check="shapes",
-            extras={"native_size": f"{NATIVE}x{NATIVE}"},
+            # Trained on 8-frame clips at 32x32: longer clips chain 8-frame chunks, larger ones upsample.
+            extras={"native_size": f"{NATIVE}x{NATIVE}", "trained_frames": 8},
         )
         return entry.apply_overrides(base)
 

@@ -20,6 +20,7 @@ __all__ = [
     "SPEEDS",
     "Attributes",
     "concept_words",
+    "ignored_terms",
     "parse_prompt",
     "write_prompt",
 ]
@@ -127,6 +128,45 @@ def parse_prompt(prompt: str) -> Attributes:
     if found.get("colour") == "gray":
         found.pop("colour")
     return Attributes(**found)
+
+
+# Words that carry no content of their own: grammar, the ways of saying "moving", and words about the
+# clip itself. Anything else outside the vocabulary asks for something the model cannot draw.
+_GRAMMAR = frozenset(
+    _TOKEN.findall(
+        "a an the one single lone is are it its and or of on in at to toward towards over against across "
+        "from into with while then as by very slightly gradually steadily smoothly along around this that "
+        "moving moves move drifting drifts sliding slides gliding glides travelling traveling travels "
+        "heading heads going goes floating floats staying stays sitting sits standing background backdrop "
+        "bg dark not never isn doesn t s shot clip video scene frame shape thing object"
+    )
+)
+
+
+def ignored_terms(prompt: str) -> list[str]:
+    """The words of ``prompt`` the shapes models cannot honour, in order: words outside the vocabulary
+    ("cat", "sofa", "camera"), a background colour they do not draw ("red background"), and a second
+    value for something already asked (the "blue square" of "a red circle and a blue square")."""
+    text = _NOT_MOVING.sub("motionless", prompt.lower().replace("grey", "gray"))
+    words = _TOKEN.findall(text)
+    lookup = concept_words()
+    seen: dict[str, str] = {}
+    out: list[str] = []
+    for i, word in enumerate(words):
+        nxt = words[i + 1] if i + 1 < len(words) else ""
+        prev = words[i - 1] if i > 0 else ""
+        if (word == "dark" and nxt == "blue") or (word == "blue" and prev == "dark"):
+            continue
+        if nxt in _BG_CONTEXT and word in COLOURS and word not in BACKGROUNDS:
+            out.append(f"{word} {nxt}")
+            continue
+        if word in lookup:
+            slot, concept = lookup[word].split(":", 1)
+            if seen.setdefault(slot, concept) != concept:
+                out.append(word)
+        elif word not in _GRAMMAR and word not in ("white", "gray", "black"):
+            out.append(word)
+    return list(dict.fromkeys(out))
 
 
 _FILLERS = ("a", "an", "one", "single", "lone")

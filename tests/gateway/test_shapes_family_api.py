@@ -89,3 +89,35 @@ async def test_rule_violations(sgw: Gateway, body: dict, code: str) -> None:
     key = sgw.new_key()
     response = await sgw.create(key, prompt="a red circle", model="my-shapes", **body)
     assert response.status_code == 400 and response.json()["error"]["code"] == code
+
+
+async def test_what_the_model_will_ignore_is_said_before_the_spend(sgw: Gateway) -> None:
+    key = sgw.new_key()
+    created = await sgw.create(
+        key, prompt="a cat on a red background", model="my-shapes", size="128x128", seconds=2
+    )
+    assert created.status_code == 200, created.text
+    warnings = {w["code"]: w for w in created.json()["warnings"]}
+    assert warnings["ignored_terms"]["terms"] == ["cat", "red background"]
+    assert "32x32" in warnings["upsampled"]["message"]
+    assert "8 frames" in warnings["beyond_trained_length"]["message"]
+    header = created.headers["framegate-warning"]
+    assert "ignored_terms" in header and "upsampled" in header and "beyond_trained_length" in header
+    # A request in the model's own words, at its defaults, hears nothing.
+    clean = await sgw.create(key, prompt="a big red circle moving slowly right", model="my-shapes")
+    assert "warnings" not in clean.json() and "framegate-warning" not in clean.headers
+    await sgw.wait(key, created.json()["id"])
+    await sgw.wait(key, clean.json()["id"])
+
+
+async def test_the_capability_guard_can_refuse(tmp_path: Path, models_dir: Path, untrained: Path) -> None:
+    config = FAKE_CONFIG + f'\n[[models]]\nid = "my-shapes"\nfamily = "shapes"\nweights = "{untrained}"\n'
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, config=config, capability_guard="block"
+    )
+    async with running_gateway(settings) as gw:
+        key = gw.new_key(credits=10)
+        refused = await gw.create(key, prompt="a dog jumping", model="my-shapes")
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "ignored_terms"
+        assert "'dog'" in refused.json()["error"]["message"]
+        assert gw.balance(key).available_mc == 10_000

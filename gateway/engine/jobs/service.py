@@ -26,6 +26,8 @@ from gateway.engine.jobs.submission import JobCandidate, JobRequest, check_compa
 from gateway.engine.keys import Principal
 from gateway.engine.projects import find_project
 from gateway.engine.prompts import normalize_prompt
+from local_models import GenerationParams, ModelSpec
+from local_models.capabilities import capability_warnings
 from router import Offer, Plan, RoutingPreferences, plan
 
 __all__ = ["JobService", "Render", "Submitted"]
@@ -62,6 +64,7 @@ class JobService:
         *,
         max_prompt_chars: int,
         regeneration: tuple[str, int] = ("warn", 3),
+        capability_guard: str = "warn",
         fleet: Fleet,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
         routing_defaults: RoutingPreferences | None = None,
@@ -78,6 +81,7 @@ class JobService:
         self.offers = offers
         self.max_prompt_chars = max_prompt_chars
         self.regeneration_mode, self.regeneration_limit = regeneration
+        self.capability_guard = capability_guard
         self.render = render
         self.wake = wake
         self.store = store or JobStore(db, events)
@@ -255,7 +259,8 @@ class JobService:
         params = chosen.params
         prompt = request.prompt.strip()
         prompt_key = hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest()
-        warnings = self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
+        warnings = self._capability_check(chosen.spec, prompt, params, request.video.size is not None)
+        warnings += self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
         seconds = request.video.seconds
         if seconds is None:
             seconds = chosen.spec.default_seconds
@@ -307,6 +312,22 @@ class JobService:
         if warnings:
             video["warnings"] = warnings
         return row, video
+
+    def _capability_check(
+        self, spec: ModelSpec, prompt: str, params: GenerationParams, size_asked: bool
+    ) -> list[dict[str, Any]]:
+        """What the model will ignore in this request: warnings (default) or, in block mode, a refusal."""
+        if self.capability_guard == "off":
+            return []
+        found = capability_warnings(spec, prompt, params, size_asked=size_asked)
+        if found and self.capability_guard == "block":
+            first = found[0]
+            raise InvalidRequest(
+                first.message + " (FRAMEGATE_CAPABILITY_GUARD=block refuses such requests)",
+                code=first.code,
+                param=first.param,
+            )
+        return [w.as_dict() for w in found]
 
     def _regeneration_check(
         self, conn: Connection, account_id: str, model: str, prompt_key: str

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from local_models.shapes.vocab import Attributes, parse_prompt, write_prompt
+from local_models.shapes.vocab import Attributes, ignored_terms, parse_prompt, write_prompt
 from tools.shapes.data import sample_attributes
 
 
@@ -46,3 +46,23 @@ def test_written_prompts_parse_back() -> None:
     for _ in range(500):
         attrs = sample_attributes(rng)
         assert parse_prompt(write_prompt(attrs, rng)) == attrs
+
+
+@pytest.mark.parametrize(
+    ("prompt", "ignored"),
+    [
+        ("a cat on a sofa", ["cat", "sofa"]),
+        ("a red circle on a red background", ["red background"]),
+        ("a red circle and a blue square", ["blue", "square"]),
+        ("a white ball sinking, camera pans left", ["camera", "pans", "left"]),
+        ("the huge green ball is not moving on a dark blue background", []),
+    ],
+)
+def test_ignored_terms_name_what_the_model_cannot_draw(prompt: str, ignored: list[str]) -> None:
+    assert ignored_terms(prompt) == ignored
+
+
+def test_prompts_in_the_vocabulary_raise_no_false_alarm() -> None:
+    rng = random.Random(11)
+    prompts = [write_prompt(sample_attributes(rng), rng) for _ in range(2000)]
+    assert [p for p in prompts if ignored_terms(p)] == []
