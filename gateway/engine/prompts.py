@@ -108,9 +108,27 @@ class Analysis:
         }
 
 
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
 def normalize_prompt(prompt: str) -> str:
-    """The prompt as the regeneration guard compares it: case, spacing and punctuation ignored."""
-    return " ".join(_WORD.findall(prompt.lower()))
+    """The prompt as the regeneration guard compares it: its words, as a set. Case, spacing,
+    punctuation, articles and word order are ignored: reordering a prompt is not rewriting it."""
+    return " ".join(sorted({w for w in _WORD.findall(prompt.lower()) if w not in _ARTICLES}))
+
+
+def changed_layers(before: str, after: str) -> list[str]:
+    """Which of the prompt's layers (scene, motion, mood, temporal_arc) a rewrite changed; ``other``
+    when the words changed but none the analysis reads as a layer."""
+    if normalize_prompt(before) == normalize_prompt(after):
+        return []
+    old, new = analyze_prompt(before).as_dict()["layers"], analyze_prompt(after).as_dict()["layers"]
+    layers = [
+        name
+        for name in old
+        if (old[name]["found"], old[name].get("camera")) != (new[name]["found"], new[name].get("camera"))
+    ]
+    return layers or ["other"]
 
 
 def wants_motion(prompt: str) -> bool | None:

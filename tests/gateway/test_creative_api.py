@@ -130,14 +130,26 @@ async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_di
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir)
     async with running_gateway(settings) as gw:
         key = gw.new_key(credits=50)
-        for _ in range(3):
-            response = await gw.create(key, prompt="A red  circle, moving right!", model="fake-video")
+        # Case, spacing, punctuation, articles and word order are cosmetic: the same prompt each time.
+        cosmetic = [
+            "A red  circle, moving right!",
+            "moving right, the red circle",
+            "a red circle moving right",
+        ]
+        for prompt in cosmetic:
+            response = await gw.create(key, prompt=prompt, model="fake-video")
             assert "warnings" not in response.json() and "framegate-warning" not in response.headers
-        fourth = await gw.create(key, prompt="a red circle moving right", model="fake-video")
+            change = response.json().get("prompt_change")
+            assert change is None or change["changed_layers"] == []
+        fourth = await gw.create(key, prompt="Moving right: a red circle.", model="fake-video")
         assert fourth.status_code == 200 and fourth.headers["framegate-warning"] == "unchanged_prompt"
         assert fourth.json()["warnings"][0]["code"] == "unchanged_prompt"
-        changed = await gw.create(key, prompt="a red circle moving right slowly", model="fake-video")
+        changed = await gw.create(key, prompt="a red circle moving right, gloomy", model="fake-video")
         assert "warnings" not in changed.json()
+        assert changed.json()["prompt_change"] == {
+            "previous_video_id": fourth.json()["id"],
+            "changed_layers": ["mood"],
+        }
     (tmp_path / "b").mkdir()
     blocking = make_settings(
         tmp_path / "b", f"sqlite:///{tmp_path / 'b.sqlite'}", models_dir, regeneration_guard="block"

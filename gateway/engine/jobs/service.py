@@ -25,7 +25,7 @@ from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate, JobRequest, check_compare, format_seconds
 from gateway.engine.keys import Principal
 from gateway.engine.projects import find_project
-from gateway.engine.prompts import normalize_prompt
+from gateway.engine.prompts import changed_layers, normalize_prompt
 from local_models import GenerationParams, ModelSpec
 from local_models.capabilities import capability_warnings
 from router import Offer, Plan, RoutingPreferences, plan
@@ -39,6 +39,20 @@ response to a create for idempotent replays, so it is given the renderer rather 
 
 def _project_not_found(project_id: str) -> NotFound:
     return NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project")
+
+
+def _prompt_change(conn: Connection, account_id: str, model: str, prompt: str) -> dict[str, Any] | None:
+    """How this prompt differs from the account's last one on the same model: the layers it changed
+    (empty: only the order, case or punctuation did, and the regeneration guard counts it unchanged)."""
+    last = conn.execute(
+        select(jobs.c.id, jobs.c.prompt)
+        .where(jobs.c.account_id == account_id, jobs.c.model == model)
+        .order_by(jobs.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if last is None:
+        return None
+    return {"previous_video_id": last.id, "changed_layers": changed_layers(last.prompt, prompt)}
 
 
 def _not_found(video_id: str) -> NotFound:
@@ -261,6 +275,7 @@ class JobService:
         prompt_key = hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest()
         warnings = self._capability_check(chosen.spec, prompt, params, request.video.size is not None)
         warnings += self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
+        change = _prompt_change(conn, principal.account_id, chosen.spec.id, prompt)
         seconds = request.video.seconds
         if seconds is None:
             seconds = chosen.spec.default_seconds
@@ -311,6 +326,8 @@ class JobService:
         video = self.render(row)
         if warnings:
             video["warnings"] = warnings
+        if change is not None:
+            video["prompt_change"] = change
         return row, video
 
     def _capability_check(
