@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select
+from sqlalchemy import Connection, Row, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 import billing
@@ -41,18 +41,20 @@ def _project_not_found(project_id: str) -> NotFound:
     return NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project")
 
 
-def _prompt_change(conn: Connection, account_id: str, model: str, prompt: str) -> dict[str, Any] | None:
-    """How this prompt differs from the account's last one on the same model: the layers it changed
-    (empty: only the order, case or punctuation did, and the regeneration guard counts it unchanged)."""
-    last = conn.execute(
-        select(jobs.c.id, jobs.c.prompt)
-        .where(jobs.c.account_id == account_id, jobs.c.model == model)
-        .order_by(jobs.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    if last is None:
-        return None
-    return {"previous_video_id": last.id, "changed_layers": changed_layers(last.prompt, prompt)}
+def _history(conn: Connection, account_id: str, model: str, prompt_key: str) -> tuple[int, Any, Any]:
+    """In one round trip: how often this prompt ran on this model for the account, and the account's
+    last video on that model (id, prompt; None if there is none)."""
+    mine = and_(jobs.c.account_id == account_id, jobs.c.model == model)
+    last = select(jobs.c.id, jobs.c.prompt).where(mine).order_by(jobs.c.id.desc()).limit(1).subquery()
+    same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == prompt_key)
+    row = conn.execute(
+        select(
+            same.scalar_subquery(),
+            select(last.c.id).scalar_subquery(),
+            select(last.c.prompt).scalar_subquery(),
+        )
+    ).one()
+    return int(row[0]), row[1], row[2]
 
 
 def _not_found(video_id: str) -> NotFound:
@@ -274,8 +276,15 @@ class JobService:
         prompt = request.prompt.strip()
         prompt_key = hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest()
         warnings = self._capability_check(chosen.spec, prompt, params, request.video.size is not None)
-        warnings += self._regeneration_check(conn, principal.account_id, chosen.spec.id, prompt_key)
-        change = _prompt_change(conn, principal.account_id, chosen.spec.id, prompt)
+        earlier, last_id, last_prompt = _history(conn, principal.account_id, chosen.spec.id, prompt_key)
+        warnings += self._regeneration_check(earlier, chosen.spec.id)
+        # How the prompt differs from the previous video's on this model: the layers it changed
+        # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
+        change = (
+            None
+            if last_id is None
+            else {"previous_video_id": last_id, "changed_layers": changed_layers(last_prompt, prompt)}
+        )
         seconds = request.video.seconds
         if seconds is None:
             seconds = chosen.spec.default_seconds
@@ -346,19 +355,10 @@ class JobService:
             )
         return [w.as_dict() for w in found]
 
-    def _regeneration_check(
-        self, conn: Connection, account_id: str, model: str, prompt_key: str
-    ) -> list[dict[str, str]]:
-        """An unchanged prompt regenerated on the same model more than the limit: the prompt, not the
-        seed, is the problem. Warn (default) or refuse."""
-        if self.regeneration_mode == "off":
-            return []
-        earlier = conn.execute(
-            select(func.count())
-            .select_from(jobs)
-            .where(jobs.c.account_id == account_id, jobs.c.model == model, jobs.c.prompt_key == prompt_key)
-        ).scalar_one()
-        if earlier < self.regeneration_limit:
+    def _regeneration_check(self, earlier: int, model: str) -> list[dict[str, str]]:
+        """An unchanged prompt regenerated on the same model more than the limit (``earlier`` times
+        already): the prompt, not the seed, is the problem. Warn (default) or refuse."""
+        if self.regeneration_mode == "off" or earlier < self.regeneration_limit:
             return []
         message = (
             f"this exact prompt has already been generated {earlier} times on {model}; another seed "
