@@ -223,3 +223,23 @@ async def test_a_busy_local_gpu_sends_auto_requests_to_the_provider(
         assert first["model"] == "kling-fake" and second["model"] == "fake-slow"
         assert second["eta_seconds"] > first["eta_seconds"]
         assert (await gw.create(key, **auto)).json()["backend"] == "fal"
+
+
+async def test_a_failing_local_model_falls_back_to_the_provider_billed_at_its_price(
+    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    url, script = fal
+    broken = config(
+        url,
+        extra='\n[backends.gpu]\ntype = "fake"\nfail = "transient"\n'
+        'models = [{ id = "local-broken", price_per_second = 0.5 }]\n\n'
+        '[routes]\nfallbacks = { "local-broken" = ["kling-fake"] }\n',
+    )
+    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=broken)) as gw:
+        key = gw.new_key(credits=10)
+        created = await gw.create(key, prompt="a red circle", model="local-broken", size="64x64", seconds=1)
+        assert created.json()["quoted_cost"] == 0.5  # quoted and held at the local price first
+        done = await gw.wait(key, created.json()["id"])
+        assert done["status"] == "completed", done
+        assert (done["model"], done["backend"], done["cost"]) == ("kling-fake", "fal", 2.0)
+        assert gw.balance(key).available_mc == 8_000 and script.submits == 1
