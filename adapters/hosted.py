@@ -109,6 +109,7 @@ class HostedAdapter:
             unknown_after_seconds=unknown_after_seconds,
             timeout=timeout,
             download_timeout_seconds=download_timeout_seconds,
+            max_retry_after_seconds=max_retry_after_seconds,
             webhook_secret=webhook_secret,
         )
         self.name = name
@@ -180,7 +181,8 @@ class HostedAdapter:
             if not isinstance(exc, Cancelled):
                 self.last_error = exc.code
             # Whatever the provider said (an echo of our request included) goes to users: never the key.
-            exc.message = self._http.redact(exc.message)
+            # Redacted before it is shortened: a key cut in half by a limit would no longer match.
+            exc.message = self._http.redact(exc.message)[:500]
             exc.args = (exc.message,)
             raise
         self.last_ok_at, self.last_error = time.time(), None
@@ -286,7 +288,9 @@ class HostedAdapter:
             done = status.progress if status.progress is not None else (time.monotonic() - started) / expected
             if math.isfinite(done):
                 progress(max(0.0, min(0.95, done)))
-            _sleep(min(self.max_poll_seconds, status.poll_after or self.poll_seconds), cancel, wake)
+            # The provider's pace, within the operator's bounds: a hint of 1 ms must not become a busy loop.
+            pace = min(self.max_poll_seconds, max(self.poll_seconds, status.poll_after or 0.0))
+            _sleep(pace, cancel, wake)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import email.utils
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -77,13 +78,19 @@ class ProviderHttp:
         self._origin = _origin(self.base_url)
         self._auth = dict(auth)
         # The key's text, to scrub from anything a provider echoes back (an error that quotes the request).
-        self._secrets = {v.split()[-1] for v in self._auth.values() if v.split()}
+        self._secrets = {v.split()[-1] for v in self._auth.values() if v.split() and len(v.split()[-1]) >= 8}
         # Result URLs away from the provider's own origin (a CDN) must pass the gateway's address rules:
         # a provider's answer must not make the gateway fetch its own network.
         self._url_check = url_check
         self._read_error = read_error
         self.max_download_bytes = max_download_bytes
-        self.client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        # identity: answers are decoded here, bounded (see _decoded), never by httpx in one go.
+        self.client = httpx.Client(
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"accept-encoding": "identity"},
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -170,8 +177,7 @@ class ProviderHttp:
                     if stream.is_redirect and "location" in stream.headers:
                         url = str(stream.url.join(stream.headers["location"]))
                         continue
-                    if stream.status_code >= 400:
-                        stream.read()
+                    if stream.status_code >= 400:  # its body is not read: it could be anything
                         raise TransientError(
                             f"{self.name}: downloading the result failed (HTTP {stream.status_code})",
                             code="provider_unavailable",
@@ -188,7 +194,7 @@ class ProviderHttp:
     def _write(self, stream: httpx.Response, path: Path, cancel: CancelEvent, deadline: float) -> None:
         written = 0
         with path.open("wb") as out:
-            for chunk in stream.iter_bytes():
+            for chunk in _decoded(stream):
                 if cancel.is_set():
                     raise Cancelled("the download was cancelled")
                 if time.monotonic() > deadline:
@@ -204,7 +210,13 @@ class ProviderHttp:
     def _check_url(self, url: str) -> None:
         """A URL the provider handed us (a result, a status or cancel URL) off its own origin must pass
         the gateway's address rules: a provider's answer must not make the gateway reach its own network."""
-        scheme = urlsplit(url).scheme
+        try:
+            scheme = urlsplit(url).scheme
+            _origin(url)
+        except ValueError:
+            raise PermanentError(
+                f"{self.name}: a URL that does not parse", code="provider_bad_response"
+            ) from None
         if scheme not in ("http", "https"):
             raise PermanentError(
                 f"{self.name}: the result URL is not http(s)", code="provider_result_refused"
@@ -223,7 +235,7 @@ class ProviderHttp:
 
 def _read_capped(response: httpx.Response, limit: int) -> bytes:
     chunks, size = [], 0
-    for chunk in response.iter_bytes():
+    for chunk in _decoded(response, limit):
         size += len(chunk)
         if size > limit:
             raise ValueError(f"an answer over {limit} bytes")
@@ -231,6 +243,28 @@ def _read_capped(response: httpx.Response, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _decoded(response: httpx.Response, step: int = 1 << 20) -> Iterator[bytes]:
+    """The body, decoded here rather than by httpx, in pieces of at most ``step`` bytes: a small
+    compressed answer must not expand in one go (a gzip bomb). Requests ask for ``identity``; one gzip
+    or deflate layer is still read, stacked or other encodings are refused."""
+    if response.is_stream_consumed:  # an answer built in memory (a mock transport): already whole
+        yield response.content
+        return
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        yield from response.iter_raw()
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise ValueError(f"an answer in an unsupported content-encoding: {encoding!r}")
+    inflate = zlib.decompressobj(47)  # gzip or zlib header, detected
+    for raw in response.iter_raw():
+        data = inflate.decompress(raw, step)
+        while data:
+            yield data
+            data = inflate.decompress(inflate.unconsumed_tail, step)
+
+
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port); ``ValueError`` for a URL that does not parse (a port out of range...)."""
     parts = urlsplit(url)
     return parts.scheme, (parts.hostname or "").lower(), parts.port

@@ -76,6 +76,8 @@ class HostedModel:
 
 def hosted_model(raw: Mapping[str, Any], provider: str, backend: str | None = None) -> HostedModel:
     """A model entry of a hosted backend. Raises ``ValueError`` naming the model and what is wrong."""
+    if not isinstance(raw, Mapping):
+        raise ValueError(f"each model must be a table (id, sizes, seconds, price...), got {raw!r}")
     name = raw.get("id")
     if not isinstance(name, str) or not name:
         raise ValueError("every model entry needs an id")
@@ -92,17 +94,18 @@ def _parse(raw: Mapping[str, Any], name: str, provider: str, backend: str) -> Ho
     missing = [key for key in ("sizes", "seconds", "price") if key not in raw]
     if missing:
         raise ValueError(f"{', '.join(missing)} must be given (see the README's 'Hosted providers')")
-    if not isinstance(raw["price"], Mapping):
-        raise ValueError("price must be a table, e.g. { per_second = 10 } or { per_clip = 50 }")
+    if not isinstance(raw["price"], Mapping) or not raw["price"]:
+        raise ValueError(
+            "price must be a table, e.g. { per_second = 10 }, { per_clip = 50 } or { per_second = 0 }"
+        )
     fps = int(raw.get("fps", 24))
     sizes = tuple(parse_size(str(s)) for s in raw["sizes"])
     seconds = tuple(float(s) for s in raw["seconds"])
     if not 1 <= fps <= 240 or not sizes or not seconds:
         raise ValueError("sizes and seconds must be non-empty lists and fps from 1 to 240")
     for length in seconds:
-        if not (
-            math.isfinite(length) and 0 < length <= 600 and abs(length * fps - round(length * fps)) < 1e-6
-        ):
+        whole = abs(length * fps - round(length * fps)) < 1e-6 and round(length * fps) >= 1
+        if not (math.isfinite(length) and 0 < length <= 600 and whole):
             raise ValueError(f"seconds {length:g} is not a whole number of frames at {fps} fps (up to 600 s)")
     quality, eta = float(raw.get("quality", 0.5)), float(raw.get("eta_seconds", 60.0))
     if not 0 <= quality <= 1 or not (math.isfinite(eta) and 0 < eta <= 86_400):
@@ -164,8 +167,9 @@ def api_key_from(api_key: str | None, api_key_env: str | None, api_key_file: str
 def check_options(**options: Any) -> None:
     """A hosted backend's options, checked at start: a bad value is named, never silently changed."""
     o = options
-    if urlsplit(str(o["url"])).scheme not in ("http", "https") or not urlsplit(str(o["url"])).hostname:
-        raise ValueError(f"url must be an http(s) URL, got {o['url']!r}")
+    url = urlsplit(str(o["url"]))
+    if url.scheme not in ("http", "https") or not url.hostname or url.username or url.password:
+        raise ValueError("url must be an http(s) URL without credentials (the key goes in api_key*)")
     if not isinstance(o["concurrency"], int) or not 1 <= o["concurrency"] <= 256:
         raise ValueError("concurrency must be a whole number from 1 to 256")
     limits = {
@@ -173,6 +177,7 @@ def check_options(**options: Any) -> None:
         "timeout": 1.0,
         "unknown_after_seconds": 1.0,
         "download_timeout_seconds": 1.0,
+        "max_retry_after_seconds": 0.0,
     }
     for key, low in limits.items():
         if not isinstance(o[key], (int, float)) or not low <= o[key] <= 86_400:

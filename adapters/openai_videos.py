@@ -88,7 +88,7 @@ class OpenAIVideosProvider:
         if not isinstance(error, dict):  # some servers send the message alone
             error = {"message": str(error)}
         code = str(error.get("code") or "generation_failed")
-        message = f"{http.name}: {str(error.get('message') or code)[:300]}"
+        message = f"{http.name}: {error.get('message') or code!s}"
         if code == "cancelled":
             return ProviderStatus("canceled")
         if looks_refused(code) or looks_refused(message):

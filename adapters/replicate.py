@@ -88,7 +88,7 @@ class ReplicateProvider:
             return ProviderStatus("succeeded", result_url=url if isinstance(url, str) else None)
         if state in ("canceled", "aborted"):
             return ProviderStatus("canceled")
-        message = f"replicate: {str(body.get('error') or 'the prediction failed')[:300]}"
+        message = f"replicate: {body.get('error') or 'the prediction failed'!s}"
         if looks_refused(message):
             return ProviderStatus("failed", error=PermanentError(message, code="content_refused"))
         # A model that failed at run time may work on a retry or on another backend.

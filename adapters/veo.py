@@ -71,7 +71,7 @@ class VeoProvider:
             return ProviderStatus("running")
         if "error" in operation:
             error = operation["error"] or {}
-            message = f"veo: {str(error.get('message', 'the operation failed'))[:300]}"
+            message = f"veo: {error.get('message', 'the operation failed')!s}"
             cls = JobFailed if error.get("code") in _TRANSIENT_RPC else PermanentError
             return ProviderStatus("failed", error=cls(message, code="provider_failed"))
         response = (operation.get("response") or {}).get("generateVideoResponse") or {}
@@ -82,9 +82,7 @@ class VeoProvider:
         reasons = response.get("raiMediaFilteredReasons") or []
         if reasons or response.get("raiMediaFilteredCount"):
             reason = "; ".join(map(str, reasons)) or "the safety filters removed the video"
-            return ProviderStatus(
-                "failed", error=PermanentError(f"veo: {reason[:300]}", code="content_refused")
-            )
+            return ProviderStatus("failed", error=PermanentError(f"veo: {reason}", code="content_refused"))
         return ProviderStatus("failed", error=JobFailed("veo returned no video"))
 
     def cancel(self, http: ProviderHttp, model: HostedModel, handle: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import billing
 from gateway.api.contract import documented
 from gateway.api.deps import app_state, principal
-from gateway.api.edge import loads_json, read_json_object
+from gateway.api.edge import loads_json_off_loop, read_json_object
 from gateway.api.objects import CheckoutSession, PackList, WebhookAck
 from gateway.api.schemas import parse_model
 from gateway.engine import idempotency
@@ -100,7 +100,7 @@ async def create_checkout(
 async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
     """Stripe's events. Authenticated by the ``Stripe-Signature`` over the raw body, not an API key."""
     payload = await request.body()
-    loads_json(payload)  # the edge rules (depth, text, numbers) before the signature is even checked
+    await loads_json_off_loop(payload)  # the edge rules (depth, text, numbers) before the signature
     try:
         event = billing.verify_event(
             payload, request.headers.get("stripe-signature"), state.stripe.webhook_secret

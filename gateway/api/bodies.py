@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 
-from gateway.api.edge import clean_form_value, loads_json
+from gateway.api.edge import clean_form_value, loads_json_off_loop
 from gateway.api.images import decode_data_url
 from gateway.api.schemas import VideoCreate, parse_model
 from gateway.errors import BadRequest, UnsupportedMediaType
@@ -31,7 +31,7 @@ class CreateBody:
 async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBody:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "application/json":
-        return _from_json(await request.body())
+        return _from_json(await loads_json_off_loop(await request.body()))
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return await _from_form(request, max_body_bytes)
     raise UnsupportedMediaType(
@@ -40,8 +40,7 @@ async def read_create_body(request: Request, *, max_body_bytes: int) -> CreateBo
     )
 
 
-def _from_json(raw: bytes) -> CreateBody:
-    data = loads_json(raw)
+def _from_json(data: Any) -> CreateBody:
     if not isinstance(data, dict):
         raise BadRequest("the JSON body must be an object", code="invalid_json")
     return parse_json_body(data)

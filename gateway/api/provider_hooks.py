@@ -9,13 +9,12 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 
 from adapters.hosted import HostedAdapter
 from gateway.api.contract import documented
 from gateway.api.deps import app_state
-from gateway.api.edge import loads_json
+from gateway.api.edge import loads_json_off_loop
 from gateway.api.objects import WebhookAck
 from gateway.engine.webhooks.signing import signature_header
 from gateway.errors import NotFound, Unauthorized
@@ -56,6 +55,6 @@ async def provider_webhook(
     # The signature first (one HMAC over the bytes): an unsigned body is never parsed.
     if not verify_standard_webhook(adapter.webhook_secret, request.headers, body):
         raise Unauthorized("the webhook signature is missing, stale or wrong", code="invalid_signature")
-    parsed = await to_thread.run_sync(loads_json, body)  # a big signed body still never holds the loop
+    parsed = await loads_json_off_loop(body)  # a big signed body still never holds the loop
     followed = adapter.nudge(parsed)
     return {"received": True, "outcome": "polled" if followed else "not_followed_here"}

@@ -78,6 +78,12 @@ def test_config_mistakes_are_named(tmp_path: Path, models_dir: Path, monkeypatch
         'api_key = "k"\nwebhook_secret = "nope"\n' + MODEL: "webhook_secret",
         'api_key = "k"\n' + MODEL + MODEL: "listed twice",
         'api_key = "k"\nmodels = []\n': "at least one model",
+        'api_key = "k"\nmodels = ["m"]\n': "must be a table",
+        'api_key = "k"\n' + MODEL.replace("[1]", "[1e-9]"): "whole number of frames",
+        'api_key = "k"\n'
+        + MODEL.replace("price = { per_second = 1 }", "price = {}"): "price must be a table",
+        'api_key = "k"\nurl = "https://u:p@api.example"\n' + MODEL: "without credentials",
+        'api_key = "k"\nmax_retry_after_seconds = -1\n' + MODEL: "max_retry_after_seconds",
     }
     for body, expected in cases.items():
         settings = make_settings(
@@ -226,3 +232,41 @@ def test_a_cancel_stops_an_endless_download(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         http.download("https://api.example/files/1", tmp_path / "x.mp4", cancel)
     http.close()
+
+
+def test_compressed_answers_are_bounded_and_malformed_urls_are_named(tmp_path: Path) -> None:
+    import gzip
+
+    from adapters.errors import PermanentError
+
+    bomb = gzip.compress(gzip.compress(b"0" * (64 * 1024 * 1024)))  # 64 MiB behind two gzip layers
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["accept-encoding"] == "identity"
+        if request.url.path == "/stacked":
+            return httpx.Response(200, content=_Stream(bomb), headers={"content-encoding": "gzip, gzip"})
+        if request.url.path == "/one":
+            body = gzip.compress(b'{"ok": true}')
+            return httpx.Response(200, content=_Stream(body), headers={"content-encoding": "gzip"})
+        return httpx.Response(200, json={"video": "http://127.0.0.1:99999/clip.mp4"})
+
+    http = ProviderHttp(
+        "p", "https://api.example", {}, lambda r: ("", False), transport=httpx.MockTransport(handler)
+    )
+    assert http.call("GET", "/one").json() == {"ok": True}
+    with pytest.raises(ValueError, match="unsupported content-encoding"):
+        http.call("GET", "/stacked")
+    with pytest.raises(PermanentError) as bad:
+        http.download("http://127.0.0.1:99999/clip.mp4", tmp_path / "x.mp4", threading.Event())
+    assert bad.value.code == "provider_bad_response"
+    http.close()
+
+
+class _Stream(httpx.SyncByteStream):
+    """A body that arrives over the wire (not read into memory when the response is built)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.data

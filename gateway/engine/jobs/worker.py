@@ -27,7 +27,7 @@ import billing
 from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationRequest, JobCancel, TransientError
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.fleet import Fleet
-from gateway.engine.jobs.attempts import RetryPolicy, run_on_backend
+from gateway.engine.jobs.attempts import CircuitOpen, RetryPolicy, run_on_backend
 from gateway.engine.jobs.clips import posters_for, quality_of
 from gateway.engine.jobs.derived import joined_extension
 from gateway.engine.jobs.external import RowJournal
@@ -310,7 +310,9 @@ class WorkerPool:
                     self.fleet.record_success(backend, model, params, seconds, load_seconds=load)
                 return artifact, job, seconds
             except TransientError as exc:
-                last = exc
+                # A circuit that opened on the way says less than the failure that opened it.
+                if last is None or not isinstance(exc, CircuitOpen):
+                    last = exc
                 log.warning("%s failed on %s (%s): %s", job.id, backend, exc.code, exc.message)
                 if time.monotonic() >= deadline:
                     break
