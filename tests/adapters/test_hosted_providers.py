@@ -95,6 +95,13 @@ async def gateway(tmp_path: Path, database_url: str, models_dir: Path, config: s
         yield gw
 
 
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """Provider behaviour does not depend on the database: these run on SQLite only; the restart and
+    the unknown-state tests, where the job row is the point, run on PostgreSQL too."""
+    return f"sqlite:///{tmp_path / 'framegate.db'}"
+
+
 @pytest.fixture(autouse=True)
 def provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FG_TEST_PROVIDER_KEY", API_KEY)
@@ -117,12 +124,12 @@ def external_of(gw: Gateway, vid: str) -> Any:
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_a_hosted_job_completes_with_progress_and_is_billed_at_the_provider_price(
-    kind: str, tmp_path: Path, database_url: str, models_dir: Path, caplog: pytest.LogCaptureFixture
+    kind: str, tmp_path: Path, sqlite_url: str, models_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     script = Script(queue_polls=1, run_polls=8)
     with provider(kind, script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=50)
             created = await gw.create(
                 key, model="hosted-video", prompt="a red ball rolls", seconds="2", size="128x72"
@@ -168,11 +175,11 @@ async def test_a_hosted_job_completes_with_progress_and_is_billed_at_the_provide
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_cancel_stops_the_provider_job_and_releases_the_credits(
-    kind: str, tmp_path: Path, database_url: str, models_dir: Path
+    kind: str, tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     script = Script()
     with provider(kind, script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=10)
             vid = (await gw.create(key, model="hosted-video", prompt="HANG a slow shot", seconds="1")).json()[
                 "id"
@@ -195,11 +202,11 @@ async def test_cancel_stops_the_provider_job_and_releases_the_credits(
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_a_bad_key_and_a_refused_prompt_fail_at_once_without_fallback(
-    kind: str, tmp_path: Path, database_url: str, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+    kind: str, tmp_path: Path, sqlite_url: str, models_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = Script(run_polls=1)
     with provider(kind, script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=10)
             vid = (await gw.create(key, model="hosted-video", prompt="REFUSE this", seconds="1")).json()["id"]
             refused = await gw.wait(key, vid)
@@ -208,7 +215,7 @@ async def test_a_bad_key_and_a_refused_prompt_fail_at_once_without_fallback(
             assert gw.balance(key).available_mc == 10_000
     monkeypatch.setenv("FG_TEST_PROVIDER_KEY", "wrong-key")
     with provider(kind, Script()) as url:
-        async with gateway(tmp_path / "b", database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path / "b", sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=10)
             vid = (await gw.create(key, model="hosted-video", prompt="a cat", seconds="1")).json()["id"]
             failed = await gw.wait(key, vid)
@@ -220,11 +227,11 @@ async def test_a_bad_key_and_a_refused_prompt_fail_at_once_without_fallback(
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_rate_limits_are_honoured_then_fall_back_to_local_billed_to_what_ran(
-    kind: str, tmp_path: Path, database_url: str, models_dir: Path
+    kind: str, tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     script = Script(run_polls=1, submit_errors=[(429, {"retry-after": "0"})])
     with provider(kind, script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=20)
             vid = (await gw.create(key, model="hosted-video", prompt="a short wait", seconds="1")).json()[
                 "id"
@@ -245,11 +252,11 @@ async def test_rate_limits_are_honoured_then_fall_back_to_local_billed_to_what_r
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 async def test_a_job_that_fails_at_the_provider_falls_back_to_local(
-    kind: str, tmp_path: Path, database_url: str, models_dir: Path
+    kind: str, tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     script = Script(run_polls=1)
     with provider(kind, script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config(kind, url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=20)
             vid = (await gw.create(key, model="hosted-video", prompt="FAILJOB once", seconds="1")).json()[
                 "id"
@@ -312,7 +319,7 @@ async def test_an_unreachable_provider_is_not_refunded_early(
 
 
 async def test_a_key_quoted_back_by_the_provider_is_scrubbed_from_errors_and_logs(
-    tmp_path: Path, database_url: str, models_dir: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, sqlite_url: str, models_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     script = Script(run_polls=1)
@@ -320,7 +327,7 @@ async def test_a_key_quoted_back_by_the_provider_is_scrubbed_from_errors_and_log
         config = hosted_config("replicate", url).replace(
             'fallbacks = { "hosted-video" = ["local-video"] }', ""
         )
-        async with gateway(tmp_path, database_url, models_dir, config) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, config) as gw:
             key = gw.new_key(credits=10)
             created = await gw.create(key, model="hosted-video", prompt="ECHOKEY please", seconds="1")
             failed = await gw.wait(key, created.json()["id"])
@@ -330,10 +337,10 @@ async def test_a_key_quoted_back_by_the_provider_is_scrubbed_from_errors_and_log
 
 
 async def test_a_remix_of_a_hosted_video_runs_on_the_same_model(
-    tmp_path: Path, database_url: str, models_dir: Path
+    tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     with provider("fal", Script(run_polls=1)) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config("fal", url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config("fal", url)) as gw:
             key = gw.new_key(credits=20)
             vid = (await gw.create(key, model="hosted-video", prompt="a red ball", seconds="1")).json()["id"]
             assert (await gw.wait(key, vid))["status"] == "completed"
@@ -347,11 +354,11 @@ async def test_a_remix_of_a_hosted_video_runs_on_the_same_model(
 
 
 async def test_a_shorter_clip_than_asked_is_billed_for_the_seconds_it_has(
-    tmp_path: Path, database_url: str, models_dir: Path
+    tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     script = Script(run_polls=1, short_seconds=1.0)
     with provider("fal", script) as url:
-        async with gateway(tmp_path, database_url, models_dir, hosted_config("fal", url)) as gw:
+        async with gateway(tmp_path, sqlite_url, models_dir, hosted_config("fal", url)) as gw:
             key = gw.new_key(credits=10)
             vid = (await gw.create(key, model="hosted-video", prompt="cut short", seconds="2")).json()["id"]
             done = await gw.wait(key, vid)
@@ -360,14 +367,14 @@ async def test_a_shorter_clip_than_asked_is_billed_for_the_seconds_it_has(
 
 
 async def test_a_signed_provider_webhook_wakes_the_poll_and_a_forged_one_is_refused(
-    tmp_path: Path, database_url: str, models_dir: Path
+    tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     secret = "whsec_" + base64.b64encode(b"replicate-signing-key-0123456789").decode()
     script = Script(queue_polls=0, run_polls=1)
     with provider("replicate", script) as url:
         options = f'poll_seconds = 30\nwebhook_url = "https://gw.example/hook"\nwebhook_secret = "{secret}"'
         async with gateway(
-            tmp_path, database_url, models_dir, hosted_config("replicate", url, options=options)
+            tmp_path, sqlite_url, models_dir, hosted_config("replicate", url, options=options)
         ) as gw:
             key = gw.new_key(credits=10)
             vid = (await gw.create(key, model="hosted-video", prompt="wake me", seconds="1")).json()["id"]

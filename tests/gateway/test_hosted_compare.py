@@ -42,6 +42,12 @@ price = {{ per_clip = 2, sizes = {{ "128x128" = 4 }} }}
 
 
 @pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """Routing and compare do not depend on the database; the shot takes test runs on both."""
+    return f"sqlite:///{tmp_path / 'framegate.db'}"
+
+
+@pytest.fixture
 def fal() -> Iterator[tuple[str, Script]]:
     script = Script(run_polls=1)
     with serve(fal_app(script)) as url:
@@ -49,10 +55,10 @@ def fal() -> Iterator[tuple[str, Script]]:
 
 
 def test_sdk_compare_runs_the_same_shot_locally_and_at_the_provider(
-    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+    fal: tuple[str, Script], tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     url, script = fal
-    settings = make_settings(tmp_path, database_url, models_dir, config=config(url))
+    settings = make_settings(tmp_path, sqlite_url, models_dir, config=config(url))
     with live_server(settings) as (base, app):
         import billing
         from gateway.engine.keys import create_key
@@ -133,10 +139,10 @@ async def _dashboard_project(gw: Gateway, key: str, project_id: str) -> str:
 
 
 async def test_routing_explains_why_a_hosted_model_is_left_out_and_accepts_provider_names(
-    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+    fal: tuple[str, Script], tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     url, _ = fal
-    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=config(url))) as gw:
+    async with running_gateway(make_settings(tmp_path, sqlite_url, models_dir, config=config(url))) as gw:
         key = gw.new_key(credits=50)
         h = auth(key)
         body = {
@@ -165,10 +171,10 @@ async def test_routing_explains_why_a_hosted_model_is_left_out_and_accepts_provi
 
 
 async def test_a_key_barred_from_a_provider_cannot_use_it(
-    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+    fal: tuple[str, Script], tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     url, script = fal
-    settings = make_settings(tmp_path, database_url, models_dir, config=config(url))
+    settings = make_settings(tmp_path, sqlite_url, models_dir, config=config(url))
     async with running_gateway(settings) as gw:
         key = gw.new_key(credits=50)
         from gateway.engine.keys import lookup
@@ -177,7 +183,7 @@ async def test_a_key_barred_from_a_provider_cannot_use_it(
         assert principal is not None
         key_id = principal.key_id
     barred = config(url, extra=f'\n[routes]\nallow = {{ "{key_id}" = ["local"] }}\n')
-    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=barred)) as gw:
+    async with running_gateway(make_settings(tmp_path, sqlite_url, models_dir, config=barred)) as gw:
         refused = await gw.create(key, prompt="a red circle", model="kling-fake", seconds=1)
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["code"] == "model_not_allowed"
@@ -194,7 +200,7 @@ async def test_a_key_barred_from_a_provider_cannot_use_it(
 
 
 async def test_a_busy_local_gpu_sends_auto_requests_to_the_provider(
-    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+    fal: tuple[str, Script], tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     url, _ = fal
     busy = config(
@@ -203,7 +209,7 @@ async def test_a_busy_local_gpu_sends_auto_requests_to_the_provider(
         'models = [{ id = "fake-slow", price_per_second = 0.5 }]\n',
     )
     busy = busy.replace("eta_seconds = 1", "eta_seconds = 5")
-    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=busy)) as gw:
+    async with running_gateway(make_settings(tmp_path, sqlite_url, models_dir, config=busy)) as gw:
         key = gw.new_key(credits=100)
         auto = {
             "prompt": "a red circle",
@@ -226,7 +232,7 @@ async def test_a_busy_local_gpu_sends_auto_requests_to_the_provider(
 
 
 async def test_a_failing_local_model_falls_back_to_the_provider_billed_at_its_price(
-    fal: tuple[str, Script], tmp_path: Path, database_url: str, models_dir: Path
+    fal: tuple[str, Script], tmp_path: Path, sqlite_url: str, models_dir: Path
 ) -> None:
     url, script = fal
     broken = config(
@@ -235,7 +241,7 @@ async def test_a_failing_local_model_falls_back_to_the_provider_billed_at_its_pr
         'models = [{ id = "local-broken", price_per_second = 0.5 }]\n\n'
         '[routes]\nfallbacks = { "local-broken" = ["kling-fake"] }\n',
     )
-    async with running_gateway(make_settings(tmp_path, database_url, models_dir, config=broken)) as gw:
+    async with running_gateway(make_settings(tmp_path, sqlite_url, models_dir, config=broken)) as gw:
         key = gw.new_key(credits=10)
         created = await gw.create(key, prompt="a red circle", model="local-broken", size="64x64", seconds=1)
         assert created.json()["quoted_cost"] == 0.5  # quoted and held at the local price first
