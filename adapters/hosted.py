@@ -284,7 +284,7 @@ class HostedAdapter:
                 raise status.error or JobFailed(f"{self.name}: the job failed")
             if status.state == "canceled":
                 request.journal.save(None)
-                raise TransientError(f"{self.name} cancelled the job", code="provider_cancelled")
+                raise JobFailed(f"{self.name} cancelled the job", code="provider_cancelled")
             done = status.progress if status.progress is not None else (time.monotonic() - started) / expected
             if math.isfinite(done):
                 progress(max(0.0, min(0.95, done)))

@@ -26,7 +26,8 @@ def open_db() -> Database:
     return db
 
 
-def _when(ts: float | None) -> str:
+def utc_time(ts: float | None) -> str:
+    """A timestamp as the CLI prints it (UTC), or ``-``."""
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -68,7 +69,7 @@ def keys_list(account: str | None = typer.Option(None, help="only this account's
     for row in rows:
         typer.echo(
             f"{row['id']:<22} {row['prefix'] + '...':<12} {row['account_id']:<30} "
-            f"{_when(row['created_at']):<20} {_when(row['revoked_at'])}"
+            f"{utc_time(row['created_at']):<20} {utc_time(row['revoked_at'])}"
         )
 
 

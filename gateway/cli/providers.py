@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import typer
 from sqlalchemy import func, select
 
-from gateway.cli.admin import _when, open_db
+from gateway.cli.admin import open_db, utc_time
 from gateway.engine.db import jobs
 
 __all__ = ["providers"]
@@ -89,4 +89,4 @@ def _last_jobs(db: Any, backend: str) -> str:
     if done is None:
         return f"no finished jobs yet; {running} running"
     outcome = done.status if done.error_code is None else f"{done.status} ({done.error_code})"
-    return f"last job {outcome} at {_when(done.completed_at)}; {failures} failed in all; {running} running"
+    return f"last job {outcome} at {utc_time(done.completed_at)}; {failures} failed in all; {running} running"
