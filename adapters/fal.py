@@ -9,7 +9,6 @@ or the model's error; ``PUT cancel_url``. Errors are ``{"detail": "..."}`` or, f
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,7 @@ from .base import GenerationRequest
 from .errors import AdapterError, JobFailed, PermanentError, TransientError
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp, looks_refused
-from .hosted_models import HostedModel, aspect_ratio, resolution_label
+from .hosted_models import HostedModel, model_inputs
 
 __all__ = ["FalProvider", "read_fal_error"]
 
@@ -36,12 +35,6 @@ def read_fal_error(response: httpx.Response) -> tuple[str, bool]:
     return str(detail), False
 
 
-def image_data_uri(request: GenerationRequest) -> str | None:
-    if request.image_path is None:
-        return None
-    return "data:image/png;base64," + base64.b64encode(request.image_path.read_bytes()).decode()
-
-
 class FalProvider:
     kind = "fal"
 
@@ -53,23 +46,9 @@ class FalProvider:
         return {"Authorization": f"Key {api_key}"}
 
     def submit(self, http: ProviderHttp, model: HostedModel, request: GenerationRequest) -> dict[str, Any]:
-        p = request.params
-        body: dict[str, Any] = {
-            "prompt": request.prompt,
-            "duration": f"{p.duration:g}",
-            "aspect_ratio": aspect_ratio(p.width, p.height),
-            "resolution": resolution_label(p.width, p.height),
-            **model.input,
-        }
-        if model.takes_seed:
-            body["seed"] = p.seed
-        if p.negative_prompt:
-            body["negative_prompt"] = p.negative_prompt
-        if p.audio:
+        body = model_inputs(model, request, duration=f"{request.params.duration:g}", image_key="image_url")
+        if request.params.audio:
             body["generate_audio"] = True
-        image = image_data_uri(request)
-        if image is not None:
-            body["image_url"] = image
         queued = http.call("POST", model.target, json=body).json()
         return {
             "id": queued["request_id"],

@@ -171,7 +171,8 @@ class HostedAdapter:
             if not handle or handle.get("backend") != self.name or handle.get("model") != model.id:
                 handle = {"backend": self.name, "model": model.id, **self._submit(model, request, cancel)}
                 request.journal.save(handle)
-            status = self._follow(model, handle, request, progress, cancel)
+            with self._woken_by_webhooks(str(handle.get("id"))) as wake:
+                status = self._poll(model, handle, request, progress, cancel, wake)
             assert status.result_url is not None
             path = request.output_dir / "video.mp4"
             self._http.download(
@@ -218,22 +219,17 @@ class HostedAdapter:
                 _sleep(wait, cancel)
         raise AssertionError("unreachable")
 
-    def _follow(
-        self,
-        model: HostedModel,
-        handle: Mapping[str, Any],
-        request: GenerationRequest,
-        progress: ProgressCallback,
-        cancel: CancelEvent,
-    ) -> ProviderStatus:
+    @contextlib.contextmanager
+    def _woken_by_webhooks(self, job: str) -> Iterator[threading.Event]:
+        """An event a verified provider webhook about ``job`` sets (``nudge``), while it is followed."""
         wake = threading.Event()
         with self._wakes_lock:
-            self._wakes[str(handle.get("id"))] = wake
+            self._wakes[job] = wake
         try:
-            return self._poll(model, handle, request, progress, cancel, wake)
+            yield wake
         finally:
             with self._wakes_lock:
-                self._wakes.pop(str(handle.get("id")), None)
+                self._wakes.pop(job, None)
 
     def _poll(
         self,

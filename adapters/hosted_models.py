@@ -32,12 +32,15 @@ from urllib.parse import urlsplit
 
 from local_models import FrameRule, InvalidInput, ModelSpec, SizeRule, parse_size
 
+from .base import GenerationRequest
+
 __all__ = [
     "HostedModel",
     "api_key_from",
     "aspect_ratio",
     "check_options",
     "hosted_model",
+    "model_inputs",
     "models_of",
     "resolution_label",
 ]
@@ -209,6 +212,30 @@ def models_of(raw: Sequence[Mapping[str, Any]], provider: str, backend: str) -> 
             raise ValueError(f"model {model.id!r} is listed twice")
         models[model.id] = model
     return models
+
+
+def model_inputs(
+    model: HostedModel, request: GenerationRequest, *, duration: object, image_key: str
+) -> dict[str, Any]:
+    """The input fields fal's and Replicate's video models share: prompt, length, aspect ratio and
+    resolution, the model's fixed ``input``, then the seed, negative prompt and image where given."""
+    p = request.params
+    fields: dict[str, Any] = {
+        "prompt": request.prompt,
+        "duration": duration,
+        "aspect_ratio": aspect_ratio(p.width, p.height),
+        "resolution": resolution_label(p.width, p.height),
+        **model.input,
+    }
+    if model.takes_seed:
+        fields["seed"] = p.seed
+    if p.negative_prompt:
+        fields["negative_prompt"] = p.negative_prompt
+    if request.image_path is not None:
+        fields[image_key] = (
+            "data:image/png;base64," + base64.b64encode(request.image_path.read_bytes()).decode()
+        )
+    return fields
 
 
 def aspect_ratio(width: int, height: int) -> str:

@@ -18,10 +18,9 @@ import httpx
 
 from .base import GenerationRequest
 from .errors import JobFailed, PermanentError
-from .fal import image_data_uri
 from .hosted import ProviderStatus
 from .hosted_http import ProviderHttp, looks_refused
-from .hosted_models import HostedModel, aspect_ratio, resolution_label
+from .hosted_models import HostedModel, model_inputs
 
 __all__ = ["ReplicateProvider", "read_replicate_error"]
 
@@ -48,21 +47,10 @@ class ReplicateProvider:
         return {"Authorization": f"Bearer {api_key}"}
 
     def submit(self, http: ProviderHttp, model: HostedModel, request: GenerationRequest) -> dict[str, Any]:
-        p = request.params
-        inputs: dict[str, Any] = {
-            "prompt": request.prompt,
-            "duration": p.duration if p.duration != int(p.duration) else int(p.duration),
-            "aspect_ratio": aspect_ratio(p.width, p.height),
-            "resolution": resolution_label(p.width, p.height),
-            **model.input,
-        }
-        if model.takes_seed:
-            inputs["seed"] = p.seed
-        if p.negative_prompt:
-            inputs["negative_prompt"] = p.negative_prompt
-        image = image_data_uri(request)
-        if image is not None:
-            inputs["image"] = image
+        seconds = request.params.duration
+        inputs = model_inputs(
+            model, request, duration=seconds if seconds != int(seconds) else int(seconds), image_key="image"
+        )
         target = model.target
         path = (
             f"/v1/{target}/predictions"

@@ -6,93 +6,25 @@ early, and the provider key never leaking."""
 from __future__ import annotations
 
 import asyncio
-import base64
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import select
 
-from gateway.engine.db import jobs
-from gateway.engine.webhooks.signing import signature_header
 from local_models.video import probe
-from tests.fake_providers.common import API_KEY, Script, serve
-from tests.fake_providers.fal import fal_app
-from tests.fake_providers.openai import openai_app
-from tests.fake_providers.replicate import replicate_app
-from tests.fake_providers.veo import veo_app
-from tests.support import Gateway, auth, make_settings, running_gateway
-
-
-@dataclass(frozen=True)
-class Kind:
-    app: Callable[[Script], FastAPI]
-    target: str
-    path: str = ""  # appended to the fake's base URL (OpenAI-style servers live under /v1)
-    cancels: bool = True  # whether the provider has a cancel call
-
-
-KINDS = {
-    "fal": Kind(fal_app, "fal-ai/kling-video/v2/master/text-to-video"),
-    "replicate": Kind(replicate_app, "kwaivgi/kling-v2.1"),
-    "veo": Kind(veo_app, "veo-3.0-generate-001", cancels=False),
-    "openai": Kind(openai_app, "sora-2", path="/v1"),
-}
-
-
-def hosted_config(
-    kind: str, url: str, *, unknown_after: float = 30.0, extra: str = "", options: str = "poll_seconds = 0.05"
-) -> str:
-    return f"""
-[backends.cloud]
-type = "{kind}"
-url = "{url}"
-api_key_env = "FG_TEST_PROVIDER_KEY"
-concurrency = 2
-{options}
-max_poll_seconds = 30
-unknown_after_seconds = {unknown_after}
-
-[[backends.cloud.models]]
-id = "hosted-video"
-target = "{KINDS[kind].target}"
-modes = ["t2v", "i2v"]
-sizes = ["128x72", "72x128"]
-seconds = [1, 2]
-fps = 8
-quality = 0.9
-eta_seconds = 2
-price = {{ per_second = 3 }}
-
-[backends.spare]
-type = "fake"
-models = [{{ id = "local-video", price_per_second = 1.0 }}]
-
-[routes]
-fallbacks = {{ "hosted-video" = ["local-video"] }}
-{extra}
-"""
-
-
-@contextlib.contextmanager
-def provider(kind: str, script: Script) -> Iterator[str]:
-    with serve(KINDS[kind].app(script)) as base:
-        yield base + KINDS[kind].path
-
-
-@contextlib.asynccontextmanager
-async def gateway(tmp_path: Path, database_url: str, models_dir: Path, config: str, **overrides: Any):  # type: ignore[no-untyped-def]
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    settings = make_settings(tmp_path, database_url, models_dir, config=config, **overrides)
-    async with running_gateway(settings) as gw:
-        yield gw
+from tests.fake_providers.common import API_KEY, Script
+from tests.fake_providers.gateway import (
+    KEY_ENV,
+    KINDS,
+    external_of,
+    gateway,
+    hosted_config,
+    provider,
+    wait_status,
+)
+from tests.support import auth
 
 
 @pytest.fixture
@@ -104,22 +36,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture(autouse=True)
 def provider_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FG_TEST_PROVIDER_KEY", API_KEY)
-
-
-async def wait_status(gw: Gateway, key: str, vid: str, status: str, timeout: float = 30.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = (await gw.client.get(f"/v1/videos/{vid}", headers=auth(key))).json()
-        if body["status"] == status:
-            return body
-        assert time.monotonic() < deadline, f"{vid} is {body['status']}, not {status}"
-        await asyncio.sleep(0.02)
-
-
-def external_of(gw: Gateway, vid: str) -> Any:
-    with gw.state.db.read() as conn:
-        return conn.execute(select(jobs.c.external).where(jobs.c.id == vid)).scalar_one()
+    monkeypatch.setenv(KEY_ENV, API_KEY)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -213,7 +130,7 @@ async def test_a_bad_key_and_a_refused_prompt_fail_at_once_without_fallback(
             assert refused["status"] == "failed" and refused["error"]["code"] == "content_refused", refused
             assert refused["model"] == "hosted-video"  # no fallback to the local model
             assert gw.balance(key).available_mc == 10_000
-    monkeypatch.setenv("FG_TEST_PROVIDER_KEY", "wrong-key")
+    monkeypatch.setenv(KEY_ENV, "wrong-key")
     with provider(kind, Script()) as url:
         async with gateway(tmp_path / "b", sqlite_url, models_dir, hosted_config(kind, url)) as gw:
             key = gw.new_key(credits=10)
@@ -364,50 +281,3 @@ async def test_a_shorter_clip_than_asked_is_billed_for_the_seconds_it_has(
             done = await gw.wait(key, vid)
             assert done["status"] == "completed" and done["quoted_cost"] == 6.0
             assert done["cost"] == 3.0 and gw.balance(key).available_mc == 7_000
-
-
-async def test_a_signed_provider_webhook_wakes_the_poll_and_a_forged_one_is_refused(
-    tmp_path: Path, sqlite_url: str, models_dir: Path
-) -> None:
-    secret = "whsec_" + base64.b64encode(b"replicate-signing-key-0123456789").decode()
-    script = Script(queue_polls=0, run_polls=1)
-    with provider("replicate", script) as url:
-        options = f'poll_seconds = 30\nwebhook_url = "https://gw.example/hook"\nwebhook_secret = "{secret}"'
-        async with gateway(
-            tmp_path, sqlite_url, models_dir, hosted_config("replicate", url, options=options)
-        ) as gw:
-            key = gw.new_key(credits=10)
-            vid = (await gw.create(key, model="hosted-video", prompt="wake me", seconds="1")).json()["id"]
-            deadline = time.monotonic() + 20
-            while script.polls < 1:  # polled once ("processing"); the next poll is 30 s away
-                assert time.monotonic() < deadline
-                await asyncio.sleep(0.02)
-            [job] = script.jobs.values()
-            assert job.body["webhook"] == "https://gw.example/hook"
-            assert job.body["webhook_events_filter"] == ["completed"]
-            body = json.dumps({"id": job.id, "status": "succeeded"}).encode()
-            stamp = int(time.time())
-            forged = {
-                "webhook-id": "msg_1",
-                "webhook-timestamp": str(stamp),
-                "webhook-signature": "v1,Zm9yZ2Vk",
-            }
-            hook = "/v1/providers/cloud/webhook"
-            refused = await gw.client.post(hook, content=body, headers=forged)
-            assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_signature"
-            stale = {**forged, "webhook-timestamp": str(stamp - 3600)}
-            stale["webhook-signature"] = signature_header([secret], "msg_1", stamp - 3600, body)
-            assert (await gw.client.post(hook, content=body, headers=stale)).status_code == 401
-            for hostile in ({"webhook-timestamp": b"\xb2"}, {"webhook-timestamp": "9" * 5000}):
-                sent = await gw.client.post(hook, content=body, headers={**forged, **hostile})
-                assert sent.status_code == 401
-            latin = {**forged, "webhook-signature": b"v1,\xff\xfe"}
-            assert (await gw.client.post(hook, content=body, headers=latin)).status_code == 401
-            unknown = await gw.client.post("/v1/providers/spare/webhook", content=body, headers=forged)
-            assert unknown.status_code == 404
-            signed = {**forged, "webhook-signature": signature_header([secret], "msg_1", stamp, body)}
-            accepted = await gw.client.post(hook, content=body, headers=signed)
-            assert accepted.status_code == 200 and accepted.json()["outcome"] == "polled"
-            started = time.monotonic()
-            done = await gw.wait(key, vid, timeout=20)
-            assert done["status"] == "completed" and time.monotonic() - started < 10

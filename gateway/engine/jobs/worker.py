@@ -79,12 +79,11 @@ class WorkerPool:
         # Local backends share ``config.workers`` job loops; a hosted backend (one with a
         # ``concurrency``) gets loops of its own, so jobs waiting on a provider never hold a local GPU.
         self.lanes: list[list[str]] = []
-        local = [n for n, a in self.adapters.items() if getattr(a, "concurrency", None) is None]
-        if local and config.workers:
-            self.lanes += [local] * config.workers
-        for name, adapter in self.adapters.items():
-            if config.workers and name not in local:
-                self.lanes += [[name]] * int(getattr(adapter, "concurrency", 1))
+        if config.workers:
+            hosted = {n: int(c) for n, a in self.adapters.items() if (c := getattr(a, "concurrency", None))}
+            local = [n for n in self.adapters if n not in hosted]
+            self.lanes = [local] * config.workers if local else []
+            self.lanes += [[name] for name, lanes in hosted.items() for _ in range(lanes)]
         # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
         self._executor = ThreadPoolExecutor(
             max_workers=4 * max(1, len(self.lanes)), thread_name_prefix="fg-gen"
