@@ -49,7 +49,9 @@ class FakeBehaviour:
 
     ``fail`` is ``None``, ``"transient"`` or ``"permanent"``; ``fail_times`` limits how many calls
     fail (``None``: all); ``fail_rate`` fails calls at random (seeded); ``hang`` blocks until cancelled;
-    ``corrupt`` returns a file that is not a video; ``die_at_step`` drops the connection mid-job.
+    ``corrupt`` returns a file that is not a video; ``die_at_step`` drops the connection mid-job;
+    ``blank_tail`` blacks out that fraction of the clip's last frames (a defective take), on the first
+    ``blank_times`` calls (``None``: all).
     """
 
     step_seconds: float = 0.0
@@ -61,6 +63,8 @@ class FakeBehaviour:
     posters: bool = True  # False: return only the MP4, as hosted providers do (the worker makes posters)
     die_at_step: int | None = None  # lose the connection after this many steps
     seed: int = 0
+    blank_tail: float = 0.0
+    blank_times: int | None = None
     calls: int = field(default=0, init=False)
 
 
@@ -88,7 +92,8 @@ class FakeAdapter:
     def close(self) -> None:
         pass
 
-    def _maybe_fail(self) -> None:
+    def _maybe_fail(self) -> int:
+        """Count the call and raise its injected failure, if any; the call's number."""
         b = self.behaviour
         with self._lock:
             b.calls += 1
@@ -99,11 +104,12 @@ class FakeAdapter:
             raise err(f"injected {b.fail} failure (call {call})")
         if b.fail_rate and roll < b.fail_rate:
             raise TransientError(f"injected random failure (call {call})")
+        return call
 
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelEvent
     ) -> Artifact:
-        self._maybe_fail()
+        call = self._maybe_fail()
         p = request.params
         for step in range(p.steps):
             if cancel.is_set():
@@ -118,6 +124,9 @@ class FakeAdapter:
         if cancel.is_set():
             raise Cancelled("generation was cancelled")
         frames = render_fake_frames(request)
+        b = self.behaviour
+        if b.blank_tail and (b.blank_times is None or call <= b.blank_times):
+            frames[len(frames) - round(len(frames) * b.blank_tail) :] = 0
         request.output_dir.mkdir(parents=True, exist_ok=True)
         video = request.output_dir / "video.mp4"
         if self.behaviour.corrupt:

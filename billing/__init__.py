@@ -23,12 +23,13 @@ from .ledger import (
     grant,
     lock_account,
     purchase,
+    refund,
     reserve,
     void,
 )
 from .pricing import MC_PER_CREDIT, PriceRule, credits, millicredits, quote_mc
 from .schema import SYSTEM_ACCOUNTS, metadata
-from .settlement import settle
+from .settlement import Refund, Settlement, settle
 from .statements import (
     AccountSummary,
     PendingReserve,
@@ -67,6 +68,8 @@ __all__ = [
     "PaymentProviderFailed",
     "PendingReserve",
     "PriceRule",
+    "Refund",
+    "Settlement",
     "StatementEntry",
     "StatementPage",
     "StripeConfig",
@@ -91,6 +94,7 @@ __all__ = [
     "quote_mc",
     "record_session",
     "record_usage",
+    "refund",
     "reserve",
     "session_credits_mc",
     "settle",

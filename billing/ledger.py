@@ -31,6 +31,7 @@ __all__ = [
     "grant",
     "lock_account",
     "purchase",
+    "refund",
     "reserve",
     "reserve_of",
     "void",
@@ -376,3 +377,39 @@ def adjust_reserve(
         .where(transfers.c.id == held.id)
         .values(amount_mc=amount_mc, model=model or held.model)
     )
+
+
+def refund(conn: Connection, job_id: str, *, reason: str, detail: dict[str, Any] | None = None) -> int:
+    """Give back what the job's captured reserve charged (revenue pays the customer back), as a
+    ``refund`` transfer whose ``detail`` carries ``reason``. The reserve's ``captured_mc`` becomes the
+    net charge (0), so budgets count nothing for it. Returns the amount refunded; 0 if the reserve was
+    not captured or was already refunded (idempotent).
+    """
+    held = reserve_of(conn, job_id)
+    if held is None or held.state != "captured" or not held.captured_mc:
+        return 0
+    key = f"job:{job_id}:refund"
+    if _existing(conn, key) is not None:
+        return 0
+    amount = int(held.captured_mc)
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == held.credit_account_id)
+        .values(balance_mc=accounts.c.balance_mc - amount)
+    )
+    conn.execute(update(transfers).where(transfers.c.id == held.id).values(captured_mc=0))
+    _post(
+        conn,
+        key=key,
+        kind="refund",
+        debit=held.credit_account_id,
+        credit=held.debit_account_id,
+        amount_mc=amount,
+        pending_id=held.id,
+        job_id=job_id,
+        api_key_id=held.api_key_id,
+        project_id=held.project_id,
+        model=held.model,
+        detail={"reason": reason, **(detail or {})},
+    )
+    return amount

@@ -55,6 +55,8 @@ accounts = Table(
     Column("balance_mc", BigInteger, nullable=False, default=0),
     Column("held_mc", BigInteger, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
+    # Whether a take with a hard defect is re-rendered, then refunded (None: the gateway's default).
+    Column("qc_settlement", String(16), nullable=True),
     CheckConstraint("kind IN ('customer', 'system')", name="kind_known"),
     CheckConstraint("held_mc >= 0", name="held_nonnegative"),
     CheckConstraint("kind = 'system' OR balance_mc - held_mc >= 0", name="available_nonnegative"),
@@ -65,7 +67,7 @@ transfers = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("key", String(160), nullable=False, unique=True),  # idempotency: one transfer per key, ever
-    Column("kind", String(16), nullable=False),  # grant | purchase | reserve | capture | void
+    Column("kind", String(16), nullable=False),  # grant | purchase | reserve | capture | void | refund
     Column("debit_account_id", String(40), ForeignKey("accounts.id"), nullable=False),
     Column("credit_account_id", String(40), ForeignKey("accounts.id"), nullable=False),
     Column("amount_mc", BigInteger, nullable=False),
@@ -80,7 +82,9 @@ transfers = Table(
     Column("settled_at", Float, nullable=True),
     Column("detail", JSON, nullable=True),
     CheckConstraint("amount_mc >= 0", name="amount_nonnegative"),
-    CheckConstraint("kind IN ('grant', 'purchase', 'reserve', 'capture', 'void')", name="kind_known"),
+    CheckConstraint(
+        "kind IN ('grant', 'purchase', 'reserve', 'capture', 'void', 'refund')", name="kind_known"
+    ),
     CheckConstraint("state IN ('posted', 'pending', 'captured', 'voided')", name="state_known"),
     CheckConstraint(
         "captured_mc IS NULL OR (captured_mc >= 0 AND captured_mc <= amount_mc)",

@@ -79,6 +79,7 @@ class StatementEntry:
     job_id: str | None
     model: str | None
     created_at: float
+    reason: str | None = None  # why, for a refund
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def statement(
             transfers.c.id.label("transfer_id"),
             transfers.c.job_id,
             transfers.c.model,
+            transfers.c.detail,
         )
         .join(transfers, transfers.c.id == entries.c.transfer_id)
         .where(entries.c.account_id == account_id)
@@ -116,7 +118,16 @@ def statement(
     rows = conn.execute(query).all()
     return StatementPage(
         [
-            StatementEntry(r.id, r.kind, r.amount_mc, r.transfer_id, r.job_id, r.model, r.created_at)
+            StatementEntry(
+                r.id,
+                r.kind,
+                r.amount_mc,
+                r.transfer_id,
+                r.job_id,
+                r.model,
+                r.created_at,
+                (r.detail or {}).get("reason") if r.kind == "refund" else None,
+            )
             for r in rows[:limit]
         ],
         len(rows) > limit,

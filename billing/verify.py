@@ -49,13 +49,19 @@ def verify_ledger(conn: Connection) -> list[str]:
         problems.append(f"account balances sum to {total}, not 0")
     reserves = {r.id: r for r in conn.execute(select(transfers).where(transfers.c.kind == "reserve"))}
     settled: dict[str, list[str]] = {}
-    for t in conn.execute(select(transfers).where(transfers.c.kind.in_(("capture", "void")))):
-        settled.setdefault(t.pending_id, []).append(t.kind)
+    charged: dict[str, int] = {}  # per reserve: captured minus refunded
+    for t in conn.execute(select(transfers).where(transfers.c.kind.in_(("capture", "void", "refund")))):
+        if t.kind != "refund":
+            settled.setdefault(t.pending_id, []).append(t.kind)
         reserve = reserves.get(t.pending_id)
         if reserve is None:
             problems.append(f"{t.kind} {t.id} settles no reserve")
-        elif t.kind == "capture" and (t.amount_mc > reserve.amount_mc or reserve.captured_mc != t.amount_mc):
-            problems.append(f"capture {t.id} of {t.amount_mc} does not match reserve {reserve.id}")
+        elif t.kind == "capture" and t.amount_mc > reserve.amount_mc:
+            problems.append(f"capture {t.id} of {t.amount_mc} exceeds reserve {reserve.id}")
+        elif t.kind == "refund" and reserve.state != "captured":
+            problems.append(f"refund {t.id} refunds reserve {reserve.id}, which is {reserve.state}")
+        sign = {"capture": 1, "refund": -1}.get(t.kind, 0)
+        charged[t.pending_id] = charged.get(t.pending_id, 0) + sign * t.amount_mc
     for reserve_id, kinds in settled.items():
         if len(kinds) > 1:
             problems.append(f"reserve {reserve_id} settled {len(kinds)} times ({', '.join(kinds)})")
@@ -64,6 +70,11 @@ def verify_ledger(conn: Connection) -> list[str]:
         if expected is not None and settled.get(reserve.id, []) != expected:
             problems.append(
                 f"reserve {reserve.id} is {reserve.state} but was settled by {settled.get(reserve.id)}"
+            )
+        if reserve.state == "captured" and charged.get(reserve.id, 0) != reserve.captured_mc:
+            problems.append(
+                f"its capture and refunds net {charged.get(reserve.id, 0)}, which does not match reserve "
+                f"{reserve.id} ({reserve.captured_mc} charged)"
             )
     jobs_reserved = conn.execute(
         select(transfers.c.job_id, func.count())

@@ -139,6 +139,7 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         job_deadline_seconds=settings.job_deadline_seconds,
         qc_max_frames=settings.qc_max_frames,
         qc_max_pixels=settings.qc_max_pixels,
+        qc_settlement=settings.qc_settlement,
         retry=RetryPolicy(
             attempts=settings.retries_per_backend,
             base_seconds=settings.retry_base_seconds,

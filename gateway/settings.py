@@ -93,6 +93,12 @@ class Settings(BaseSettings):
         ge=1,
         description="quality checks: frames with more pixels are refused (default DCI 4K; UHD fits)",
     )
+    qc_settlement: Literal["hard_defects", "off"] = Field(
+        default="hard_defects",
+        description="pay for usable takes: a take with a hard defect is re-rendered once, free, and "
+        "refunded if the re-render has one too (an account's own qc_settlement wins); "
+        "off: every take is charged",
+    )
 
     qc_concurrency: int = Field(
         default=1, ge=1, description="quality checks of uploads run at once per process; more get 429 qc_busy"

@@ -7,14 +7,19 @@ import datetime as dt
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
 import billing
 from billing import credits
 from gateway.api.contract import documented
 from gateway.api.deps import app_state, principal
+from gateway.api.edge import read_json_object
 from gateway.api.objects import Account, LedgerPage, UsageReport
+from gateway.api.schemas import parse_model
+from gateway.engine.jobs.qc_gate import read_account_mode, set_account_mode
 from gateway.engine.keys import Principal, key_budgets
 from gateway.errors import BadRequest
 from gateway.state import AppState
@@ -42,6 +47,7 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
         bal = acct.balance
         key = key_budgets(conn, who.key_id)
         assert key is not None  # the caller's own key
+        qc_mode = read_account_mode(conn, who.account_id, state.settings.qc_settlement)
     return {
         "object": "account",
         "id": acct.id,
@@ -49,6 +55,7 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
         "balance": credits(bal.balance_mc),
         "held": credits(bal.held_mc),
         "available": credits(bal.available_mc),
+        "qc_settlement": qc_mode,
         "key": {
             "id": who.key_id,
             "daily_budget": _budget(key.daily_mc, acct.key_daily_spent_mc),
@@ -61,6 +68,30 @@ def _account(state: AppState, who: Principal) -> dict[str, Any]:
 async def get_account(state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Credits of the caller's account, and the calling key's budgets."""
     return await state.db.run_read(_account, state, who)
+
+
+class AccountUpdate(BaseModel):
+    """``PATCH /v1/account``: ``qc_settlement`` ``hard_defects`` (a take with a hard defect is
+    re-rendered once, free, then refunded if it still has one) or ``off`` (every take is charged);
+    null follows the gateway's default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    qc_settlement: Literal["hard_defects", "off"] | None = None
+
+
+@router.patch("/account", **documented(returns=Account, json_body=AccountUpdate, errors=(413,)))
+async def update_account(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+    """Change the caller's account settings (only the fields sent)."""
+    changes = parse_model(AccountUpdate, await read_json_object(request)).model_dump(exclude_unset=True)
+
+    def write() -> dict[str, Any]:
+        if "qc_settlement" in changes:
+            with state.db.write() as conn:
+                set_account_mode(conn, who.account_id, changes["qc_settlement"])
+        return _account(state, who)
+
+    return await to_thread.run_sync(write)
 
 
 @router.get("/account/ledger", **documented(returns=LedgerPage))
@@ -85,6 +116,7 @@ async def get_ledger(
                 "transfer_id": r.transfer_id,
                 "video_id": r.job_id,
                 "model": r.model,
+                "reason": r.reason,
                 "created_at": int(r.created_at),
             }
             for r in page.entries

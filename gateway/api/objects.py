@@ -62,6 +62,18 @@ class VideoError(_Object):
     message: str
 
 
+class VideoBilling(_Object):
+    """What a job cost: ``charged`` net of ``refunded`` (credits), and why (QC-gated settlement)."""
+
+    charged: float
+    refunded: float
+    reason: str | None
+    message: str | None
+    rerendered: bool
+    first_seed: int | None
+    defects: list[str]
+
+
 class Video(_Object):
     """The OpenAI video object, plus Framegate's fields (backend, cost, frames, seed, qc...)."""
 
@@ -93,6 +105,7 @@ class Video(_Object):
     project: str | None
     eta_seconds: float | None
     qc: dict[str, Any] | None
+    billing: VideoBilling | None
 
 
 class VideoBatch(_Object):
@@ -158,6 +171,7 @@ class Account(_Object):
     balance: float
     held: float
     available: float
+    qc_settlement: Literal["hard_defects", "off"]
     key: dict[str, Any]
 
 
@@ -169,6 +183,7 @@ class LedgerEntry(_Object):
     transfer_id: str
     video_id: str | None
     model: str | None
+    reason: str | None
     created_at: int
 
 

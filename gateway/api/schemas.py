@@ -239,6 +239,22 @@ def _ts(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+def _billing(row: Any) -> dict[str, Any] | None:
+    """A finished job's ``billing`` block (None until it ends; a failed job was charged nothing)."""
+    if row.status not in ("completed", "failed"):
+        return None
+    block = (row.result or {}).get("billing") or {}
+    return {
+        "charged": credits(row.cost_mc or 0),
+        "refunded": credits(block.get("refunded_mc", 0)),
+        "reason": block.get("reason"),
+        "message": block.get("message"),
+        "rerendered": bool(block.get("rerendered")),
+        "first_seed": block.get("first_seed"),
+        "defects": list(block.get("defects", [])),
+    }
+
+
 def video_object(row: Any, links: VideoLinks | None = None) -> dict[str, Any]:
     """The public JSON of a job row; with ``links``, its retention date and a signed content ``url``."""
     params = row.params or {}
@@ -280,6 +296,7 @@ def video_object(row: Any, links: VideoLinks | None = None) -> dict[str, Any]:
         "project": row.project_id,
         "eta_seconds": row.eta_seconds,
         "qc": (row.result or {}).get("qc"),
+        "billing": _billing(row),
         "upsampled_from": ((row.result or {}).get("backend_metadata") or {}).get("upsampled_from"),
         "derived_from": {"video_id": row.source_video_id, "kind": row.source_kind}
         if row.source_kind

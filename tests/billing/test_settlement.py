@@ -44,7 +44,7 @@ def test_the_quote_is_charged_never_more_than_the_hold(db, quoted: int, charged:
     acct = _account(db)
     with db.write() as conn:
         billing.reserve(conn, acct, "job", 3000, api_key_id="key_1", project_id="proj_1", model="m")
-        assert billing.settle(conn, "job", quoted_mc=quoted, usage=_usage(acct)) == charged
+        assert billing.settle(conn, "job", quoted_mc=quoted, usage=_usage(acct)).charged_mc == charged
     with db.read() as conn:
         balance = billing.get_balance(conn, acct)
         assert (balance.balance_mc, balance.held_mc) == (10_000 - charged, 0)  # the rest is released
@@ -69,7 +69,7 @@ def test_a_hold_already_settled_or_missing_charges_nothing_more(db, before: str)
     with db.read() as conn:
         after_first = billing.get_balance(conn, acct).balance_mc
     with db.write() as conn:
-        assert billing.settle(conn, "job", quoted_mc=3000, usage=_usage(acct)) == 0
+        assert billing.settle(conn, "job", quoted_mc=3000, usage=_usage(acct)).charged_mc == 0
     with db.read() as conn:
         assert billing.get_balance(conn, acct).balance_mc == after_first
     assert _metered(db, "job").cost_mc == 0

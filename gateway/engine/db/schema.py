@@ -113,6 +113,8 @@ jobs = Table(
     # A hosted provider's job handle ({backend, model, id, ...}), written before the first poll: a
     # restarted gateway resumes that provider job instead of submitting (and paying for) another.
     Column("external", JSON, nullable=True),
+    # A take re-rendered for a hard defect: {"seed": the first render's seed, "flags": [...]}
+    Column("rerender", JSON, nullable=True),
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
     Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),

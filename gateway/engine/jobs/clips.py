@@ -5,15 +5,18 @@ already holds, so its checks decode the MP4 once, judging the file the user gets
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
 
+from adapters import Artifact
+from gateway.engine.jobs.submission import format_seconds
 from gateway.engine.prompts import wants_motion
 from local_models.qc import check_frames
 from local_models.video import VideoRejected, read_frames_bounded, write_posters
 
-__all__ = ["posters_for", "quality_of"]
+__all__ = ["package_clip", "posters_for", "quality_of"]
 
 log = logging.getLogger("framegate.worker")
 
@@ -57,3 +60,45 @@ def quality_of(
             return None
     report = check_frames(frames, prompt=prompt, wants_motion=wants_motion(prompt), prompt_check=prompt_check)
     return report.as_dict()
+
+
+def package_clip(
+    job: Any, artifact: Artifact, run_seconds: float, decoded: Any | None, *, max_frames: int, max_pixels: int
+) -> tuple[dict[str, Path], dict[str, Any], Any | None]:
+    """A finished take's files (the clip, its posters, ``metadata.json``), the job's ``result``, and
+    the frames decoded on the way (``decoded`` unless posters had to be made from the clip)."""
+    files: dict[str, Path] = {"video": artifact.video_path}
+    if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
+        posters, frames = posters_for(
+            artifact.video_path, job.id, max_frames=max_frames, max_pixels=max_pixels
+        )
+        files.update(posters)
+        decoded = frames if frames is not None else decoded
+    else:
+        files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
+    result = {
+        "width": artifact.width,
+        "height": artifact.height,
+        "frames": artifact.frames,
+        "fps": artifact.fps,
+        "has_audio": artifact.has_audio,
+        "run_seconds": round(run_seconds, 4),
+        "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
+        "backend_metadata": artifact.metadata,
+        "qc": None,  # the full checks land a moment after the job completes
+    }
+    if job.source_kind == "extension":
+        result["seconds_total"] = format_seconds(artifact.frames / artifact.fps)
+    metadata = {
+        "id": job.id,
+        "prompt": job.prompt,
+        "model": job.model,
+        "backend": job.backend,
+        "params": job.params,
+        "input_sha256": job.input_sha256,
+        **result,
+    }
+    meta_path = artifact.video_path.with_name("metadata.json")
+    meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    files["metadata"] = meta_path
+    return files, result, decoded

@@ -8,14 +8,25 @@ from sqlalchemy import Connection, Row, update
 
 import billing
 from gateway.engine.db import jobs
+from gateway.engine.jobs.qc_gate import billing_block, refund_for
 
 __all__ = ["settle_completed"]
 
 
-def settle_completed(conn: Connection, done: Row[Any], result: dict[str, Any]) -> tuple[int, Row[Any]]:
-    """Billing charges the completed job and meters it; (what it charged, the row after)."""
+def settle_completed(
+    conn: Connection,
+    done: Row[Any],
+    result: dict[str, Any],
+    defects: list[dict[str, str]] | None = None,
+) -> tuple[int, Row[Any]]:
+    """Billing charges the completed job and meters it; (what it charged, net, the row after).
+
+    ``defects``: the hard defects its final take still has, when the account's QC-gated settlement
+    is on: the charge is then refunded (:mod:`gateway.engine.jobs.qc_gate`). The job's ``billing``
+    block, in its result, says what was charged, refunded and why.
+    """
     job_id = done.id
-    charged = billing.settle(
+    settled = billing.settle(
         conn,
         job_id,
         quoted_mc=done.quoted_mc,
@@ -32,8 +43,13 @@ def settle_completed(conn: Connection, done: Row[Any], result: dict[str, Any]) -
             height=result["height"],
             device_seconds=result.get("run_seconds", 0.0),
         ),
+        refund_as=refund_for(defects, done.rerender) if defects else None,
     )
+    block = billing_block(settled, defects or [], done.rerender)
     after = conn.execute(
-        update(jobs).where(jobs.c.id == job_id).values(cost_mc=charged).returning(*jobs.c)
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(cost_mc=settled.charged_mc, result={**result, "billing": block})
+        .returning(*jobs.c)
     ).one()
-    return charged, after
+    return settled.charged_mc, after

@@ -159,10 +159,13 @@ class JobStore:
             seq = (row.attempts, row.started_at, row.model, row.backend, progress)
             self.events.emit(JobEvent.of("video.progress", row, seq=seq))
 
-    def complete(self, job_id: str, owner: str, *, result: dict[str, Any]) -> bool:
+    def complete(
+        self, job_id: str, owner: str, *, result: dict[str, Any], defects: list[dict[str, str]] | None = None
+    ) -> bool:
         """Mark completed and have billing settle it (charge and meter usage), atomically; the job's
-        ``cost_mc`` is what billing charged. False if no longer ours, or if a cancel arrived while it
-        was finishing: a cancel that was accepted is honoured (the job ends cancelled, refunded)."""
+        ``cost_mc`` is what billing charged (``defects``: its take's hard defects, refunded). False if
+        no longer ours, or if a cancel arrived while it was finishing: a cancel that was accepted is
+        honoured (the job ends cancelled, refunded)."""
         ended: list[JobEvent] = []
         with self.db.write() as conn:
             done = conn.execute(
@@ -181,7 +184,7 @@ class JobStore:
             if done is None:
                 self._fail(conn, job_id, owner, "cancelled", "the job was cancelled", ended)
             else:
-                charged, done = settle_completed(conn, done, result)
+                charged, done = settle_completed(conn, done, result, defects)
                 ended.append(JobEvent.of("video.completed", done, credits_mc=charged))
                 self.events.record(conn, ended[-1])
         self._emit(ended)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import secrets
@@ -18,7 +17,6 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from anyio import to_thread
@@ -28,13 +26,14 @@ from adapters import Adapter, AdapterError, Artifact, Cancelled, GenerationReque
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.fleet import Fleet
 from gateway.engine.jobs.attempts import CircuitOpen, RetryPolicy, run_on_backend
-from gateway.engine.jobs.clips import posters_for, quality_of
+from gateway.engine.jobs.clips import package_clip, quality_of
 from gateway.engine.jobs.derived import joined_extension
 from gateway.engine.jobs.external import RowJournal
 from gateway.engine.jobs.progress import ProgressWriter
+from gateway.engine.jobs.qc_gate import Inspection, QcSettlement, account_mode, inspect_clip, reseed
 from gateway.engine.jobs.states import FAILED
 from gateway.engine.jobs.store import JobStore
-from gateway.engine.jobs.submission import JobCandidate, format_seconds
+from gateway.engine.jobs.submission import JobCandidate
 from local_models import GenerationParams
 
 __all__ = ["WorkerConfig", "WorkerPool"]
@@ -54,6 +53,7 @@ class WorkerConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     qc_max_frames: int = 2000  # a take over either cap gets no quality checks (Settings.qc_max_*)
     qc_max_pixels: int = 4096 * 2160
+    qc_settlement: QcSettlement = "hard_defects"  # an account's own choice wins (qc_gate.account_mode)
 
 
 class WorkerPool:
@@ -211,8 +211,8 @@ class WorkerPool:
         heartbeat = asyncio.create_task(self._heartbeat(job.id, cancel, lost))
         outcome = "failed"
         try:
-            artifact, job, run_seconds = await self._generate(job, cancel)
-            finished, decoded = await to_thread.run_sync(self._finish, job, artifact, run_seconds)
+            artifact, job, run_seconds, seen = await self._render(job, cancel)
+            finished, decoded = await to_thread.run_sync(self._finish, job, artifact, run_seconds, seen)
             if finished:
                 outcome = "completed"
                 # Quality checks run optical flow: seconds on a CPU, and nothing the video waits
@@ -246,6 +246,37 @@ class WorkerPool:
             self._running.pop(job.id, None)
             if outcome != "completed":
                 self.artifacts.delete_scratch(job.id)
+
+    async def _render(self, job: Any, cancel: JobCancel) -> tuple[Artifact, Any, float, Inspection | None]:
+        """Generate the take; under QC-gated settlement, screen it for hard defects and re-render it
+        once, with a new seed, if it has one (:mod:`gateway.engine.jobs.qc_gate`). The inspection of
+        the take delivered is None when the account's settlement is off."""
+        artifact, job, run_seconds = await self._generate(job, cancel)
+        mode = await to_thread.run_sync(
+            account_mode, self.store.db, job.account_id, self.config.qc_settlement
+        )
+        if mode == "off":
+            return artifact, job, run_seconds, None
+        seen = await to_thread.run_sync(self._inspect, job, artifact)
+        if seen.defects and job.rerender is None:
+            codes = ", ".join(d["code"] for d in seen.defects)
+            log.warning("%s has a hard defect (%s): re-rendering it once with a new seed", job.id, codes)
+            job = await to_thread.run_sync(reseed, self.store.db, job.id, self.owner, seen.defects)
+            if job is None:
+                raise Cancelled("the job was cancelled or its lease was lost")
+            artifact, job, more = await self._generate(job, cancel)
+            run_seconds += more
+            seen = await to_thread.run_sync(self._inspect, job, artifact)
+        return artifact, job, run_seconds, seen
+
+    def _inspect(self, job: Any, artifact: Artifact) -> Inspection:
+        return inspect_clip(
+            artifact.video_path,
+            job.prompt,
+            prompt_check=self.prompt_checks.get(job.model),
+            max_frames=self.config.qc_max_frames,
+            max_pixels=self.config.qc_max_pixels,
+        )
 
     async def _generate(self, job: Any, cancel: JobCancel) -> tuple[Artifact, Any, float]:
         """Walk the job's candidates: retry each backend, fall back on transient failure.
@@ -343,44 +374,19 @@ class WorkerPool:
         except Exception:
             log.exception("quality checks of %s failed", job.id)
 
-    def _finish(self, job: Any, artifact: Artifact, run_seconds: float) -> tuple[bool, Any | None]:
-        """Store the clip and settle the job; (whether it completed, the frames decoded on the way)."""
-        artifact = joined_extension(self.artifacts, job, artifact) or artifact
-        files: dict[str, Path] = {"video": artifact.video_path}
-        decoded = None
-        if artifact.thumbnail_path is None or artifact.spritesheet_path is None:
-            limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
-            posters, decoded = posters_for(artifact.video_path, job.id, **limits)
-            files.update(posters)
-        else:
-            files.update(thumbnail=artifact.thumbnail_path, spritesheet=artifact.spritesheet_path)
-        result = {
-            "width": artifact.width,
-            "height": artifact.height,
-            "frames": artifact.frames,
-            "fps": artifact.fps,
-            "has_audio": artifact.has_audio,
-            "run_seconds": round(run_seconds, 4),
-            "queued_seconds": round((job.started_at or job.created_at) - job.created_at, 4),
-            "backend_metadata": artifact.metadata,
-            "qc": None,  # filled in by _quality_check
-        }
-        if job.source_kind == "extension":
-            result["seconds_total"] = format_seconds(artifact.frames / artifact.fps)
-        metadata = {
-            "id": job.id,
-            "prompt": job.prompt,
-            "model": job.model,
-            "backend": job.backend,
-            "params": job.params,
-            "input_sha256": job.input_sha256,
-            **result,
-        }
-        meta_path = artifact.video_path.with_name("metadata.json")
-        meta_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
-        files["metadata"] = meta_path
+    def _finish(
+        self, job: Any, artifact: Artifact, run_seconds: float, seen: Inspection | None
+    ) -> tuple[bool, Any | None]:
+        """Store the clip and settle the job (refunded when ``seen`` still has hard defects); (whether
+        it completed, the frames decoded on the way)."""
+        joined = joined_extension(self.artifacts, job, artifact)
+        artifact = joined or artifact
+        decoded = seen.frames if seen is not None and joined is None else None
+        limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
+        files, result, decoded = package_clip(job, artifact, run_seconds, decoded, **limits)
         self.artifacts.put(job.id, files)
-        if not self.store.complete(job.id, self.owner, result=result):
+        defects = seen.defects if seen is not None else None
+        if not self.store.complete(job.id, self.owner, result=result, defects=defects):
             row = self.store.get_any(job.id)
             if row is not None and row.status == FAILED:  # cancelled as it finished: nothing to keep
                 self.artifacts.delete(job.id)
