@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 import billing
+from gateway.api.account import AccountUpdate
 from gateway.api.edge import clean_form_value
 from gateway.api.projects import ProjectCreate
 from gateway.api.schemas import VideoCreate, parse_model
@@ -26,6 +27,7 @@ from gateway.dashboard.session import (
     stash_reveal,
 )
 from gateway.engine.ids import is_video_id
+from gateway.engine.jobs.qc_gate import set_account_mode
 from gateway.engine.keys import create_key, key_owner, revoke_key
 from gateway.errors import BadRequest, FramegateError, NotFound
 
@@ -251,6 +253,24 @@ async def revoke(key_id: str, request: Request) -> RedirectResponse:
             return see_other(request=request, url="/keys", error="No such key.")
         revoke_key(conn, key_id)
     return see_other(request=request, url="/keys", flash=f"Revoked {key_id}.")
+
+
+@router.post("/account/qc")
+async def qc_settlement(request: Request) -> RedirectResponse:
+    """Turn the account's QC-gated settlement on or off (the API's ``PATCH /v1/account``)."""
+    session = require_session(request)
+    f = await verify_csrf(request, session)
+    state = state_of(request)
+
+    def work() -> str:
+        update = parse_model(AccountUpdate, {"qc_settlement": _text(f, "qc_settlement") or ""})
+        with state.db.write() as conn:
+            set_account_mode(conn, session.principal.account_id, update.qc_settlement)
+        if update.qc_settlement == "off":
+            return "Every take is now charged, hard defects or not."
+        return "Takes with a hard defect are now re-rendered once, free, then refunded if still defective."
+
+    return await _attempt(request, "/", work)
 
 
 @router.post("/checkout")

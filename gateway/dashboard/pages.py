@@ -18,6 +18,7 @@ from gateway.creative.shots import shot_object, shots_of, take_object, takes_of
 from gateway.dashboard.charts import bar_chart
 from gateway.dashboard.common import render, require_session, state_of
 from gateway.dashboard.session import COOKIE, LOGIN_COOKIE, new_login_token, take_reveal
+from gateway.engine.jobs.qc_gate import read_account_mode
 from gateway.engine.keys import list_keys
 
 __all__ = ["router"]
@@ -45,7 +46,9 @@ async def home(request: Request) -> HTMLResponse:
             bal = billing.get_balance(conn, session.principal.account_id)
             by_day = billing.usage_report(conn, session.principal.account_id, group_by="day")
             by_model = billing.usage_report(conn, session.principal.account_id, group_by="model")
+            qc_mode = read_account_mode(conn, session.principal.account_id, state.settings.qc_settlement)
         return {
+            "qc_settlement": qc_mode,
             "balance": credits(bal.balance_mc),
             "held": credits(bal.held_mc),
             "available": credits(bal.available_mc),

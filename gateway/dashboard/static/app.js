@@ -25,7 +25,10 @@
         const status = el.querySelector("[data-status]");
         if (status) status.textContent = job.status;
         const cost = el.querySelector("[data-cost]");
-        if (cost && job.cost !== null) cost.textContent = job.cost;
+        if (cost && job.cost !== null) {
+          const refunded = job.billing && job.billing.refunded;
+          cost.textContent = refunded ? `${job.cost} (refunded ${refunded})` : job.cost;
+        }
         if (job.status === "completed" || job.status === "failed") {
           el.dataset.done = job.status;
           // A finished job cannot be cancelled.
