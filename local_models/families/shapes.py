@@ -47,7 +47,13 @@ class ShapesFamily:
             description=preset.description,
             prompt_check="shapes",
             # Trained on 8-frame clips at 32x32: longer clips chain 8-frame chunks, larger ones upsample.
-            extras={"native_size": f"{NATIVE}x{NATIVE}", "trained_frames": 8},
+            # Time priors for the router, measured on a 2-core CPU (load ~2 s, ~0.08 s per frame x step).
+            extras={
+                "native_size": f"{NATIVE}x{NATIVE}",
+                "trained_frames": 8,
+                "load_seconds": 2.0,
+                "seconds_per_frame_step": 0.08,
+            },
         )
         return entry.apply_overrides(base)
 
