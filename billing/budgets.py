@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from .errors import BudgetExceeded
 from .pricing import credits
@@ -69,31 +69,26 @@ def check_budgets(
     project_id: str | None,
     now: float,
 ) -> None:
-    checks: list[tuple[str, int, Callable[[], int]]] = []
+    """Raise :class:`BudgetExceeded` if ``amount_mc`` more would pass one of ``limits`` (what is
+    already committed is read in one statement, whatever the number of budgets)."""
+    checks: list[tuple[str, int, Any]] = []  # (name, cap, the committed credits it counts)
     if api_key_id and limits.key_daily_mc is not None:
-        checks.append(
-            (
-                "this key's daily budget",
-                limits.key_daily_mc,
-                lambda: spent_mc(conn, api_key_id=api_key_id, since=_day_start(now)),
-            )
-        )
+        since = _day_start(now)
+        day = (transfers.c.api_key_id == api_key_id) & (transfers.c.created_at >= since)
+        checks.append(("this key's daily budget", limits.key_daily_mc, day))
     if api_key_id and limits.key_monthly_mc is not None:
-        checks.append(
-            (
-                "this key's monthly budget",
-                limits.key_monthly_mc,
-                lambda: spent_mc(conn, api_key_id=api_key_id, since=_month_start(now)),
-            )
-        )
+        month = (transfers.c.api_key_id == api_key_id) & (transfers.c.created_at >= _month_start(now))
+        checks.append(("this key's monthly budget", limits.key_monthly_mc, month))
     if project_id and limits.project_mc is not None:
-        checks.append(
-            ("the project's budget", limits.project_mc, lambda: spent_mc(conn, project_id=project_id))
-        )
-    for name, cap, spent_fn in checks:
-        spent = spent_fn()
-        if spent + amount_mc > cap:
+        checks.append(("the project's budget", limits.project_mc, transfers.c.project_id == project_id))
+    if not checks:
+        return
+    sums = [func.coalesce(func.sum(case((cond, _COMMITTED), else_=0)), 0) for _, _, cond in checks]
+    scope = or_(*(cond for _, _, cond in checks))
+    spent_all = conn.execute(select(*sums).where(transfers.c.kind == "reserve", scope)).one()
+    for (name, cap, _), spent in zip(checks, spent_all, strict=True):
+        if int(spent) + amount_mc > cap:
             raise BudgetExceeded(
                 f"this job costs {credits(amount_mc):g} credits; {name} is {credits(cap):g} and "
-                f"{credits(spent):g} are already committed"
+                f"{credits(int(spent)):g} are already committed"
             )

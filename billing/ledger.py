@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, literal, select, update
 
 from .budgets import BudgetLimits, check_budgets
 from .errors import AccountNotFound, InsufficientCredits
@@ -170,17 +170,22 @@ def purchase(
     )
 
 
-def lock_account(conn: Connection, account_id: str) -> None:
+def lock_account(conn: Connection, account_id: str, *read: Any) -> tuple[Any, ...]:
     """Take the account's row lock for the rest of the transaction (no-op on SQLite, whose write
     transactions are already exclusive). Take it *first*: a foreign key to the account taken
-    earlier in the transaction holds a weaker lock, and two transactions upgrading it deadlock."""
+    earlier in the transaction holds a weaker lock, and two transactions upgrading it deadlock.
+
+    ``read``: scalar subqueries evaluated in the same statement (one round trip for the lock and
+    what the caller needs next, e.g. the budgets); their values are returned in order.
+    """
     locked = conn.execute(
-        select(accounts.c.id)
+        select(accounts.c.id, *read)
         .where(accounts.c.id == account_id, accounts.c.kind == "customer")
-        .with_for_update()
-    ).scalar_one_or_none()
+        .with_for_update(of=accounts)
+    ).one_or_none()
     if locked is None:
         raise AccountNotFound(f"customer account {account_id} not found")
+    return tuple(locked[1:])
 
 
 def reserve(
@@ -195,16 +200,18 @@ def reserve(
     limits: BudgetLimits | None = None,
     now: float | None = None,
     locked: bool = False,
+    new_job: bool = False,
 ) -> str:
     """Hold ``amount_mc`` for ``job_id`` (a pending transfer to revenue).
 
     Budgets are checked and the hold placed under a lock on the account row, so concurrent
     reserves can neither overdraw nor slip past a budget (``locked=True``: the caller took it with
-    :func:`lock_account` earlier in this transaction). Raises :class:`InsufficientCredits` or
-    :class:`BudgetExceeded`.
+    :func:`lock_account` earlier in this transaction). ``new_job=True``: the caller created the job
+    in this transaction, so no earlier reserve can exist (the transfer's unique key still guards it).
+    Raises :class:`InsufficientCredits` or :class:`BudgetExceeded`.
     """
     key = f"job:{job_id}:reserve"
-    if (row := _existing(conn, key)) is not None:
+    if not new_job and (row := _existing(conn, key)) is not None:
         return str(row.id)
     now = time.time() if now is None else now
     # Serialize reserves per account, so budget checks and the hold see each other.
@@ -214,35 +221,48 @@ def reserve(
         check_budgets(
             conn, limits, amount_mc=amount_mc, api_key_id=api_key_id, project_id=project_id, now=now
         )
-    held = conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance_mc - accounts.c.held_mc >= amount_mc)
-        .values(held_mc=accounts.c.held_mc + amount_mc)
-    )
-    if held.rowcount != 1:
+    transfer = {
+        "id": _id("tr"),
+        "key": key,
+        "kind": "reserve",
+        "debit_account_id": account_id,
+        "credit_account_id": SYSTEM_ACCOUNTS["revenue"],
+        "amount_mc": amount_mc,
+        "state": "pending",
+        "job_id": job_id,
+        "api_key_id": api_key_id,
+        "project_id": project_id,
+        "model": model,
+        "created_at": now,
+    }
+    if not _hold(conn, account_id, amount_mc, transfer):
         bal = get_balance(conn, account_id)
         raise InsufficientCredits(
             f"this job costs {credits(amount_mc):g} credits but only {credits(bal.available_mc):g} "
             f"are available ({credits(bal.held_mc):g} held by running jobs)"
         )
-    transfer_id = _id("tr")
-    conn.execute(
-        insert(transfers).values(
-            id=transfer_id,
-            key=key,
-            kind="reserve",
-            debit_account_id=account_id,
-            credit_account_id=SYSTEM_ACCOUNTS["revenue"],
-            amount_mc=amount_mc,
-            state="pending",
-            job_id=job_id,
-            api_key_id=api_key_id,
-            project_id=project_id,
-            model=model,
-            created_at=now,
-        )
+    return str(transfer["id"])
+
+
+def _hold(conn: Connection, account_id: str, amount_mc: int, transfer: dict[str, Any]) -> bool:
+    """Raise the account's hold by ``amount_mc`` if its available credits cover it, and record the
+    pending ``transfer``; False (nothing written) when they do not. On PostgreSQL one statement (the
+    update feeds the insert), elsewhere two."""
+    held = (
+        update(accounts)
+        .where(accounts.c.id == account_id, accounts.c.balance_mc - accounts.c.held_mc >= amount_mc)
+        .values(held_mc=accounts.c.held_mc + amount_mc)
     )
-    return transfer_id
+    if conn.dialect.name != "postgresql":
+        if conn.execute(held).rowcount != 1:
+            return False
+        conn.execute(insert(transfers).values(**transfer))
+        return True
+    cte = held.returning(accounts.c.id).cte("held")
+    names = list(transfer)
+    values = select(*(literal(transfer[n], type_=transfers.c[n].type).label(n) for n in names))
+    inserted = insert(transfers).from_select(names, values.select_from(cte)).returning(transfers.c.id)
+    return conn.execute(inserted).first() is not None
 
 
 def reserve_of(conn: Connection, job_id: str) -> Row[Any] | None:

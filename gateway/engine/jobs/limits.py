@@ -7,7 +7,7 @@ from sqlalchemy import Connection, select
 import billing
 from gateway.engine.db import api_keys, projects
 
-__all__ = ["limits_for"]
+__all__ = ["limits_for", "lock_with_limits"]
 
 
 def limits_for(conn: Connection, key_id: str | None, project_id: str | None) -> billing.BudgetLimits:
@@ -30,3 +30,18 @@ def limits_for(conn: Connection, key_id: str | None, project_id: str | None) -> 
         key_monthly_mc=key.monthly_budget_mc if key else None,
         project_mc=project,
     )
+
+
+def lock_with_limits(
+    conn: Connection, account_id: str, key_id: str | None, project_id: str | None
+) -> billing.BudgetLimits:
+    """Take the account's lock (:func:`billing.lock_account`) and read the budgets a job of
+    ``key_id`` in ``project_id`` is held to, in one statement."""
+    daily, monthly, project = billing.lock_account(
+        conn,
+        account_id,
+        select(api_keys.c.daily_budget_mc).where(api_keys.c.id == key_id).scalar_subquery(),
+        select(api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id).scalar_subquery(),
+        select(projects.c.budget_mc).where(projects.c.id == project_id).scalar_subquery(),
+    )
+    return billing.BudgetLimits(key_daily_mc=daily, key_monthly_mc=monthly, project_mc=project)

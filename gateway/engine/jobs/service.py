@@ -19,7 +19,7 @@ from gateway.engine.errors import Conflict, InvalidRequest, NotFound
 from gateway.engine.events import EventBus, JobEvent
 from gateway.engine.fleet import Fleet
 from gateway.engine.ids import new_video_id
-from gateway.engine.jobs.limits import limits_for
+from gateway.engine.jobs.limits import lock_with_limits
 from gateway.engine.jobs.states import QUEUED, TERMINAL
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.jobs.submission import JobCandidate, JobRequest, check_compare, format_seconds
@@ -224,12 +224,12 @@ class JobService:
         ]
         try:
             with self.db.write() as conn:
-                billing.lock_account(conn, principal.account_id)
+                limits = lock_with_limits(conn, principal.account_id, principal.key_id, request.project)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     self._discard(inputs)
                     return Submitted(replay.body, True)
                 created = [
-                    self._insert(conn, principal, request, routed, job_id, path)
+                    self._insert(conn, principal, request, routed, job_id, path, limits)
                     for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
                 ]
                 videos = [video for _, video in created]
@@ -269,8 +269,10 @@ class JobService:
         routed: Plan,
         job_id: str,
         input_path: Any,
+        limits: billing.BudgetLimits,
     ) -> tuple[Row[Any], dict[str, Any]]:
-        """Insert one job row and hold its credits; the caller holds the account's lock."""
+        """Insert one job row and hold its credits; the caller holds the account's lock and read
+        the ``limits`` its job is held to."""
         chosen = routed.first
         params = chosen.params
         prompt = request.prompt.strip()
@@ -329,8 +331,9 @@ class JobService:
             api_key_id=principal.key_id,
             project_id=request.project,
             model=chosen.spec.id,
-            limits=limits_for(conn, principal.key_id, request.project),
+            limits=limits,
             locked=True,  # submit() locks the account first
+            new_job=True,
         )
         video = self.render(row)
         if warnings:
