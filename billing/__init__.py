@@ -12,10 +12,9 @@ from .errors import (
     PaymentProviderFailed,
     UnknownPack,
 )
+from .job_transfers import adjust_reserve, capture, refund, reserve, void
 from .ledger import (
     Balance,
-    adjust_reserve,
-    capture,
     create_account,
     ensure_account,
     find_account,
@@ -23,9 +22,6 @@ from .ledger import (
     grant,
     lock_account,
     purchase,
-    refund,
-    reserve,
-    void,
 )
 from .pricing import MC_PER_CREDIT, PriceRule, credits, millicredits, quote_mc
 from .schema import SYSTEM_ACCOUNTS, metadata

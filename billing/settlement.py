@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from billing.ledger import capture, refund, reserve_of
+from billing.job_transfers import capture, refund, reserve_of
 from billing.usage import UsageRecord, record_usage
 
 __all__ = ["Refund", "Settlement", "settle"]

@@ -43,7 +43,8 @@ def test_a_refunded_take_and_the_setting_in_the_browser(tmp_path: Path, models_d
         body = {"prompt": "a square slides right", "model": "fake-blank", "seconds": "2"}
         video_id = httpx.post(f"{url}/v1/videos", json=body, headers=headers).json()["id"]
         page.goto(f"{url}/jobs")
-        wait_until(page, f"document.querySelector('tr[data-job=\"{video_id}\"]')?.dataset.done === 'completed'")
+        row_done = f"document.querySelector('tr[data-job=\"{video_id}\"]')?.dataset.done"
+        wait_until(page, f"{row_done} === 'completed'")
         page.goto(f"{url}/jobs")  # the settled row, as the page renders it
         row = page.locator(f'tr[data-job="{video_id}"]')
         expect(row.locator("[data-billing]")).to_contain_text("refunded 2")
