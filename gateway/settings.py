@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.engine.webhooks.delivery import DEFAULT_SCHEDULE
@@ -136,6 +136,26 @@ class Settings(BaseSettings):
     retention_days: float | None = Field(
         default=None, gt=0, description="delete clips this long after they complete (default: keep)"
     )
+
+    prompt_llm_url: str | None = Field(
+        default=None,
+        description="an OpenAI-compatible chat-completions API base (e.g. http://127.0.0.1:8000/v1) that "
+        "writes prompt optimizations and shot-list drafts; unset: the built-in rules",
+    )
+    prompt_llm_model: str = Field(default="default", description="the model name sent to prompt_llm_url")
+    prompt_llm_api_key: str | None = Field(default=None, description="sent as 'Authorization: Bearer'")
+    prompt_llm_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="an answer slower than this falls back to the rules"
+    )
+
+    @field_validator("prompt_llm_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        if not value.strip().lower().startswith(("http://", "https://")):
+            raise ValueError("prompt_llm_url must be an http:// or https:// URL")
+        return value.strip()
 
     def resolved_database_url(self) -> str:
         if self.database_url:

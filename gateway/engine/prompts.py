@@ -12,14 +12,28 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Analysis", "analyze_prompt", "normalize_prompt", "wants_motion"]
+__all__ = [
+    "ARC_MARKERS",
+    "CAMERA_MOVES",
+    "MOOD_WORDS",
+    "MOTION_VERBS",
+    "SCENE_WORDS",
+    "STILL_WORDS",
+    "SUBJECT_WORDS",
+    "Analysis",
+    "analyze_prompt",
+    "changed_layers",
+    "find_layers",
+    "normalize_prompt",
+    "wants_motion",
+]
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_SCENE = _words("""
+SCENE_WORDS = _words("""
 forest woods jungle city street alley road highway bridge river lake ocean sea beach shore coast harbor
 mountain mountains valley hill hills desert canyon field meadow garden park farm village town skyline
 room kitchen bedroom office studio warehouse factory station market cafe bar restaurant library church
@@ -27,13 +41,13 @@ temple castle house apartment rooftop roof window corridor hallway stairs tunnel
 sky clouds sunset sunrise dawn dusk night morning evening rain snow fog mist storm underwater stage arena
 background backdrop landscape interior exterior pier dock lab laboratory classroom hospital
 """)
-_SUBJECTS = _words("""
+SUBJECT_WORDS = _words("""
 man woman person people child children boy girl girls boys crowd dancer dancers chef driver worker soldier
 cat dog dogs horse bird birds fish whale deer wolf fox robot car cars train bus bicycle boat ship plane
 drone truck motorcycle tree trees flower flowers candle lamp cup book phone guitar ball circle square
 triangle shape cube sphere statue character couple family team band
 """)
-_MOTION_VERBS = re.compile(
+MOTION_VERBS = re.compile(
     r"\b(walk|walks|walking|run|runs|running|moving|moves|move|drift|drifts|drifting|flow|flows|flowing|"
     r"fall|falls|falling|rise|rises|rising|turn|turns|turning|spin|spins|spinning|fly|flies|flying|swim|"
     r"swims|swimming|dance|dances|dancing|jump|jumps|jumping|roll|rolls|rolling|slide|slides|sliding|"
@@ -42,7 +56,7 @@ _MOTION_VERBS = re.compile(
     r"pouring|drive|drives|driving|chase|chases|chasing|float|floats|floating|sink|sinks|sinking|"
     r"climb|climbs|climbing|descend|descends|descending|orbit|orbits|orbiting|sweep|sweeps|sweeping)\b"
 )
-_CAMERA = {
+CAMERA_MOVES = {
     "dolly": r"\bdolly(?:ing)?\b",
     "pan": r"\bpan(?:s|ning)?\b",
     "tilt": r"\btilt(?:s|ing)?\b",
@@ -61,19 +75,19 @@ _CAMERA = {
     "fpv": r"\bfpv\b",
     "truck": r"\btruck(?:s|ing)? (?:left|right)\b",
 }
-_MOOD = _words("""
+MOOD_WORDS = _words("""
 mysterious eerie calm serene tense joyful melancholic melancholy dramatic moody warm cold cinematic dreamy
 nostalgic ominous peaceful quiet energetic gloomy romantic hopeful somber playful whimsical gritty
 intimate epic tranquil chaotic uneasy lonely cozy cheerful sad haunting ethereal vibrant muted
 golden soft harsh bleak lush tender suspenseful sinister uplifting majestic stillness atmosphere
 atmospheric mood lighting
 """)
-_ARC = re.compile(
+ARC_MARKERS = re.compile(
     r"\b(gradually|slowly becomes|then|until|toward the end|towards the end|by the end|at the end|begins?|"
     r"starts?|transitions?|eventually|over time|at first|finally|fades? (?:in|out|to)|grows?|thickens?|"
     r"shifts? (?:to|from)|turns into|becomes|as the|before|after|reveals?|building to|ends? (?:with|on))\b"
 )
-_STILL = re.compile(r"\b(still|static|motionless|stationary|frozen|not moving|locked-off|unmoving)\b")
+STILL_WORDS = re.compile(r"\b(still|static|motionless|stationary|frozen|not moving|locked-off|unmoving)\b")
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
 
@@ -122,7 +136,7 @@ def changed_layers(before: str, after: str) -> list[str]:
     when the words changed but none the analysis reads as a layer."""
     if normalize_prompt(before) == normalize_prompt(after):
         return []
-    old, new = analyze_prompt(before).as_dict()["layers"], analyze_prompt(after).as_dict()["layers"]
+    old, new = find_layers(before).as_dict()["layers"], find_layers(after).as_dict()["layers"]
     layers = [
         name
         for name in old
@@ -134,23 +148,34 @@ def changed_layers(before: str, after: str) -> list[str]:
 def wants_motion(prompt: str) -> bool | None:
     """True if the prompt asks for movement, False if it asks for stillness, None if it says neither."""
     text = prompt.lower()
-    if _STILL.search(text) and not _MOTION_VERBS.search(text.replace("not moving", "")):
+    if STILL_WORDS.search(text) and not MOTION_VERBS.search(text.replace("not moving", "")):
         return False
-    if _MOTION_VERBS.search(text) or any(re.search(p, text) for p in _CAMERA.values()):
+    if MOTION_VERBS.search(text) or any(re.search(p, text) for p in CAMERA_MOVES.values()):
         return True
     return None
 
 
-def analyze_prompt(prompt: str) -> Analysis:
+def find_layers(prompt: str) -> Analysis:
+    """The words of each layer the prompt has, without warnings."""
     text = prompt.lower()
     words = _WORD.findall(text)
     a = Analysis()
-    a.scene = sorted({w for w in words if w in _SCENE})
-    a.subjects = sorted({w for w in words if w in _SUBJECTS})
-    a.motion = sorted(set(_MOTION_VERBS.findall(text)))
-    a.camera = sorted(name for name, pattern in _CAMERA.items() if re.search(pattern, text))
-    a.mood = sorted({w for w in words if w in _MOOD})
-    a.arc = sorted(set(_ARC.findall(text)))
+    a.scene = sorted({w for w in words if w in SCENE_WORDS})
+    a.subjects = sorted({w for w in words if w in SUBJECT_WORDS})
+    a.motion = sorted(set(MOTION_VERBS.findall(text)))
+    a.camera = sorted(name for name, pattern in CAMERA_MOVES.items() if re.search(pattern, text))
+    a.mood = sorted({w for w in words if w in MOOD_WORDS})
+    a.arc = sorted(set(ARC_MARKERS.findall(text)))
+    return a
+
+
+def analyze_prompt(prompt: str) -> Analysis:
+    """The prompt's layers, and a warning with a suggestion specific to the prompt for each one missing."""
+    a = find_layers(prompt)
+    # Suggestions name the prompt's own subject and place (imported here: prompting builds on this module).
+    from gateway.engine.prompting.phrases import suggestions
+
+    suggest = suggestions(prompt)
     warn = a.warnings.append
     segments = [s.strip() for s in re.split(r"[,;|]", prompt) if s.strip()]
     if len(segments) >= 3 and sum(len(s.split()) for s in segments) / len(segments) <= 2.5 and not a.motion:
@@ -166,8 +191,7 @@ def analyze_prompt(prompt: str) -> Analysis:
             {
                 "code": "missing_scene",
                 "message": "no scene: nothing says what is in the frame or where",
-                "suggestion": "name the subject and the place, with detail (e.g. 'dense pine forest, "
-                "morning mist at ground level, shafts of light through the canopy')",
+                "suggestion": suggest["missing_scene"],
             }
         )
     if not (a.motion or a.camera):
@@ -176,8 +200,7 @@ def analyze_prompt(prompt: str) -> Analysis:
                 "code": "missing_motion",
                 "message": "no motion: nothing moves and the camera is not directed, "
                 "so the clip will likely come back static",
-                "suggestion": "say what moves and how the camera moves (e.g. 'slow dolly forward along the "
-                "forest floor, camera at knee height')",
+                "suggestion": suggest["missing_motion"],
             }
         )
     if not a.mood:
@@ -185,8 +208,7 @@ def analyze_prompt(prompt: str) -> Analysis:
             {
                 "code": "missing_mood",
                 "message": "no mood: nothing sets the atmosphere or tone",
-                "suggestion": "add the feeling (e.g. 'quiet, slightly eerie, no wind, absolute stillness "
-                "except for drifting mist')",
+                "suggestion": suggest["missing_mood"],
             }
         )
     if not a.arc:
@@ -194,7 +216,7 @@ def analyze_prompt(prompt: str) -> Analysis:
             {
                 "code": "missing_temporal_arc",
                 "message": "no temporal arc: nothing changes over the shot",
-                "suggestion": "say how the shot develops (e.g. 'the mist thickens gradually toward the end')",
+                "suggestion": suggest["missing_temporal_arc"],
             }
         )
     if len(a.subjects) >= 4:

@@ -79,11 +79,13 @@ def _hostile_json_routes(ids: dict[str, str]) -> list[tuple[str, str]]:
         ("POST", "/v1/quotes"),
         ("POST", "/v1/projects"),
         ("POST", "/v1/prompts/analyze"),
+        ("POST", "/v1/prompts/optimize"),
         ("POST", "/v1/billing/checkout"),
         ("POST", f"/v1/projects/{ids['project']}/shots"),
         ("PATCH", f"/v1/shots/{ids['shot']}"),
         ("POST", f"/v1/shots/{ids['shot']}/takes"),
         ("POST", f"/v1/projects/{ids['project']}/cut"),
+        ("POST", f"/v1/projects/{ids['project']}/shots/draft"),
     ]
 
 
