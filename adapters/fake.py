@@ -51,7 +51,7 @@ class FakeBehaviour:
     fail (``None``: all); ``fail_rate`` fails calls at random (seeded); ``hang`` blocks until cancelled;
     ``corrupt`` returns a file that is not a video; ``die_at_step`` drops the connection mid-job;
     ``blank_tail`` blacks out that fraction of the clip's last frames (a defective take), on the first
-    ``blank_times`` calls (``None``: all).
+    ``blank_times`` calls (``None``: all); ``batch`` > 1 runs that many jobs per call.
     """
 
     step_seconds: float = 0.0
@@ -65,7 +65,9 @@ class FakeBehaviour:
     seed: int = 0
     blank_tail: float = 0.0
     blank_times: int | None = None
+    batch: int = 1  # jobs one generate_batch call may take (1: the fake does not batch)
     calls: int = field(default=0, init=False)
+    batches: list[int] = field(default_factory=list, init=False)  # the size of each batch call
 
 
 class FakeAdapter:
@@ -123,6 +125,37 @@ class FakeAdapter:
             time.sleep(0.01)
         if cancel.is_set():
             raise Cancelled("generation was cancelled")
+        return self._write(request, call)
+
+    def batch_limit(self, model: str) -> int:
+        """Jobs one :meth:`generate_batch` call may take (``FakeBehaviour.batch``)."""
+        return self.behaviour.batch
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: Sequence[ProgressCallback],
+        cancel: Sequence[CancelEvent],
+    ) -> list[Artifact | None]:
+        """Several jobs in one call, as :meth:`adapters.LocalAdapter.generate_batch` runs them: one
+        injected failure fails them all; a cancelled one gets None; all cancelled stops the call."""
+        with self._lock:
+            self.behaviour.batches.append(len(requests))
+        call = self._maybe_fail()
+        steps = requests[0].params.steps
+        for step in range(steps):
+            if all(c.is_set() for c in cancel):
+                raise Cancelled("generation was cancelled")
+            if self.behaviour.step_seconds:
+                time.sleep(self.behaviour.step_seconds)
+            for report in progress:
+                report((step + 1) / steps)
+        if all(c.is_set() for c in cancel):
+            raise Cancelled("generation was cancelled")
+        return [None if c.is_set() else self._write(r, call) for r, c in zip(requests, cancel, strict=True)]
+
+    def _write(self, request: GenerationRequest, call: int) -> Artifact:
+        p = request.params
         frames = render_fake_frames(request)
         b = self.behaviour
         if b.blank_tail and (b.blank_times is None or call <= b.blank_times):

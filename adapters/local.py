@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -14,13 +15,16 @@ from local_models import (
     GenerationCancelled,
     LoadedPipeline,
     LocalModelError,
+    Mode,
     ModelSpec,
     PipelinePool,
     get_family,
     load_entry,
     run_pipeline,
+    run_pipeline_batch,
 )
 from local_models.loading import default_device, device_memory_bytes, estimate_bytes
+from local_models.runner import RunOutput
 from local_models.speed import parse_speed_options
 from local_models.video import encode_mp4, write_posters
 
@@ -44,7 +48,10 @@ class LocalAdapter:
         memory_gb: float | None = None,
         on_load: Callable[[LoadedPipeline], None] | None = None,
         on_evict: Callable[[str], None] | None = None,
+        max_batch: int | None = None,
     ) -> None:
+        """``max_batch``: jobs one pipeline call may run together; None: 4 on a CUDA device (batching
+        fills a GPU's idle compute), 1 on a CPU (measured: no gain on 2 cores, see bench/gpu.py)."""
         self.name = name
         self._entries: dict[str, CatalogEntry] = {e.id: e for e in catalog.for_backend(name)}
         for entry in self._entries.values():
@@ -64,6 +71,8 @@ class LocalAdapter:
         self._pool = PipelinePool(max_loaded, budget_bytes=budget, on_load=on_load, on_evict=on_evict)
         # One generation per device at a time: two jobs on one GPU only thrash its memory.
         self._device_lock = threading.Lock()
+        cuda = (device or default_device()).startswith("cuda")
+        self._max_batch = max_batch if max_batch is not None else (4 if cuda else 1)
 
     def models(self) -> Sequence[ModelSpec]:
         return self._specs
@@ -82,27 +91,93 @@ class LocalAdapter:
     def close(self) -> None:
         self._pool.clear()
 
+    def batch_limit(self, model: str) -> int:
+        """How many text-to-video jobs of ``model`` one pipeline call may run together (1: no batching)."""
+        return self._max_batch if model in self._entries else 1
+
+    def _entry(self, model: str) -> CatalogEntry:
+        entry = self._entries.get(model)
+        if entry is None:
+            raise PermanentError(
+                f"model {model!r} is not served by backend {self.name!r}", code="model_not_served"
+            )
+        return entry
+
+    def _load(self, entry: CatalogEntry, mode: Mode) -> tuple[LoadedPipeline, bool]:
+        """The entry's pipeline, loaded if need be; (it, whether it was loaded now). Hold the device lock."""
+        was_warm = entry.id in self._pool.warm()
+        try:
+            loaded = self._pool.get(
+                entry.id,
+                lambda: load_entry(entry, mode, self._models_dir, self._device),
+                estimate_bytes=estimate_bytes(entry, self._models_dir),
+            )
+        except LocalModelError as exc:
+            raise PermanentError(exc.message, code=exc.code) from exc
+        return loaded, not was_warm
+
     def generate(
         self, request: GenerationRequest, progress: ProgressCallback, cancel: CancelEvent
     ) -> Artifact:
-        entry = self._entries.get(request.model)
-        if entry is None:
-            raise PermanentError(
-                f"model {request.model!r} is not served by backend {self.name!r}", code="model_not_served"
-            )
+        entry = self._entry(request.model)
         with self._device_lock:
-            was_warm = entry.id in self._pool.warm()
+            loaded, loaded_now = self._load(entry, request.params.mode)
+            return render(entry, loaded, request, progress, cancel, backend=self.name, loaded_now=loaded_now)
+
+    def generate_batch(
+        self,
+        requests: Sequence[GenerationRequest],
+        progress: Sequence[ProgressCallback],
+        cancel: Sequence[CancelEvent],
+    ) -> list[Artifact | None]:
+        """Run text-to-video ``requests`` of one model that differ only in prompt and seed as one
+        pipeline call (:func:`local_models.run_pipeline_batch`). Each request keeps its own progress
+        and cancel: a cancelled one gets None (nothing written) and the others go on; the call stops
+        only when all of them are cancelled."""
+        entry = self._entry(requests[0].model)
+        everyone = _AllOf(cancel)
+        with self._device_lock:
+            loaded, loaded_now = self._load(entry, requests[0].params.mode)
             try:
-                loaded = self._pool.get(
-                    entry.id,
-                    lambda: load_entry(entry, request.params.mode, self._models_dir, self._device),
-                    estimate_bytes=estimate_bytes(entry, self._models_dir),
+                outputs = run_pipeline_batch(
+                    loaded,
+                    entry.family,
+                    [r.params for r in requests],
+                    [r.prompt for r in requests],
+                    lambda done, total: _report_all(progress, done / total),
+                    everyone,
                 )
+            except GenerationCancelled as exc:
+                raise Cancelled(str(exc)) from exc
             except LocalModelError as exc:
                 raise PermanentError(exc.message, code=exc.code) from exc
-            return render(
-                entry, loaded, request, progress, cancel, backend=self.name, loaded_now=not was_warm
+            except Exception as exc:
+                if _is_out_of_memory(exc):
+                    raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
+                raise
+        return [
+            None
+            if stop.is_set()
+            else _write(
+                entry, loaded, request, output, backend=self.name, loaded_now=loaded_now, batch=len(requests)
             )
+            for request, output, stop in zip(requests, outputs, cancel, strict=True)
+        ]
+
+
+def _report_all(progress: Sequence[ProgressCallback], fraction: float) -> None:
+    for report in progress:
+        report(fraction)
+
+
+class _AllOf:
+    """Set when every one of ``events`` is set."""
+
+    def __init__(self, events: Sequence[CancelEvent]) -> None:
+        self.events = list(events)
+
+    def is_set(self) -> bool:
+        return all(e.is_set() for e in self.events)
 
 
 def render(
@@ -139,6 +214,21 @@ def render(
         if _is_out_of_memory(exc):
             raise TransientError("the device ran out of memory", code="device_out_of_memory") from exc
         raise
+    return _write(entry, loaded, request, output, backend=backend, loaded_now=loaded_now)
+
+
+def _write(
+    entry: CatalogEntry,
+    loaded: LoadedPipeline,
+    request: GenerationRequest,
+    output: RunOutput,
+    *,
+    backend: str,
+    loaded_now: bool,
+    **notes: Any,
+) -> Artifact:
+    """Write a run's MP4 and posters into ``request.output_dir``: the job's artifact."""
+    p = request.params
     frames = output.frames
     request.output_dir.mkdir(parents=True, exist_ok=True)
     video = request.output_dir / "video.mp4"
@@ -162,6 +252,7 @@ def render(
             "load_seconds": round(loaded.load_seconds, 4),
             "loaded_now": loaded_now,
             **get_family(entry.family).run_notes(p),
+            **notes,
         },
     )
 

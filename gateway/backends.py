@@ -52,6 +52,7 @@ def build_backends(
             memory_gb=settings.gpu_memory_gb,
             on_load=on_load,
             on_evict=on_evict,
+            max_batch=settings.batch_max,
         )
     for name, backend in config.backends.items():
         options: dict[str, Any] = backend.model_dump(exclude={"type"})

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         ge=1,
         description="quality checks: frames with more pixels are refused (default DCI 4K; UHD fits)",
     )
+    batch_max: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="queued text-to-video jobs of one model with the same parameters but their seed run "
+        "as one pipeline call, up to this many (each keeps its seed, progress, cancel and bill); "
+        "default 4 on a CUDA device, 1 (off) on a CPU",
+    )
     qc_settlement: Literal["hard_defects", "off"] = Field(
         default="hard_defects",
         description="pay for usable takes: a take with a hard defect is re-rendered once, free, and "

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .families import Family, detect_family, get_family
     from .loading import LoadedPipeline, default_device, load_entry, materialize
     from .residency import PipelinePool
-    from .runner import CancelToken, ProgressFn, RunOutput, run_pipeline
+    from .runner import CancelToken, ProgressFn, RunOutput, run_pipeline, run_pipeline_batch
 
 _LAZY = {
     "BUILTIN_ENTRIES": "catalog",
@@ -55,6 +55,7 @@ _LAZY = {
     "ProgressFn": "runner",
     "RunOutput": "runner",
     "run_pipeline": "runner",
+    "run_pipeline_batch": "runner",
 }
 
 
@@ -97,4 +98,5 @@ __all__ = [
     "parse_size",
     "resolve",
     "run_pipeline",
+    "run_pipeline_batch",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -14,7 +14,7 @@ from .loading import LoadedPipeline
 from .spec import GenerationParams
 from .video import to_uint8_frames
 
-__all__ = ["CancelToken", "ProgressFn", "RunOutput", "run_pipeline"]
+__all__ = ["CancelToken", "ProgressFn", "RunOutput", "run_pipeline", "run_pipeline_batch"]
 
 ProgressFn = Callable[[int, int], None]
 """Called with (steps done, total steps) after each denoising step."""
@@ -76,3 +76,47 @@ def run_pipeline(
         audio = np.asarray(waveform, dtype=np.float32)[0]
         rate = family.sample_rate(pipe)
     return RunOutput(to_uint8_frames(np.asarray(frames)), audio, rate)
+
+
+def run_pipeline_batch(
+    loaded: LoadedPipeline,
+    family_name: str,
+    params: list[GenerationParams],
+    prompts: list[str],
+    progress: ProgressFn,
+    cancel: CancelToken,
+) -> list[RunOutput]:
+    """Run ``loaded`` once for several text-to-video clips that differ only in prompt and seed.
+
+    Each clip has its own generator seeded as :func:`run_pipeline` seeds a single clip, so a clip is
+    the one that job would get alone (up to the arithmetic of batched kernels). ``cancel`` stops the
+    whole batch (the caller sets it when every clip in it was cancelled). No audio, no input image.
+    """
+    import torch
+
+    first = params[0]
+    if any(p.mode != "t2v" or p.audio or replace(p, seed=first.seed) != first for p in params):
+        raise ValueError("a batch needs text-to-video clips that differ only in prompt and seed")
+    family = get_family(family_name)
+    pipe = loaded.for_mode(first.mode, family)
+    kwargs = family.call_kwargs(pipe, first, prompts[0], None)
+    kwargs["prompt"] = list(prompts)
+    if kwargs.get("negative_prompt") is not None:
+        kwargs["negative_prompt"] = [kwargs["negative_prompt"]] * len(prompts)
+    generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in params]
+    total = family.progress_total(first)
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        progress(min(step + 1, total), total)
+        if cancel.is_set():
+            raise GenerationCancelled("generation was cancelled")
+        return callback_kwargs
+
+    if cancel.is_set():
+        raise GenerationCancelled("generation was cancelled")
+    with torch.inference_mode():
+        output = pipe(**kwargs, generator=generators, output_type="np", callback_on_step_end=on_step_end)
+    clips = output.frames
+    if isinstance(clips, torch.Tensor):
+        clips = clips.float().cpu().numpy()
+    return [RunOutput(to_uint8_frames(np.asarray(clip))) for clip in clips]
