@@ -1,5 +1,8 @@
 """Quality checks for any clip (no model weights): temporal consistency, flicker, motion, frozen and
-blank frames, and prompt adherence for models that name a prompt check (``ModelSpec.prompt_check``).
+blank frames, and prompt adherence for models that name a prompt check (``ModelSpec.prompt_check``);
+then the scene checks, each in its own module: object consistency (:mod:`.qc_subject`), visual
+hierarchy (:mod:`.qc_hierarchy`), audio-visual sync for clips with sound (:mod:`.qc_sync`), and, between
+adjacent shots of a cut, continuity (:mod:`.qc_continuity`).
 
 Each check has a documented threshold and a plain-language flag. Frames are uint8 (T, H, W, 3).
 """
@@ -15,6 +18,7 @@ import numpy as np
 
 __all__ = [
     "PROMPT_CHECKS",
+    "SCENE_THRESHOLDS",
     "THRESHOLDS",
     "PromptCheck",
     "QcFlag",
@@ -35,11 +39,41 @@ THRESHOLDS = {
     "blank_std": 3.0,
 }
 
+# The scene checks' thresholds (documented in the README beside THRESHOLDS). Each flag fires strictly
+# past its threshold.
+SCENE_THRESHOLDS = {
+    # object consistency (qc_subject): the main subject between two steady stretches of 3 frames
+    "subject_area_jump": 1.6,  # its area changes by more than this factor from one stretch to the next
+    "subject_colour_jump": 60.0,  # its median colour moves by more than this (RGB distance, 0-255)
+    "subject_shape_jump": 0.12,  # the share it fills of the smallest rectangle around it, at any angle
+    "subject_lost_frames": 2,  # more than this many frames without it, mid-shot (not leaving the frame)
+    # audio-visual sync (qc_sync), clips with sound only
+    "av_drift_ms": 120.0,  # the sound's onset this far (ms) from the motion's onset, either way
+    "av_search_ms": 1000.0,  # sound onsets this far from the motion's onset are looked for
+    # visual hierarchy (qc_hierarchy)
+    "focal_points_max": 4,  # more than this many separate, comparably strong salient regions
+    # continuity across a cut (qc_continuity): last frame of one shot, first frame of the next
+    "cut_luma_jump": 30.0,  # mean brightness changes by more than this (0-255)
+    "cut_palette_distance": 0.45,  # colour histograms' Hellinger distance (0: same, 1: disjoint)
+    "cut_subject_colour_jump": 80.0,  # the subject's median colour moves by more than this (RGB)
+    "cut_subject_area_ratio": 4.0,  # the subject's area changes by more than this factor
+}
+
 
 @dataclass(frozen=True)
 class QcFlag:
+    """A finding: a ``code``, a plain-language ``message`` and, when it is in part of the clip, the
+    ``frames`` where it is (first and last, 0-based in the clip's own frame numbering)."""
+
     code: str
     message: str
+    frames: tuple[int, int] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.frames is not None:
+            out["frames"] = [int(self.frames[0]), int(self.frames[1])]
+        return out
 
 
 @dataclass(frozen=True)
@@ -51,7 +85,7 @@ class QcReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "scores": self.scores,
-            "flags": [{"code": f.code, "message": f.message} for f in self.flags],
+            "flags": [f.as_dict() for f in self.flags],
             "adherence": self.adherence,
             "passed": not self.flags,
         }
@@ -156,17 +190,53 @@ def check_frames(
     prompt: str | None = None,
     wants_motion: bool | None = None,
     prompt_check: str | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
+    fps: float | None = None,
 ) -> QcReport:
     """Score a clip and flag what a creator would want to know before using it.
 
     ``wants_motion``: whether the prompt asks for movement (True: ``low_motion`` can be flagged; False:
     it asks for stillness, so an unchanging clip is not ``frozen``; None: unknown);
     ``prompt_check``: the name of the model's prompt-adherence checker (:data:`PROMPT_CHECKS`), run
-    when there is a prompt; its findings are the report's ``adherence`` and its flags are added.
+    when there is a prompt; its findings are the report's ``adherence`` and its flags are added;
+    ``audio`` (samples, or ``(channels, samples)``) at ``sample_rate``: the clip's sound, starting with
+    its first frame; with it, audio-visual sync is checked (``fps``, if not given, is taken from the
+    sound lasting as long as the picture, as :func:`local_models.video.encode_mp4` muxes it).
     """
-    t = THRESHOLDS
+    from .qc_hierarchy import check_hierarchy
+    from .qc_subject import check_subject
+    from .qc_sync import check_sync
+
     original = frames
     frames = _small(frames)
+    scores, flags, blank = _basic(frames, prompt=prompt, wants_motion=wants_motion)
+    for found_scores, found_flags in (
+        check_subject(frames, blank=blank),
+        check_hierarchy(frames),
+        check_sync(frames, audio, sample_rate, fps) if audio is not None and sample_rate else ({}, []),
+    ):
+        scores.update(found_scores)
+        flags.extend(found_flags)
+    adherence: dict[str, Any] | None = None
+    if prompt_check and prompt:
+        adherence, found = prompt_checker(prompt_check)(original, prompt)
+        flags.extend(found)
+    return QcReport(scores, flags, adherence)
+
+
+def _span(indices: np.ndarray | list[int], extra: int = 0) -> tuple[int, int] | None:
+    """The first and last of ``indices`` (the last plus ``extra``), or None if there are none."""
+    if len(indices) == 0:
+        return None
+    return int(np.min(indices)), int(np.max(indices)) + extra
+
+
+def _basic(
+    frames: np.ndarray, *, prompt: str | None, wants_motion: bool | None
+) -> tuple[dict[str, Any], list[QcFlag], np.ndarray]:
+    """The per-frame checks: scores, flags and which frames are blank."""
+    t = THRESHOLDS
     h, w = frames.shape[1:3]
     diagonal = float(np.hypot(h, w))
     means, stds, changed, ssims, flows = _measure(frames)
@@ -174,10 +244,12 @@ def check_frames(
     flicker = float(np.std(np.diff(means))) if len(means) > 2 else 0.0
     motion = float(np.mean(flows)) / diagonal if len(frames) > 1 else 0.0
     diffs = changed
-    duplicates = sum(c < t["duplicate_changed"] for c in changed)
+    duplicate_pairs = [i for i, c in enumerate(changed) if c < t["duplicate_changed"]]
+    duplicates = len(duplicate_pairs)
     frozen = duplicates / len(diffs) if diffs else 1.0
-    blank = int(np.sum((means < t["blank_luma"]) & (stds < t["blank_std"])))
-    scores = {
+    blank_mask = (means < t["blank_luma"]) & (stds < t["blank_std"])
+    blank = int(np.sum(blank_mask))
+    scores: dict[str, Any] = {
         "temporal_consistency": round(consistency, 4),
         "flicker": round(flicker, 3),
         "motion": round(motion, 5),
@@ -192,6 +264,7 @@ def check_frames(
                 "frozen",
                 f"{duplicates} of {len(diffs)} frame changes show no change at all: "
                 "the clip is frozen or stutters",
+                _span(duplicate_pairs, extra=1) or (0, len(frames) - 1),
             )
         )
     if flicker > t["flicker_max"]:
@@ -202,7 +275,13 @@ def check_frames(
             )
         )
     if blank:
-        flags.append(QcFlag("blank_frames", f"{blank} of {len(frames)} frames are blank or nearly black"))
+        flags.append(
+            QcFlag(
+                "blank_frames",
+                f"{blank} of {len(frames)} frames are blank or nearly black",
+                _span(np.flatnonzero(blank_mask)),
+            )
+        )
     if consistency < t["consistency_min"] and frozen <= t["frozen_fraction"]:
         flags.append(
             QcFlag(
@@ -214,8 +293,4 @@ def check_frames(
     if wants_motion and motion < t["motion_min"]:
         asked = f" although the prompt asks for it ({prompt!r})" if prompt else ""
         flags.append(QcFlag("low_motion", f"little motion{asked}"))
-    adherence: dict[str, Any] | None = None
-    if prompt_check and prompt:
-        adherence, found = prompt_checker(prompt_check)(original, prompt)
-        flags.extend(found)
-    return QcReport(scores, flags, adherence)
+    return scores, flags, blank_mask

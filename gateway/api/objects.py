@@ -310,6 +310,9 @@ class Cut(_Object):
     fps: int
     seconds: float
     url: str
+    # Continuity between adjacent winners: {"flags": [{"code": "continuity_jump", "message", "shots"}],
+    # "scores": [{"shots": [a, b], "cut_luma_jump", ...}]}; null when no clip could be read.
+    qc: dict[str, Any] | None = None
 
 
 class Pack(_Object):

@@ -277,6 +277,7 @@ def build_cut(state: AppState, who: Principal, project_id: str, req: CutCreate) 
         "fps": cut.fps,
         "seconds": cut.seconds,
         "url": f"/v1/projects/{project_id}/cut/content",
+        "qc": cut.qc,
     }
 
 

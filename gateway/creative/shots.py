@@ -236,9 +236,17 @@ def new_cut_id() -> str:
 
 
 def record_cut(
-    conn: Connection, cut_id: str, project_id: str, take_ids: list[str], size: str, fps: int, seconds: float
+    conn: Connection,
+    cut_id: str,
+    project_id: str,
+    take_ids: list[str],
+    size: str,
+    fps: int,
+    seconds: float,
+    qc: dict[str, Any] | None = None,
 ) -> str:
-    """Record a cut whose file is already written (a row never points at a file that is not there)."""
+    """Record a cut whose file is already written (a row never points at a file that is not there),
+    with its continuity checks (``qc``)."""
     conn.execute(
         insert(cuts).values(
             id=cut_id,
@@ -248,6 +256,7 @@ def record_cut(
             fps=fps,
             seconds=seconds,
             created_at=time.time(),
+            qc=qc,
         )
     )
     return cut_id

@@ -4,7 +4,9 @@ the cut. The API and the dashboard both go through here; the web layer only pars
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -25,10 +27,16 @@ from gateway.engine.jobs.service import JobService
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
 from gateway.engine.webhooks.outbox import publish
+from local_models.decode import read_boundary_frames
+from local_models.qc_continuity import cut_qc
 from local_models.spec import VideoRequest, parse_size
-from local_models.video import concat_videos, probe
+from local_models.video import VideoRejected, concat_videos, probe
 
-__all__ = ["Cut", "TakeRequest", "assemble_cut", "render_takes"]
+__all__ = ["CUT_QC_MAX_PIXELS", "Cut", "TakeRequest", "assemble_cut", "cut_continuity", "render_takes"]
+
+log = logging.getLogger("framegate.studio")
+
+CUT_QC_MAX_PIXELS = 4096 * 2160  # the continuity check decodes boundary frames of clips up to DCI 4K
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,31 @@ class Cut:
     size: str
     fps: int
     seconds: float
+    # Continuity across each cut (``local_models.qc_continuity.cut_qc``): flags naming both shots, and
+    # each cut's scores; None when no boundary frame could be read.
+    qc: dict[str, Any] | None = field(default=None)
+
+
+def cut_continuity(winners: list[tuple[Row[Any], Row[Any], Path]]) -> dict[str, Any] | None:
+    """Continuity between the winners, in order, as (shot, take, video path): only each clip's first
+    and last frames are decoded. A clip that cannot be read is left out of the check (logged)."""
+    shots: list[tuple[str, int, str | None, Any, Any]] = []
+    for shot, take, path in winners:
+        first: Any
+        last: Any
+        try:
+            first, last = read_boundary_frames(path, max_pixels=CUT_QC_MAX_PIXELS)
+        except VideoRejected as exc:
+            log.warning("no continuity check at shot %s: %s", shot.id, exc.message)
+            first = last = None
+        shots.append((shot.id, int(shot.position), take.prompt or shot.prompt, first, last))
+    if all(first is None for *_, first, _ in shots):
+        return None
+    try:
+        return cut_qc(shots)
+    except Exception:  # a quality note must never cost the creator the cut itself
+        log.exception("the continuity check failed")
+        return None
 
 
 def assemble_cut(
@@ -131,7 +164,7 @@ def assemble_cut(
             code="shot_without_winner",
             param="project_id",
         )
-    paths, take_ids, seconds = [], [], 0.0
+    paths, take_ids, seconds, winners = [], [], 0.0, []
     for shot, win in pairs:
         assert win is not None
         take, job = win
@@ -139,6 +172,7 @@ def assemble_cut(
         if job.status != "completed" or path is None:
             raise Conflict(f"the winning take of shot {shot.position} has no video", code="take_not_ready")
         paths.append(path)
+        winners.append((shot, take, path))
         take_ids.append(take.id)
         seconds += job.params["frames"] / job.params["fps"]
     infos = [probe(p) for p in paths]
@@ -149,15 +183,17 @@ def assemble_cut(
     cut_id = new_cut_id()
     concat_videos(paths, artifacts.cut_path(cut_id), width=width, height=height, fps=fps)
     artifacts.publish_cut(cut_id)
-    cut = Cut(cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3))
+    cut = Cut(
+        cut_id, project_id, take_ids, f"{width}x{height}", fps, round(seconds, 3), cut_continuity(winners)
+    )
     with db.write() as conn:
-        record_cut(conn, cut_id, project_id, take_ids, cut.size, fps, cut.seconds)
+        record_cut(conn, cut_id, project_id, take_ids, cut.size, fps, cut.seconds, cut.qc)
         data = {"id": cut_id, "object": "cut", "project_id": project_id, "takes": take_ids}
         publish(
             conn,
             account_id,
             "project.cut.completed",
-            {**data, "size": cut.size, "fps": fps, "seconds": cut.seconds},
+            {**data, "size": cut.size, "fps": fps, "seconds": cut.seconds, "qc": cut.qc},
             cut_id,
         )
     return cut

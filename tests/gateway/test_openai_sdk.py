@@ -10,7 +10,7 @@ import pytest
 
 from local_models.video import probe, read_frames
 
-from ..support import live_server, make_settings, png_bytes, require_module
+from ..support import live_server, make_settings, png_gradient, require_module
 
 openai = require_module("openai")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -63,7 +63,7 @@ def test_image_to_video_and_native_extras(server: tuple[str, str]) -> None:
         prompt="slide it",
         seconds="2",
         size="48x32",
-        input_reference=("first.png", png_bytes(48, 32), "image/png"),
+        input_reference=("first.png", png_gradient(48, 32), "image/png"),
         extra_body={"seed": 1234, "steps": 3},
     )
     assert video.status == "completed"

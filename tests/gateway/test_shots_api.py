@@ -90,6 +90,10 @@ async def test_shot_list_to_cut(gw: Gateway, tmp_path: Path) -> None:
     event = json.loads(post.body)
     assert event["type"] == "project.cut.completed" and event["data"]["id"] == cut["id"]
     assert cut["object"] == "cut" and cut["takes"] == [takes[0]["id"], redo["id"]]
+    # Continuity across the cut, from the winners' boundary frames: scores for the one cut, naming both
+    # shots; any flag names them too (test_qc_seed_checks covers what is flagged).
+    assert [s["shots"] for s in cut["qc"]["scores"]] == [[first["id"], second["id"]]]
+    assert all(f["shots"] == [first["id"], second["id"]] for f in cut["qc"]["flags"])
     content = await gw.client.get(cut["url"], headers=h)
     assert content.headers["content-type"] == "video/mp4"
     path = tmp_path / "cut.mp4"

@@ -162,6 +162,7 @@ cuts = Table(
     Column("fps", Integer, nullable=False),
     Column("seconds", Float, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("qc", JSON, nullable=True),  # continuity across its cuts (local_models.qc_continuity)
     Index("ix_cuts_project", "project_id", "created_at"),
 )
 

@@ -13,6 +13,7 @@ from typing import Any
 from adapters import Artifact
 from gateway.engine.jobs.submission import format_seconds
 from gateway.engine.prompts import wants_motion
+from local_models.decode import read_audio_bounded
 from local_models.qc import check_frames
 from local_models.video import VideoRejected, read_frames_bounded, write_posters
 
@@ -46,8 +47,10 @@ def quality_of(
     max_frames: int,
     max_pixels: int,
     frames: Any | None = None,
+    fps: float | None = None,
 ) -> dict[str, Any] | None:
-    """The quality report of a finished clip, or None for a clip over the caps.
+    """The quality report of a finished clip, or None for a clip over the caps. A clip with sound
+    is also checked for audio-visual sync (``fps``: its frame rate).
 
     ``frames``: the clip already decoded (for its posters); otherwise it is decoded here, once.
     ``prompt_check``: the model's prompt-adherence checker (``ModelSpec.prompt_check``), if it has one.
@@ -58,7 +61,20 @@ def quality_of(
         except VideoRejected as exc:
             log.warning("no quality checks for %s: %s (%s)", job_id, exc.message, exc.code)
             return None
-    report = check_frames(frames, prompt=prompt, wants_motion=wants_motion(prompt), prompt_check=prompt_check)
+    sound = None
+    try:
+        sound = read_audio_bounded(video, max_seconds=max_frames / max(1.0, fps or 1.0))
+    except VideoRejected as exc:
+        log.warning("no sound checked for %s: %s", job_id, exc.message)
+    report = check_frames(
+        frames,
+        prompt=prompt,
+        wants_motion=wants_motion(prompt),
+        prompt_check=prompt_check,
+        audio=sound.samples if sound is not None else None,
+        sample_rate=sound.sample_rate if sound is not None else None,
+        fps=fps,
+    )
     return report.as_dict()
 
 

@@ -1,4 +1,5 @@
-"""QC-gated settlement: an account's choice, a job's re-render, and the ``refund`` transfer kind
+"""QC-gated settlement: an account's choice, a job's re-render, and the ``refund`` transfer kind; a
+cut's continuity checks
 
 Revision ID: 0005
 Revises: 0004
@@ -41,11 +42,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("qc_settlement", sa.String(length=16), nullable=True))
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rerender", sa.JSON(), nullable=True))
+    with op.batch_alter_table("cuts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("qc", sa.JSON(), nullable=True))
     _kinds(_OLD, _NEW)
 
 
 def downgrade() -> None:
     _kinds(_NEW, _OLD)
+    with op.batch_alter_table("cuts", schema=None) as batch_op:
+        batch_op.drop_column("qc")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_column("rerender")
     with op.batch_alter_table("accounts", schema=None) as batch_op:
