@@ -68,7 +68,46 @@
       videos.forEach((v) => v.addEventListener("ended", () => {
         if (playing) videos.forEach((o) => { o.currentTime = 0; o.play(); });
       }));
+      reviewControls(group, videos, () => {
+        playing = false;
+        play.textContent = "Play all";
+        group.dataset.playing = "no";
+      });
     });
+  }
+
+  // The seed's review advice: watch at half speed, step frame by frame, see where each flag is.
+  function reviewControls(group, videos, paused) {
+    const speed = group.querySelector("[data-ab-speed]");
+    const counter = group.querySelector("[data-ab-frame]");
+    const fps = (v) => Number(v.dataset.fps) || 8;
+    const frameOf = (v) => Math.floor(v.currentTime * fps(v) + 1e-3);
+    const show = () => {
+      counter.textContent = `frame ${frameOf(videos[0]) + 1}`;
+      videos.forEach((v) => {
+        const badge = v.parentElement.querySelector("[data-flag-now]");
+        if (!badge) return;
+        const frame = frameOf(v);
+        const here = JSON.parse(v.dataset.flags || "[]").filter((f) => f.frames[0] <= frame && frame <= f.frames[1]);
+        badge.textContent = here.map((f) => f.code.replaceAll("_", " ")).join(" · ");
+        badge.hidden = !here.length;
+      });
+    };
+    speed.addEventListener("click", () => {
+      const half = speed.getAttribute("aria-pressed") !== "true";
+      speed.setAttribute("aria-pressed", half ? "true" : "false");
+      videos.forEach((v) => { v.playbackRate = half ? 0.5 : 1; v.defaultPlaybackRate = v.playbackRate; });
+    });
+    group.querySelectorAll("[data-ab-step]").forEach((button) => button.addEventListener("click", () => {
+      videos.forEach((v) => v.pause());
+      paused();
+      const step = Number(button.dataset.abStep);
+      const frame = Math.max(0, frameOf(videos[0]) + step);
+      // Aim at the middle of the frame: seeking to its exact start can land on the one before.
+      videos.forEach((v) => { v.currentTime = Math.min(v.duration || Infinity, (frame + 0.5) / fps(v)); });
+      setTimeout(show, 50);
+    }));
+    videos.forEach((v) => { v.addEventListener("timeupdate", show); v.addEventListener("seeked", show); });
   }
 
   document.addEventListener("DOMContentLoaded", () => { liveJobs(); syncTakes(); });
