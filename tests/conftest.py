@@ -4,6 +4,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,23 @@ def db(database_url: str):  # type: ignore[no-untyped-def]
     database.dispose()
 
 
+# The longest tests, started first so that under pytest-xdist (-n 2) they run beside the rest instead of
+# after it (the scale-out scenario alone takes minutes).
+_FIRST = (
+    "tests/system/",
+    "tests/local_models/shapes/test_shipped_models.py",
+    "tests/adapters/test_ray_serve.py",
+)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[Any]) -> None:
+    def rank(item: Any) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(_FIRST) if path.startswith(prefix)), len(_FIRST))
+
+    items.sort(key=rank)  # stable: the rest keep their order
+
+
 _EXIT_STATUS: list[int] = []
 
 
@@ -67,7 +85,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # burying the line that says how the run ended. Everything is written and closed by now, so
     # leave without the interpreter's finalizers.
     # bench/mutation.py runs pytest inside mutmut's own processes, which must return normally.
-    if _EXIT_STATUS and "triton" in sys.modules and not os.environ.get("FRAMEGATE_NO_FAST_EXIT"):
+    # xdist's workers report to the controller as they shut down: only the controller leaves early.
+    leave = not os.environ.get("FRAMEGATE_NO_FAST_EXIT") and not os.environ.get("PYTEST_XDIST_WORKER")
+    if _EXIT_STATUS and "triton" in sys.modules and leave:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT_STATUS[-1])
