@@ -3,6 +3,7 @@ every (model, backend) offer with its price from the config."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -36,10 +37,18 @@ def build_backends(
         if metrics is not None:
             metrics.models_loaded.labels(model=loaded.model_id).inc()
             metrics.model_load_seconds.labels(model=loaded.model_id).observe(loaded.load_seconds)
+        # A loaded pipeline is ~250k Python objects that live until it is evicted: out of the cyclic
+        # GC's reach, or every full collection rescans them (90-140 ms pauses of the event loop,
+        # measured under wrk, as app startup's gc.freeze() found for the rest).
+        gc.freeze()
 
     def on_evict(model_id: str) -> None:
         if metrics is not None:
             metrics.model_evictions.labels(model=model_id).inc()
+        # The evicted pipeline's cycles are frozen with everything else: collect them once, refreeze.
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
     local_backends = {entry.backend for entry in catalog} - set(config.backends)
     for name in sorted(local_backends):
