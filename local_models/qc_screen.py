@@ -10,13 +10,14 @@ Frames are uint8 (T, H, W, 3), at most 256 pixels a side (as :func:`read_frames_
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from .qc import THRESHOLDS, QcFlag, prompt_checker
 
-__all__ = ["HARD_BLANK_FRACTION", "Screening", "screen_frames"]
+__all__ = ["HARD_BLANK_FRACTION", "Screening", "asks_for_dark", "screen_frames"]
 
 HARD_BLANK_FRACTION = 0.4  # blank frames are a hard defect from 40% of the clip (a blank second half)
 
@@ -48,6 +49,15 @@ def _frozen_fraction(frames: np.ndarray) -> float:
     return same / (len(frames) - 1)
 
 
+# A prompt that asks for black or darkness gets it: its blank frames are not a defect (nor a refund).
+_DARK = re.compile(r"\b(black|blackness|blackout|dark|darkness|darkens|fades?|fading|night)\b", re.I)
+
+
+def asks_for_dark(prompt: str) -> bool:
+    """Whether ``prompt`` asks for black, darkness or a fade, which look like blank frames."""
+    return bool(_DARK.search(prompt))
+
+
 def screen_frames(
     frames: np.ndarray, *, prompt: str, wants_motion: bool | None, prompt_check: str | None
 ) -> Screening:
@@ -60,7 +70,7 @@ def screen_frames(
     blank = _blank_frames(frames) if count else 0
     frozen = _frozen_fraction(frames)
     defects: list[QcFlag] = []
-    if count == 0 or blank >= HARD_BLANK_FRACTION * count:
+    if count == 0 or (blank >= HARD_BLANK_FRACTION * count and not asks_for_dark(prompt)):
         defects.append(QcFlag("blank_frames", f"{blank} of {count} frames are blank or nearly black"))
     elif wants_motion and frozen > THRESHOLDS["frozen_fraction"]:
         defects.append(

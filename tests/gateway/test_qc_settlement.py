@@ -145,3 +145,11 @@ async def test_the_gateway_default_applies_to_accounts_that_did_not_choose(
         created = (await gw.create(key, model="fake-video", prompt=PROMPT, seconds="2")).json()
         done = await gw.wait(key, created["id"])
         assert fake(gw).calls == 1 and done["cost"] == 4.0
+
+
+async def test_a_prompt_that_asks_for_black_is_not_refunded_for_it(qgw: Gateway) -> None:
+    fake(qgw).blank_tail = 0.5
+    key = qgw.new_key(credits=10)
+    body = {"model": "fake-video", "prompt": "a red square slides right, then fades to black", "seconds": "2"}
+    done = await qgw.wait(key, (await qgw.create(key, **body)).json()["id"])
+    assert fake(qgw).calls == 1 and done["cost"] == 4.0 and done["billing"]["rerendered"] is False
