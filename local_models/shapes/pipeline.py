@@ -1,8 +1,10 @@
 """``ShapesPipeline``: text (and optionally a first frame) to a short clip of a moving shape.
 
 A diffusers ``DiffusionPipeline`` with four components: a word-level tokenizer, the slot text
-encoder, a denoiser (``ShapesUNet``) and ``FlowMatchEulerDiscreteScheduler``.
-It renders at the model's native 32x32 and, when asked for more, upsamples (bicubic) for display.
+encoder, a denoiser (``ShapesUNet``) and ``FlowMatchEulerDiscreteScheduler``, plus an optional fifth,
+the learned ``upsampler`` (``ShapesUpsampler``). It renders at the model's native 32x32 and, when
+asked for more, decodes each frame to a crisp 128x128 with the upsampler (resized to the size asked);
+only a pipeline saved without one falls back to bicubic interpolation.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers import DiffusionPipeline, FlowMatchEulerDiscreteScheduler
 from diffusers.utils.outputs import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -22,6 +23,7 @@ from PIL import Image
 # Diffusers loads a component class only from a module that is already imported.
 from . import text, unet  # noqa: F401
 from .text import MAX_TOKENS
+from .upsampler import resize_frames  # also registers ShapesUpsampler for loading
 
 __all__ = ["ShapesPipeline", "ShapesPipelineOutput", "image_to_tensor"]
 
@@ -43,17 +45,28 @@ def image_to_tensor(image: Image.Image, size: int) -> torch.Tensor:
 
 class ShapesPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "text_encoder->denoiser"
+    _optional_components = ["upsampler"]
     tokenizer: Any
     text_encoder: Any
     denoiser: Any
     scheduler: Any
+    upsampler: Any
 
     def __init__(
-        self, tokenizer: Any, text_encoder: Any, denoiser: Any, scheduler: FlowMatchEulerDiscreteScheduler
+        self,
+        tokenizer: Any,
+        text_encoder: Any,
+        denoiser: Any,
+        scheduler: FlowMatchEulerDiscreteScheduler,
+        upsampler: Any = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.register_modules(  # type: ignore[attr-defined]
-            tokenizer=tokenizer, text_encoder=text_encoder, denoiser=denoiser, scheduler=scheduler
+            tokenizer=tokenizer,
+            text_encoder=text_encoder,
+            denoiser=denoiser,
+            scheduler=scheduler,
+            upsampler=upsampler,
         )
 
     @property
@@ -128,7 +141,7 @@ class ShapesPipeline(DiffusionPipeline):
         out_h, out_w = height or size, width or size
         if (out_h, out_w) != (size, size):
             flat = video.permute(0, 2, 1, 3, 4).reshape(batch * frames, 3, size, size)
-            flat = F.interpolate(flat, size=(out_h, out_w), mode="bicubic", align_corners=False).clamp(0, 1)
+            flat = resize_frames(flat, out_h, out_w, self.upsampler)
             video = flat.view(batch, frames, 3, out_h, out_w).permute(0, 2, 1, 3, 4)
         result: Any = video.permute(0, 2, 3, 4, 1)  # (B, T, H, W, 3)
         if output_type == "np":

@@ -4,6 +4,7 @@ The runtime (serving and QC's adherence check) is ``local_models.shapes``; this 
 shipped weights. Run from the repository root::
 
     python -m tools.shapes.train --model shapes-fast [--steps 3000] [--threads 1]
+    python -m tools.shapes.upsampler_train [--steps 1200]   # the learned 32 -> 128 upsampler
     python -m tools.shapes.evaluate --model shapes-hq [--n 200] [--sheet sheet.png]
     python -m tools.shapes.card --model shapes-hq [--n 200]
 """

@@ -3,7 +3,8 @@
     python -m tools.shapes.train --model shapes-fast [--steps 3000] [--threads 1]
 
 Writes the EMA weights (fp16) with ``save_pretrained`` to ``local_models/shapes/weights/<model>``
-every ``--save-every`` steps and at the end, plus ``training.json`` (time, loss, adherence).
+every ``--save-every`` steps and at the end, plus ``training.json`` (time, loss, adherence). A learned
+upsampler already in ``upsampler/`` is kept; ``python -m tools.shapes.upsampler_train`` retrains it.
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ def save(pipe: Any, out: Path, record: dict[str, Any]) -> None:
     half.text_encoder.to(torch.float16)
     half.save_pretrained(out)
     (out / "training.json").write_text(json.dumps(record, indent=2))
+    index = json.loads((out / "model_index.json").read_text())
+    if (out / "upsampler" / "config.json").is_file() and index.get("upsampler", [None])[0] is None:
+        # Keep the learned upsampler already there (retrain it for the new weights with
+        # ``python -m tools.shapes.upsampler_train``).
+        index["upsampler"] = ["local_models.shapes.upsampler", "ShapesUpsampler"]
+        (out / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ from PIL import Image
 
 from local_models.shapes.pipeline import ShapesPipeline
 from local_models.shapes.text import ShapesTextEncoder, build_tokenizer, concept_table, token_concepts
-from tools.shapes.train import build_pipeline
+from local_models.shapes.upsampler import ShapesUpsampler
+from tools.shapes.train import build_pipeline, save
+from tools.shapes.upsampler_train import attach
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,24 @@ def test_image_conditioning_changes_the_output(saved: Path) -> None:
     image = Image.new("RGB", (64, 48), (255, 0, 0))
     with_image = pipe("a red circle", image=image, num_inference_steps=2, generator=gen()).frames
     assert not np.array_equal(plain, with_image)
+
+
+def test_upsampler_is_an_optional_component(tmp_path: Path) -> None:
+    """Attached, it loads with the pipeline and decodes every size above 32; retraining the
+    denoiser keeps it; without it the pipeline upsamples bicubically (``saved`` has none)."""
+    pipe = build_pipeline("shapes-fast", seed=3)
+    pipe.save_pretrained(tmp_path)
+    net = ShapesUpsampler()
+    torch.manual_seed(0)
+    torch.nn.init.normal_(net.out.weight, std=0.05)  # an untrained one adds nothing
+    attach(net, tmp_path)
+    save(pipe, tmp_path, {"steps": 0})  # as a retrained denoiser is saved over it
+    loaded = ShapesPipeline.from_pretrained(tmp_path)
+    assert isinstance(loaded.upsampler, ShapesUpsampler)
+    assert loaded.upsampler.out.weight.dtype == torch.float32
+    gen = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    learned = loaded("a red circle", height=128, width=128, num_inference_steps=1, generator=gen()).frames
+    loaded.upsampler = None
+    plain = loaded("a red circle", height=128, width=128, num_inference_steps=1, generator=gen()).frames
+    assert learned.shape == plain.shape == (1, 8, 128, 128, 3)
+    assert not np.allclose(learned, plain)
