@@ -49,12 +49,18 @@ def _frozen_fraction(frames: np.ndarray) -> float:
     return same / (len(frames) - 1)
 
 
-# A prompt that asks for black or darkness gets it: its blank frames are not a defect (nor a refund).
-_DARK = re.compile(r"\b(black|blackness|blackout|dark|darkness|darkens|fades?|fading|night)\b", re.I)
+# A prompt that asks for a black picture gets it: its blank frames are not a defect (nor a refund).
+# Only the picture itself going dark counts, not a dark object ("a black cat", "a dark dress").
+_DARK = re.compile(
+    r"\b(black ?screen|blackness|blackout|pitch[- ]black|(in|into) (the )?(dark|darkness)|darkness"
+    r"|(fades?|fading|cuts?|goes|going) (out|to black|dark)|lights? (go|goes|going) out)\b",
+    re.I,
+)
 
 
 def asks_for_dark(prompt: str) -> bool:
-    """Whether ``prompt`` asks for black, darkness or a fade, which look like blank frames."""
+    """Whether ``prompt`` asks for the picture to be black (a black screen, darkness, a fade or cut to
+    black), which looks like blank frames."""
     return bool(_DARK.search(prompt))
 
 

@@ -100,14 +100,14 @@ async def create_checkout(
 async def stripe_webhook(request: Request, state: StateDep) -> dict[str, Any]:
     """Stripe's events. Authenticated by the ``Stripe-Signature`` over the raw body, not an API key."""
     payload = await request.body()
-    await loads_json_off_loop(payload)  # the edge rules (depth, text, numbers) before the signature
-    try:
+    try:  # the signature first: an unsigned body costs one HMAC, never a JSON parse
         event = billing.verify_event(
             payload, request.headers.get("stripe-signature"), state.stripe.webhook_secret
         )
     except billing.BillingError:
         state.metrics.webhooks.labels(outcome="rejected").inc()
         raise
+    await loads_json_off_loop(payload)  # then the edge rules (depth, text, numbers) on what is stored
 
     def apply() -> str:
         with state.db.write() as conn:

@@ -29,6 +29,10 @@ __all__ = [
 ]
 
 MAX_JSON_DEPTH = 32
+# A body's JSON values (numbers, strings, members...), at most. The largest legitimate body (a shot
+# list, a compare across models) has a few hundred; millions of zeros in 24 MB would cost seconds of
+# parsing and gigabytes of Python objects, so such a body is refused before it is parsed.
+MAX_JSON_VALUES = 100_000
 _INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -77,32 +81,46 @@ def _check_tree(data: Any) -> None:
     """Walk the decoded JSON once, without recursion: depth, text, integer range, finite floats. Paths
     are spelled out only for an error: a body of millions of values costs one pass, no strings."""
     stack: list[tuple[Any, Trail, int]] = [(data, None, 1)]
+    seen = 0
     while stack:
         value, trail, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise BadRequest(
-                    f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
-                )
-            items: Iterable[tuple[object, Any]] = (
-                value.items() if isinstance(value, dict) else enumerate(value)
-            )
-            for key, child in items:
-                if isinstance(key, str) and not _clean(key):
-                    check_text(key, _path((trail, key)))
-                stack.append((child, (trail, key), depth + 1))
-        elif isinstance(value, str):
-            if not _clean(value):
-                check_text(value, _path(trail) or None)
-        elif isinstance(value, bool) or value is None:
+        if not isinstance(value, dict | list):
+            _check_scalar(value, trail)
             continue
-        elif (isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX) or (
-            isinstance(value, float) and not math.isfinite(value)
-        ):
-            path = _path(trail)
+        if depth > MAX_JSON_DEPTH:
             raise BadRequest(
-                f"{path or 'the body'}: number out of range", code="invalid_parameter", param=path or None
+                f"the JSON body is nested more than {MAX_JSON_DEPTH} levels deep", code="invalid_json"
             )
+        seen += len(value)
+        if seen > MAX_JSON_VALUES:
+            raise _too_many_values()
+        items: Iterable[tuple[object, Any]] = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(key, str) and not _clean(key):
+                check_text(key, _path((trail, key)))
+            if isinstance(child, dict | list):
+                stack.append((child, (trail, key), depth + 1))
+            else:  # checked in place: no record per scalar
+                _check_scalar(child, (trail, key))
+
+
+def _check_scalar(value: Any, trail: Trail) -> None:
+    if isinstance(value, str):
+        if not _clean(value):
+            check_text(value, _path(trail) or None)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif (isinstance(value, int) and not _INT_MIN <= value <= _INT_MAX) or (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        path = _path(trail)
+        raise BadRequest(
+            f"{path or 'the body'}: number out of range", code="invalid_parameter", param=path or None
+        )
+
+
+def _too_many_values() -> BadRequest:
+    return BadRequest(f"the JSON body has more than {MAX_JSON_VALUES} values", code="invalid_json")
 
 
 def _clean(text: str) -> bool:
@@ -122,6 +140,9 @@ def loads_json(raw: bytes, *, param: str | None = None) -> Any:
     """Decode a JSON body (or, with ``param``, that field's JSON text) under the edge rules; 400
     ``invalid_json`` / ``invalid_parameter`` otherwise."""
     what = "the body" if param is None else param
+    # Separators bound the values (within strings they only overcount): refuse before parsing.
+    if raw.count(b",") + raw.count(b":") > 2 * MAX_JSON_VALUES:
+        raise _too_many_values()
     try:
         # UTF-8 only (json.loads would also guess UTF-16/32); a BOM is then a JSON error, as it should be.
         text = raw.decode("utf-8")

@@ -89,9 +89,15 @@ async def test_signed_events_with_overlong_ids_are_a_400(sgw: Gateway, field: st
 
 async def test_a_lone_surrogate_in_a_key_is_a_readable_400(sgw: Gateway) -> None:
     key = sgw.new_key()
-    for path, headers in (("/v1/billing/stripe/webhook", {}), ("/v1/projects", auth(key))):
+    obj = b'{"id": "cs_1", "\\udc00": 1}'
+    event = b'{"id": "evt_1", "type": "checkout.session.completed", "data": {"object": ' + obj + b"}}"
+    signed = {"stripe-signature": _signed(event)}  # an unsigned body is not even parsed
+    for path, headers, body in (
+        ("/v1/billing/stripe/webhook", signed, event),
+        ("/v1/projects", auth(key), b'{"\\udc00": 1}'),
+    ):
         answer = await sgw.client.post(
-            path, content=b'{"\\udc00": 1}', headers={**headers, "content-type": "application/json"}
+            path, content=body, headers={**headers, "content-type": "application/json"}
         )
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["code"] == "invalid_parameter"
@@ -290,3 +296,23 @@ async def test_another_accounts_take_reveals_nothing(gw: Gateway) -> None:
     answer = await gw.client.post(f"/v1/takes/{take_id}/winner", headers=auth(other))
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "take_not_found"
     assert ids["shot"] not in answer.text
+
+
+async def test_a_body_of_millions_of_values_is_refused_before_it_is_parsed(sgw: Gateway) -> None:
+    """24 MB of zeros in one array (under the body cap) took 45 s and 2.4 GB to check; it is refused at
+    once, with or without a key, and an unsigned Stripe webhook is not parsed at all."""
+    key = sgw.new_key()
+    zeros = b'{"qc_settlement": [' + b"0," * 3_000_000 + b"0]}"
+    patched = await sgw.client.patch(
+        "/v1/account", content=zeros, headers={**auth(key), "content-type": "application/json"}
+    )
+    assert patched.status_code == 400 and patched.json()["error"]["code"] == "invalid_json", patched.text
+    many_keys = json.dumps({f"k{i}": 1 for i in range(150_000)}).encode()
+    keys = await sgw.client.patch(
+        "/v1/account", content=many_keys, headers={**auth(key), "content-type": "application/json"}
+    )
+    assert keys.status_code == 400 and "more than 100000 values" in keys.json()["error"]["message"]
+    unsigned = await sgw.client.post(
+        "/v1/billing/stripe/webhook", content=zeros, headers={"content-type": "application/json"}
+    )
+    assert unsigned.status_code == 400 and unsigned.json()["error"]["code"] == "invalid_signature"

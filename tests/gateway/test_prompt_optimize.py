@@ -4,6 +4,7 @@ good), and the analyzer's suggestions naming the prompt's own subject."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import socket
@@ -234,6 +235,15 @@ FAILURES = {
     ),
     "wrong types": (lambda body: content({"scene": CAT, "prompt": 42}), "not text"),
     "far too long": (lambda body: completion("x" * 300_000), "more than"),
+    "a lone surrogate": (
+        lambda body: completion('{"scene": "a cat on a sofa \\ud800"}'),
+        "not valid Unicode",
+    ),
+    # 3 KB that would inflate to 2 GiB: refused by its header, never decoded
+    "compressed": (
+        lambda body: Raw(gzip.compress(b"0" * 1_000_000), headers={"content-encoding": "gzip"}),
+        "compressed",
+    ),
 }
 
 

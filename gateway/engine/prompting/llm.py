@@ -63,6 +63,10 @@ def parse_chat_answer(raw: bytes) -> dict[str, Any]:
         raise LlmFailure("answered malformed JSON") from None
     if not isinstance(answer, dict):
         raise LlmFailure("answered JSON that is not an object")
+    try:  # lone surrogates ("\ud800" escapes) cannot be stored or sent back as UTF-8
+        json.dumps(answer, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise LlmFailure("answered text that is not valid Unicode") from None
     return answer
 
 
@@ -140,16 +144,24 @@ class LlmEngine:
                     trust_env=False,
                     follow_redirects=False,
                 ) as client,
-                client.stream("POST", self.config.endpoint, json=body, headers=headers) as response,
+                client.stream(
+                    "POST",
+                    self.config.endpoint,
+                    json=body,
+                    # Uncompressed only: the size limit must bound what is decoded, on this loop.
+                    headers={**headers, "accept-encoding": "identity"},
+                ) as response,
             ):
                 if response.status_code != 200:
                     raise LlmFailure(f"answered HTTP {response.status_code}")
+                if response.headers.get("content-encoding", "identity").strip().lower() != "identity":
+                    raise LlmFailure("answered a compressed body (identity was asked for)")
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise LlmFailure(f"answered more than {limit} bytes")
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.aiter_bytes():  # identity: nothing is decoded
                     size += len(chunk)
                     if size > limit:
                         raise LlmFailure(f"answered more than {limit} bytes")
