@@ -71,7 +71,8 @@ class VideoBilling(_Object):
     message: str | None
     rerendered: bool
     first_seed: int | None
-    defects: list[str]
+    first_defects: list[str]  # the first take's hard defects, when it was re-rendered
+    defects: list[str]  # the delivered take's hard defects (refunded when there are any)
 
 
 class Video(_Object):

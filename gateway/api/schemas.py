@@ -251,6 +251,7 @@ def _billing(row: Any) -> dict[str, Any] | None:
         "message": block.get("message"),
         "rerendered": bool(block.get("rerendered")),
         "first_seed": block.get("first_seed"),
+        "first_defects": list(block.get("first_defects", [])),
         "defects": list(block.get("defects", [])),
     }
 

@@ -61,6 +61,7 @@ async def test_a_blank_half_take_is_rerendered_then_refunded_with_its_reason(
         assert bill["rerendered"] is True and bill["first_seed"] == 41 and done["seed"] == 42
         assert bill["charged"] == 0 and bill["refunded"] == 4.0 and done["cost"] == 0
         assert bill["reason"] == "qc_hard_defect" and bill["defects"] == ["blank_frames"]
+        assert bill["first_defects"] == ["blank_frames"]
         assert "blank_frames" in {f["code"] for f in done["qc"]["flags"]}  # the clip keeps its flags
         content = await gw.client.get(f"/v1/videos/{created['id']}/content", headers=auth(key))
         assert content.status_code == 200 and content.content[4:8] == b"ftyp"  # the clip is delivered
@@ -85,6 +86,7 @@ async def test_a_rerender_that_comes_out_clean_is_charged_once(qgw: Gateway) -> 
     bill = done["billing"]
     assert bill["rerendered"] is True and bill["refunded"] == 0 and bill["charged"] == 4.0
     assert "re-rendered once" in bill["message"] and done["seed"] == 8
+    assert bill["first_defects"] == ["blank_frames"] and bill["defects"] == []
     assert "blank_frames" not in {f["code"] for f in done["qc"]["flags"]}
     assert qgw.balance(key).balance_mc == 6_000
     assert [e["kind"] for e in await _ledger(qgw, key, created["id"])] == ["capture"]
@@ -103,6 +105,7 @@ async def test_a_clean_take_is_charged_once_and_never_rerendered(qgw: Gateway) -
         "message": None,
         "rerendered": False,
         "first_seed": None,
+        "first_defects": [],
         "defects": [],
     }
     assert created["billing"] is None  # not settled yet

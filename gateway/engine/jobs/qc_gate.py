@@ -154,5 +154,6 @@ def billing_block(
         "message": message,
         "rerendered": rerender is not None,
         "first_seed": rerender.get("seed") if rerender is not None else None,
+        "first_defects": [d["code"] for d in rerender.get("flags", [])] if rerender is not None else [],
         "defects": [d["code"] for d in defects],
     }
