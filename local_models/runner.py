@@ -33,6 +33,21 @@ class RunOutput:
     sample_rate: int | None = None
 
 
+def _step_callback(progress: ProgressFn, cancel: CancelToken, total: int) -> Callable[..., dict[str, Any]]:
+    """A diffusers ``callback_on_step_end`` that reports progress and stops at the step after a cancel.
+    Raises :class:`GenerationCancelled` at once if ``cancel`` is already set."""
+    if cancel.is_set():
+        raise GenerationCancelled("generation was cancelled")
+
+    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        progress(min(step + 1, total), total)
+        if cancel.is_set():
+            raise GenerationCancelled("generation was cancelled")
+        return callback_kwargs
+
+    return on_step_end
+
+
 def run_pipeline(
     loaded: LoadedPipeline,
     family_name: str,
@@ -55,14 +70,7 @@ def run_pipeline(
     generator = torch.Generator(device="cpu").manual_seed(params.seed)
     total = family.progress_total(params)
 
-    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-        progress(min(step + 1, total), total)
-        if cancel.is_set():
-            raise GenerationCancelled("generation was cancelled")
-        return callback_kwargs
-
-    if cancel.is_set():
-        raise GenerationCancelled("generation was cancelled")
+    on_step_end = _step_callback(progress, cancel, total)
     with torch.inference_mode():
         output = pipe(**kwargs, generator=generator, output_type="np", callback_on_step_end=on_step_end)
     frames = output.frames[0]
@@ -106,14 +114,7 @@ def run_pipeline_batch(
     generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in params]
     total = family.progress_total(first)
 
-    def on_step_end(pipe: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
-        progress(min(step + 1, total), total)
-        if cancel.is_set():
-            raise GenerationCancelled("generation was cancelled")
-        return callback_kwargs
-
-    if cancel.is_set():
-        raise GenerationCancelled("generation was cancelled")
+    on_step_end = _step_callback(progress, cancel, total)
     with torch.inference_mode():
         output = pipe(**kwargs, generator=generators, output_type="np", callback_on_step_end=on_step_end)
     clips = output.frames

@@ -23,7 +23,7 @@ from adapters.base import ProgressCallback
 from gateway.engine.db import Database, jobs
 from gateway.engine.events import JobEvent
 from gateway.engine.jobs.attempts import AnyEvent, validate_artifact
-from gateway.engine.jobs.states import IN_PROGRESS, QUEUED
+from gateway.engine.jobs.states import QUEUED, claim_values
 
 __all__ = ["batch_key", "claim_batch_mates", "generate_together"]
 
@@ -65,14 +65,7 @@ def claim_batch_mates(
             taken = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == row.id, jobs.c.status == QUEUED)
-                .values(
-                    status=IN_PROGRESS,
-                    lease_owner=owner,
-                    lease_expires_at=now + lease_seconds,
-                    started_at=now,
-                    attempts=jobs.c.attempts + 1,
-                    progress=0,
-                )
+                .values(**claim_values(owner, now, lease_seconds))
                 .returning(*jobs.c)
             ).one_or_none()
             if taken is not None:

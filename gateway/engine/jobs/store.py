@@ -15,7 +15,7 @@ from gateway.engine.db import Database, jobs
 from gateway.engine.events import EventBus, EventType, JobEvent
 from gateway.engine.jobs.limits import limits_for
 from gateway.engine.jobs.settle import settle_completed
-from gateway.engine.jobs.states import COMPLETED, FAILED, IN_PROGRESS, QUEUED
+from gateway.engine.jobs.states import COMPLETED, FAILED, IN_PROGRESS, QUEUED, claim_values
 from gateway.engine.jobs.submission import JobCandidate
 from router import Queued, next_job
 
@@ -115,14 +115,7 @@ class JobStore:
             result = conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.status == QUEUED)
-                .values(
-                    status=IN_PROGRESS,
-                    lease_owner=owner,
-                    lease_expires_at=now + lease_seconds,
-                    started_at=now,
-                    attempts=jobs.c.attempts + 1,
-                    progress=0,
-                )
+                .values(**claim_values(owner, now, lease_seconds))
             )
             if result.rowcount != 1:
                 return None
