@@ -41,7 +41,7 @@ class OptimizeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str = Field(min_length=1)
+    prompt: str  # blank (after stripping) is missing_prompt, as on POST /v1/videos
     model: str | None = Field(default=None, min_length=1, max_length=64)
 
 

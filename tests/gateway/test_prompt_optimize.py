@@ -142,6 +142,7 @@ async def test_the_analyzer_suggests_for_the_prompts_subject(rules_gw: Gateway) 
         ({"prompt": ["a cat"]}, 400, "invalid_parameter"),
         ({"prompt": None}, 400, "invalid_parameter"),
         ({"prompt": "   "}, 400, "missing_prompt"),
+        ({"prompt": ""}, 400, "missing_prompt"),
         ({}, 400, "missing_parameter"),
         ({"prompt": CAT, "model": "no-such-model"}, 400, "model_not_found"),
         ({"prompt": CAT, "model": 7}, 400, "invalid_parameter"),
