@@ -25,6 +25,7 @@ from gateway.engine.webhooks.signing import SecretKey, signature_header
 __all__ = ["DEFAULT_SCHEDULE", "DeliveryConfig", "WebhookDeliverer", "post_signed"]
 
 log = logging.getLogger("framegate.webhooks")
+STOP_SECONDS = 5.0  # how long stop() waits for cancelled sends and the HTTP client to close
 
 # Seconds to wait after each failed attempt: 8 attempts over about 24.4 hours.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 300, 1800, 7200, 18000, 36000, 24000)
@@ -79,14 +80,20 @@ class WebhookDeliverer:
         self._task = asyncio.create_task(self._run(), name="webhook-deliverer")
 
     async def stop(self) -> None:
-        for task in list(self._sending):
+        sending = list(self._sending)
+        for task in sending:
             task.cancel()  # its claim lapses and another round sends it again
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # Bounded: a send cancelled mid-request must not hold the connection pool's close for ever
+        # (a test once waited on it with an idle loop).
+        if sending:
+            await asyncio.wait(sending, timeout=STOP_SECONDS)
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._client.aclose(), STOP_SECONDS)
 
     def handle(self, event: JobEvent) -> None:
         if event.type in PUBLISHED:
