@@ -96,6 +96,16 @@ def _hold(conn: Connection, account_id: str, amount_mc: int, transfer: dict[str,
     return conn.execute(inserted).first() is not None
 
 
+def _tags(held: Row[Any]) -> dict[str, Any]:
+    """What a job's transfers carry from its reserve: the job, key, project and model they are for."""
+    return {
+        "job_id": held.job_id,
+        "api_key_id": held.api_key_id,
+        "project_id": held.project_id,
+        "model": held.model,
+    }
+
+
 def reserve_of(conn: Connection, job_id: str) -> Row[Any] | None:
     """The transfer row of ``job_id``'s reserve (pending, captured or voided), if it has one."""
     return conn.execute(select(transfers).where(transfers.c.key == f"job:{job_id}:reserve")).one_or_none()
@@ -133,10 +143,7 @@ def capture(conn: Connection, job_id: str, amount_mc: int | None = None) -> int 
         credit=held.credit_account_id,
         amount_mc=charge,
         pending_id=held.id,
-        job_id=job_id,
-        api_key_id=held.api_key_id,
-        project_id=held.project_id,
-        model=held.model,
+        **_tags(held),
     )
     return int(charge)
 
@@ -169,10 +176,7 @@ def void(conn: Connection, job_id: str) -> bool:
             amount_mc=held.amount_mc,
             state="posted",
             pending_id=held.id,
-            job_id=job_id,
-            api_key_id=held.api_key_id,
-            project_id=held.project_id,
-            model=held.model,
+            **_tags(held),
             created_at=now,
             settled_at=now,
         )
@@ -257,10 +261,7 @@ def refund(conn: Connection, job_id: str, *, reason: str, detail: dict[str, Any]
         credit=held.debit_account_id,
         amount_mc=amount,
         pending_id=held.id,
-        job_id=job_id,
-        api_key_id=held.api_key_id,
-        project_id=held.project_id,
-        model=held.model,
+        **_tags(held),
         detail={"reason": reason, **(detail or {})},
     )
     return amount

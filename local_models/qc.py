@@ -23,7 +23,10 @@ __all__ = [
     "PromptCheck",
     "QcFlag",
     "QcReport",
+    "blank_mask",
+    "changed_fraction",
     "check_frames",
+    "luma_stats",
     "prompt_checker",
 ]
 
@@ -158,6 +161,22 @@ def _small(frames: np.ndarray, max_side: int = 256) -> np.ndarray:
     return small
 
 
+def changed_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of pixels that change by more than 8 in any channel between two int16 frames."""
+    return float((np.abs(a - b).max(axis=-1) > 8).mean())
+
+
+def luma_stats(frame: np.ndarray) -> tuple[float, float]:
+    """A frame's mean and standard deviation of luma (0-255)."""
+    gray = _gray(frame)
+    return float(gray.mean()), float(gray.std())
+
+
+def blank_mask(means: np.ndarray, stds: np.ndarray) -> np.ndarray:
+    """Which frames are blank: dark (``blank_luma``) with almost no detail (``blank_std``)."""
+    return (means < THRESHOLDS["blank_luma"]) & (stds < THRESHOLDS["blank_std"])
+
+
 def _measure(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], list[float], list[float]]:
     """Each frame's luma mean and std; for each consecutive pair, the fraction of changed pixels, the
     SSIM and the optical flow.
@@ -177,7 +196,7 @@ def _measure(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float], l
         colour = frame.astype(np.int16)
         means[i], stds[i] = gray.mean(), gray.std()
         if prev_gray is not None and prev_colour is not None:
-            changed.append(float((np.abs(prev_colour - colour).max(axis=-1) > 8).mean()))
+            changed.append(changed_fraction(prev_colour, colour))
             ssims.append(_ssim(prev_gray, gray))
             flows.append(_flow(frames[i - 1], frame))
         prev_gray, prev_colour = gray, colour
@@ -247,8 +266,8 @@ def _basic(
     duplicate_pairs = [i for i, c in enumerate(changed) if c < t["duplicate_changed"]]
     duplicates = len(duplicate_pairs)
     frozen = duplicates / len(diffs) if diffs else 1.0
-    blank_mask = (means < t["blank_luma"]) & (stds < t["blank_std"])
-    blank = int(np.sum(blank_mask))
+    blanks = blank_mask(means, stds)
+    blank = int(np.sum(blanks))
     scores: dict[str, Any] = {
         "temporal_consistency": round(consistency, 4),
         "flicker": round(flicker, 3),
@@ -279,7 +298,7 @@ def _basic(
             QcFlag(
                 "blank_frames",
                 f"{blank} of {len(frames)} frames are blank or nearly black",
-                _span(np.flatnonzero(blank_mask)),
+                _span(np.flatnonzero(blanks)),
             )
         )
     if consistency < t["consistency_min"] and frozen <= t["frozen_fraction"]:
@@ -293,4 +312,4 @@ def _basic(
     if wants_motion and motion < t["motion_min"]:
         asked = f" although the prompt asks for it ({prompt!r})" if prompt else ""
         flags.append(QcFlag("low_motion", f"little motion{asked}"))
-    return scores, flags, blank_mask
+    return scores, flags, blanks

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .qc import THRESHOLDS, QcFlag, prompt_checker
+from .qc import THRESHOLDS, QcFlag, blank_mask, changed_fraction, luma_stats, prompt_checker
 
 __all__ = ["HARD_BLANK_FRACTION", "Screening", "asks_for_dark", "screen_frames"]
 
@@ -31,21 +31,18 @@ class Screening:
 
 
 def _blank_frames(frames: np.ndarray) -> int:
-    t = THRESHOLDS
-    luma = frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114
-    means = luma.reshape(len(frames), -1).mean(axis=1)
-    stds = luma.reshape(len(frames), -1).std(axis=1)
-    return int(np.sum((means < t["blank_luma"]) & (stds < t["blank_std"])))
+    stats = np.array([luma_stats(frame) for frame in frames], dtype=np.float32).reshape(-1, 2)
+    return int(np.sum(blank_mask(stats[:, 0], stats[:, 1])))
 
 
 def _frozen_fraction(frames: np.ndarray) -> float:
     """The share of consecutive pairs that are (near-)identical, as ``check_frames`` counts them."""
     if len(frames) < 2:
         return 0.0  # a still image cannot be frozen
-    same = 0
-    for a, b in itertools.pairwise(frames):
-        changed = (np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > 8).mean()
-        same += int(changed < THRESHOLDS["duplicate_changed"])
+    same = sum(
+        changed_fraction(a.astype(np.int16), b.astype(np.int16)) < THRESHOLDS["duplicate_changed"]
+        for a, b in itertools.pairwise(frames)
+    )
     return same / (len(frames) - 1)
 
 
