@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from gateway.engine.db import Database, api_keys, key_revocations
+from gateway.engine.db.point import PointRead
 
 __all__ = [
     "KEY_PREFIX",
@@ -99,22 +100,22 @@ def revoke_key(conn: Connection, key_id: str) -> bool:
     return True
 
 
+_REVOCATIONS = PointRead(select(key_revocations.c.version).where(key_revocations.c.id == 1))
+_LIVE_KEY = PointRead(
+    select(api_keys.c.id, api_keys.c.account_id).where(
+        api_keys.c.key_hash == bindparam("key_hash"), api_keys.c.revoked_at.is_(None)
+    )
+)
+
+
 def revocation_version(db: Database) -> int:
     """How many revocations there have been: a cached key is trusted only while this is unchanged."""
-    with db.read() as conn:
-        value = conn.execute(
-            select(key_revocations.c.version).where(key_revocations.c.id == 1)
-        ).scalar_one_or_none()
-    return int(value or 0)
+    row = db.one(_REVOCATIONS)
+    return int(row.version or 0) if row is not None else 0
 
 
 def lookup(db: Database, secret: str) -> Principal | None:
-    with db.read() as conn:
-        row = conn.execute(
-            select(api_keys.c.id, api_keys.c.account_id).where(
-                api_keys.c.key_hash == hash_key(secret), api_keys.c.revoked_at.is_(None)
-            )
-        ).one_or_none()
+    row = db.one(_LIVE_KEY, key_hash=hash_key(secret))
     return Principal(row.account_id, row.id) if row else None
 
 

@@ -16,6 +16,8 @@ from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from gateway.engine.db.point import PointRead, SqliteReader
+
 __all__ = ["Database", "normalize_url"]
 
 T = TypeVar("T")
@@ -48,8 +50,11 @@ class Database:
         # letting them sleep in SQLite's busy handler (its back-off is what makes p99 latency
         # explode); other processes still wait through busy_timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._points: SqliteReader | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+            if parsed.database and parsed.database != ":memory:" and "mode=memory" not in self.url:
+                self._points = SqliteReader(parsed.database, self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -71,6 +76,14 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def one(self, read: PointRead, **params: Any) -> Any:
+        """The one row (or None) of a point read: on a SQLite file without SQLAlchemy's per-statement
+        work (see :mod:`gateway.engine.db.point`), elsewhere as any other read."""
+        if self._points is not None:
+            return self._points.one(read, params)
+        with self.read() as conn:
+            return conn.execute(read.statement, params).one_or_none()
+
     async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a short read from async code.
 
@@ -90,6 +103,8 @@ class Database:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     def dispose(self) -> None:
+        if self._points is not None:
+            self._points.close()
         self.engine.dispose()
 
 

@@ -8,10 +8,11 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 
 import billing
 from gateway.engine.db import Database, jobs
+from gateway.engine.db.point import PointRead
 from gateway.engine.events import EventBus, EventType, JobEvent
 from gateway.engine.jobs.limits import limits_for
 from gateway.engine.jobs.settle import settle_completed
@@ -28,6 +29,14 @@ class Recovery:
     failed: list[str]
 
 
+# A status poll's read: one job of one account, unless deleted.
+JOB_OF_ACCOUNT = PointRead(
+    select(jobs).where(
+        jobs.c.id == bindparam("job_id"),
+        jobs.c.account_id == bindparam("account_id"),
+        jobs.c.deleted_at.is_(None),
+    )
+)
 CLAIM_LOOKAHEAD = 64  # queued jobs a claim looks at (locked for its transaction on PostgreSQL)
 
 
@@ -40,13 +49,9 @@ class JobStore:
         self.events = events or EventBus()
 
     # -- reads -------------------------------------------------------------------------------
-    def get(self, account_id: str, job_id: str) -> Row[Any] | None:
-        with self.db.read() as conn:
-            return conn.execute(
-                select(jobs).where(
-                    jobs.c.id == job_id, jobs.c.account_id == account_id, jobs.c.deleted_at.is_(None)
-                )
-            ).one_or_none()
+    def get(self, account_id: str, job_id: str) -> Any:
+        """The job ``job_id`` of ``account_id`` (a row, attributes named as the columns), or None."""
+        return self.db.one(JOB_OF_ACCOUNT, job_id=job_id, account_id=account_id)
 
     def get_any(self, job_id: str) -> Row[Any] | None:
         with self.db.read() as conn:

@@ -1,0 +1,81 @@
+"""Point reads (a status poll's key check and job read) give what SQLAlchemy gives, and see every commit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+import billing
+from gateway.engine.db import Database, jobs
+from gateway.engine.jobs.store import JobStore
+from gateway.engine.keys import create_key, lookup, revocation_version, revoke_key
+
+
+def _job(account_id: str, job_id: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "account_id": account_id,
+        "status": "queued",
+        "model": "shapes-fast",
+        "backend": "local",
+        "prompt": "a red ball \u2019 rolls \u00e9",
+        "seconds": "2",
+        "size": "256x256",
+        "params": {"seed": 7, "steps": 4, "nested": {"a": [1, 2.5, None]}},
+        "progress": 0,
+        "quoted_mc": 12_345_678_901,
+        "eta_seconds": 1.5,
+        "created_at": time.time(),
+        "cancel_requested": True,
+        "result": None,
+    }
+
+
+def _sqlalchemy_row(db: Database, job_id: str) -> dict[str, Any]:
+    with db.read() as conn:
+        return dict(conn.execute(select(jobs).where(jobs.c.id == job_id)).one()._mapping)
+
+
+def test_a_job_read_equals_sqlalchemys_and_sees_each_commit(db: Database) -> None:
+    store = JobStore(db)
+    with db.write() as conn:
+        account = billing.create_account(conn, "points")
+        other = billing.create_account(conn, "someone else")
+    assert store.get(account, "video_points") is None
+    with db.write() as conn:
+        conn.execute(insert(jobs).values(**_job(account, "video_points")))
+    row = store.get(account, "video_points")
+    assert row is not None
+    assert dict(row._mapping) == _sqlalchemy_row(db, "video_points")
+    assert row.cancel_requested is True and row.params["nested"] == {"a": [1, 2.5, None]}
+    assert store.get(other, "video_points") is None  # another account's id reads as absent
+
+    with db.write() as conn:
+        conn.execute(
+            update(jobs)
+            .where(jobs.c.id == "video_points")
+            .values(progress=40, result={"qc": {"passed": True}}, cancel_requested=False)
+        )
+    row = store.get(account, "video_points")
+    assert (row.progress, row.result, row.cancel_requested) == (40, {"qc": {"passed": True}}, False)
+    assert dict(row._mapping) == _sqlalchemy_row(db, "video_points")
+
+    with db.write() as conn:
+        conn.execute(update(jobs).where(jobs.c.id == "video_points").values(deleted_at=time.time()))
+    assert store.get(account, "video_points") is None
+
+
+def test_a_revoked_key_is_refused_on_the_next_read(db: Database) -> None:
+    with db.write() as conn:
+        account = billing.create_account(conn, "keys")
+        key = create_key(conn, account)
+    before = revocation_version(db)
+    found = lookup(db, key.secret)
+    assert found is not None and found.account_id == account
+    with db.write() as conn:
+        assert revoke_key(conn, found.key_id)
+    assert revocation_version(db) == before + 1
+    assert lookup(db, key.secret) is None
+    assert lookup(db, "fg-not-a-key") is None
