@@ -44,11 +44,14 @@ def free_port() -> int:
 
 
 def start_server(env: dict[str, str], port: int, extra: list[str] | None = None) -> subprocess.Popen[bytes]:
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (the server writes to it for as long as it runs)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway.cli.main", "serve", "--port", str(port), *(extra or [])],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: nobody reads a pipe while the benchmark runs, and a server that fills
+        # one (a traceback per request) blocks on its next log line.
+        stderr=log,
     )
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -58,7 +61,8 @@ def start_server(env: dict[str, str], port: int, extra: list[str] | None = None)
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server did not start")
+    log.seek(0)
+    raise RuntimeError(log.read().decode(errors="replace") or "server did not start")
 
 
 def make_key(database_url: str, account_name: str = "bench") -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, literal, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from .budgets import BudgetLimits, check_budgets
 from .errors import InsufficientCredits
@@ -75,25 +75,42 @@ def reserve(
     return str(transfer["id"])
 
 
+# A hold: raise the account's held credits if its available credits cover the amount.
+_HOLD = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("hold_account_id"),
+        accounts.c.balance_mc - accounts.c.held_mc >= bindparam("hold_mc"),
+    )
+    .values(held_mc=accounts.c.held_mc + bindparam("hold_mc"))
+)
+_HOLD_AND_RECORD: dict[tuple[str, ...], Any] = {}
+
+
+def _hold_and_record(names: tuple[str, ...]) -> Any:
+    """PostgreSQL: the hold feeding the transfer's insert, one statement (built once per field set)."""
+    statement = _HOLD_AND_RECORD.get(names)
+    if statement is None:
+        cte = _HOLD.returning(accounts.c.id).cte("held")
+        values = select(*(bindparam(f"t_{n}", type_=transfers.c[n].type).label(n) for n in names))
+        statement = _HOLD_AND_RECORD[names] = (
+            insert(transfers).from_select(list(names), values.select_from(cte)).returning(transfers.c.id)
+        )
+    return statement
+
+
 def _hold(conn: Connection, account_id: str, amount_mc: int, transfer: dict[str, Any]) -> bool:
     """Raise the account's hold by ``amount_mc`` if its available credits cover it, and record the
     pending ``transfer``; False (nothing written) when they do not. On PostgreSQL one statement (the
     update feeds the insert), elsewhere two."""
-    held = (
-        update(accounts)
-        .where(accounts.c.id == account_id, accounts.c.balance_mc - accounts.c.held_mc >= amount_mc)
-        .values(held_mc=accounts.c.held_mc + amount_mc)
-    )
+    hold = {"hold_account_id": account_id, "hold_mc": amount_mc}
     if conn.dialect.name != "postgresql":
-        if conn.execute(held).rowcount != 1:
+        if conn.execute(_HOLD, hold).rowcount != 1:
             return False
-        conn.execute(insert(transfers).values(**transfer))
+        conn.execute(insert(transfers), transfer)
         return True
-    cte = held.returning(accounts.c.id).cte("held")
-    names = list(transfer)
-    values = select(*(literal(transfer[n], type_=transfers.c[n].type).label(n) for n in names))
-    inserted = insert(transfers).from_select(names, values.select_from(cte)).returning(transfers.c.id)
-    return conn.execute(inserted).first() is not None
+    params = {**hold, **{f"t_{n}": v for n, v in transfer.items()}}
+    return conn.execute(_hold_and_record(tuple(transfer)), params).first() is not None
 
 
 def _tags(held: Row[Any]) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from .errors import AccountNotFound
 from .schema import SYSTEM_ACCOUNTS, accounts, entries, transfers
@@ -163,18 +164,37 @@ def purchase(
     )
 
 
-def lock_account(conn: Connection, account_id: str, *read: Any) -> tuple[Any, ...]:
+_LOCKS: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = {}
+
+
+def _lock_statement(read: tuple[Any, ...]) -> Any:
+    # Built once per set of reads (the callers pass module-level subqueries whose values are bind
+    # parameters), so a create does not rebuild it and recompute its cache key each time.
+    key = tuple(id(r) for r in read)
+    cached = _LOCKS.get(key)
+    if cached is None:
+        statement = (
+            select(accounts.c.id, *read)
+            .where(accounts.c.id == bindparam("lock_account_id"), accounts.c.kind == "customer")
+            .with_for_update(of=accounts)
+        )
+        cached = _LOCKS[key] = (read, statement)  # keeps ``read`` alive: its ids stay unique
+    return cached[1]
+
+
+def lock_account(
+    conn: Connection, account_id: str, *read: Any, params: Mapping[str, Any] | None = None
+) -> tuple[Any, ...]:
     """Take the account's row lock for the rest of the transaction (no-op on SQLite, whose write
     transactions are already exclusive). Take it *first*: a foreign key to the account taken
     earlier in the transaction holds a weaker lock, and two transactions upgrading it deadlock.
 
     ``read``: scalar subqueries evaluated in the same statement (one round trip for the lock and
-    what the caller needs next, e.g. the budgets); their values are returned in order.
+    what the caller needs next, e.g. the budgets); their values are returned in order. Pass the
+    same subquery objects each time, their values as bind parameters given in ``params``.
     """
     locked = conn.execute(
-        select(accounts.c.id, *read)
-        .where(accounts.c.id == account_id, accounts.c.kind == "customer")
-        .with_for_update(of=accounts)
+        _lock_statement(read), {"lock_account_id": account_id, **(params or {})}
     ).one_or_none()
     if locked is None:
         raise AccountNotFound(f"customer account {account_id} not found")

@@ -14,8 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from gateway.engine.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from gateway.middleware import security_headers
@@ -148,6 +149,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return JSONResponse(body, status_code=exc.status_code)
 
+    async def handle_disconnect(request: Request, exc: Exception) -> Response:
+        # The client hung up while its body was being read: no one is left to answer, and it is not
+        # a server error (it was logged as one, with a traceback per request, when wrk stopped).
+        log.debug("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
+
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Starlette answers this outside every middleware: add the security headers here.
@@ -157,4 +164,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FramegateError, handle_known)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
+    app.add_exception_handler(ClientDisconnect, handle_disconnect)
     app.add_exception_handler(Exception, handle_unexpected)

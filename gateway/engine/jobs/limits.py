@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 import billing
 from gateway.engine.db import api_keys, projects
@@ -32,6 +32,14 @@ def limits_for(conn: Connection, key_id: str | None, project_id: str | None) -> 
     )
 
 
+# What a create reads with its account lock: the key's daily and monthly caps, the project's total.
+_KEY_DAILY = select(api_keys.c.daily_budget_mc).where(api_keys.c.id == bindparam("key_id")).scalar_subquery()
+_KEY_MONTHLY = (
+    select(api_keys.c.monthly_budget_mc).where(api_keys.c.id == bindparam("key_id")).scalar_subquery()
+)
+_PROJECT = select(projects.c.budget_mc).where(projects.c.id == bindparam("project_id")).scalar_subquery()
+
+
 def lock_with_limits(
     conn: Connection, account_id: str, key_id: str | None, project_id: str | None
 ) -> billing.BudgetLimits:
@@ -40,8 +48,9 @@ def lock_with_limits(
     daily, monthly, project = billing.lock_account(
         conn,
         account_id,
-        select(api_keys.c.daily_budget_mc).where(api_keys.c.id == key_id).scalar_subquery(),
-        select(api_keys.c.monthly_budget_mc).where(api_keys.c.id == key_id).scalar_subquery(),
-        select(projects.c.budget_mc).where(projects.c.id == project_id).scalar_subquery(),
+        _KEY_DAILY,
+        _KEY_MONTHLY,
+        _PROJECT,
+        params={"key_id": key_id, "project_id": project_id},
     )
     return billing.BudgetLimits(key_daily_mc=daily, key_monthly_mc=monthly, project_mc=project)

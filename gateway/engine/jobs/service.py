@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, select
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 import billing
@@ -41,19 +41,27 @@ def _project_not_found(project_id: str) -> NotFound:
     return NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project")
 
 
+def _history_statement() -> Any:
+    mine = and_(jobs.c.account_id == bindparam("account_id"), jobs.c.model == bindparam("model"))
+    last = select(jobs.c.id, jobs.c.prompt).where(mine).order_by(jobs.c.id.desc()).limit(1).subquery()
+    same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == bindparam("prompt_key"))
+    return select(
+        same.scalar_subquery(),
+        select(last.c.id).scalar_subquery(),
+        select(last.c.prompt).scalar_subquery(),
+    )
+
+
+# Built once: a create's statements take their values as parameters, so SQLAlchemy neither rebuilds
+# them nor recomputes their cache keys on each create (that was a third of a create's time).
+_HISTORY = _history_statement()
+_INSERT_JOB = insert(jobs).returning(*jobs.c)
+
+
 def _history(conn: Connection, account_id: str, model: str, prompt_key: str) -> tuple[int, Any, Any]:
     """In one round trip: how often this prompt ran on this model for the account, and the account's
     last video on that model (id, prompt; None if there is none)."""
-    mine = and_(jobs.c.account_id == account_id, jobs.c.model == model)
-    last = select(jobs.c.id, jobs.c.prompt).where(mine).order_by(jobs.c.id.desc()).limit(1).subquery()
-    same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == prompt_key)
-    row = conn.execute(
-        select(
-            same.scalar_subquery(),
-            select(last.c.id).scalar_subquery(),
-            select(last.c.prompt).scalar_subquery(),
-        )
-    ).one()
+    row = conn.execute(_HISTORY, {"account_id": account_id, "model": model, "prompt_key": prompt_key}).one()
     return int(row[0]), row[1], row[2]
 
 
@@ -293,9 +301,8 @@ class JobService:
         if request.project is not None and find_project(conn, principal.account_id, request.project) is None:
             raise _project_not_found(request.project)  # deleted since the request was routed
         row = conn.execute(
-            insert(jobs)
-            .returning(*jobs.c)
-            .values(
+            _INSERT_JOB,
+            dict(
                 id=job_id,
                 account_id=principal.account_id,
                 key_id=principal.key_id,
@@ -321,7 +328,7 @@ class JobService:
                 webhook_url=request.webhook_url,
                 source_video_id=(request.source[0] or None) if request.source else None,
                 source_kind=request.source[1] if request.source else None,
-            )
+            ),
         ).one()
         billing.reserve(
             conn,

@@ -1,0 +1,125 @@
+"""Creates per second: ``wrk`` posting ``POST /v1/videos`` to SQLite (one process) and to PostgreSQL
+(one and two processes), from one account and across many.
+
+    python bench/creates.py [--seconds 10] [--connections 64] [--accounts 64] [--postgres URL]
+
+The gateway runs as ``framegate serve`` with ``FRAMEGATE_WORKERS=0`` (the jobs stay queued: this
+measures the create path, key check, routing, credit hold and job insert, not generation) on a
+fake model. "many accounts" sends each request with the next of ``--accounts`` keys (each account's
+hold locks its own row, so one account's creates queue behind each other). wrk is a C client, so on
+this 2-core machine the numbers are the gateway's, not a Python load generator's. Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_overhead import CONFIG, free_port, make_key, start_server
+from tail import wrk
+
+BODY = '{"model": "fake-video", "prompt": "a red circle moving right", "seconds": 1}'
+
+
+def lua(keys: list[str]) -> str:
+    """A wrk script posting BODY with each request's key the next of ``keys``."""
+    quoted = ", ".join(f'"{key}"' for key in keys)
+    return f"""keys = {{{quoted}}}
+n = 0
+request = function()
+  n = n + 1
+  local headers = {{}}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Bearer " .. keys[(n % #keys) + 1]
+  return wrk.format("POST", "/v1/videos", headers, '{BODY}')
+end
+"""
+
+
+@contextmanager
+def postgres(admin_url: str) -> Iterator[str]:
+    import psycopg
+
+    name = f"framegate_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def measure(database_url: str, processes: int, args: argparse.Namespace, tmp: Path) -> list[dict]:
+    (tmp / "framegate.toml").write_text(CONFIG)
+    env = {
+        **os.environ,
+        "FRAMEGATE_DATA_DIR": str(tmp),
+        "FRAMEGATE_DATABASE_URL": database_url,
+        "FRAMEGATE_CONFIG": str(tmp / "framegate.toml"),
+        "FRAMEGATE_WORKERS": "0",
+        "HF_HUB_OFFLINE": "1",
+    }
+    keys = [make_key(database_url, f"bench-{i}") for i in range(args.accounts)]
+    port = free_port()
+    server = start_server(env, port, extra=["--processes", str(processes)])
+    results = []
+    try:
+        url = f"http://127.0.0.1:{port}/v1/videos"
+        for label, chosen in (("one account", keys[:1]), ("many accounts", keys)):
+            script = tmp / f"creates-{len(chosen)}.lua"
+            script.write_text(lua(chosen))
+            wrk(url, args.connections, 2, {}, script)  # warm up: connections, caches, plans
+            results.append({"accounts": label, **wrk(url, args.connections, args.seconds, {}, script)})
+    finally:
+        server.terminate()
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--accounts", type=int, default=64)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+    rows: list[tuple[str, int, dict]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for result in measure(f"sqlite:///{tmp}/framegate.db", 1, args, Path(tmp)):
+            rows.append(("sqlite", 1, result))
+    for processes in (1, 2):
+        with postgres(args.postgres) as url, tempfile.TemporaryDirectory() as tmp:
+            for result in measure(url, processes, args, Path(tmp)):
+                rows.append(("postgresql", processes, result))
+    print(
+        f"\nwrk -t1 -c{args.connections} -d{args.seconds:g}s, POST /v1/videos (fake model, jobs stay queued)"
+    )
+    head = ("database", "processes", "accounts", "creates/s", "p50 ms", "p99 ms", "non-2xx", "timeouts")
+    print("{:<11} {:>9} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*head))
+    for database, processes, r in rows:
+        print(
+            f"{database:<11} {processes:>9} {r['accounts']:<14} {r['rps']:>9.0f} {r['p50']:>8.1f} "
+            f"{r['p99']:>8.1f} {r['errors']:>8} {r['timeouts']:>8}"
+        )
+
+
+if __name__ == "__main__":
+    main()
