@@ -3,13 +3,14 @@ shapes job runs in the same gateway, beside the LiteLLM proxy (a mock model) on 
 
     python bench/tail.py [--seconds 10] [--connections 64 256] [--litellm /path/to/venv]
 
-Framegate runs as ``framegate serve`` with its defaults (SQLite, the in-process worker, the shipped
-models); ``wrk -t1 -cN`` polls ``GET /v1/videos/{id}`` of a completed job with an API key. "busy"
-keeps a shapes-hq job running in that gateway for the whole run. LiteLLM (installed into its own
-venv, e.g. ``python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install 'litellm[proxy]'``)
-answers an authed chat completion from a mock model (``mock_response``), as in the issue's numbers.
-Prints one table. Needs ``wrk`` (``apt-get install wrk``). On 2 cores wrk shares them with the
-server: compare rows of one run, not runs.
+Framegate runs as ``framegate serve`` with its defaults (SQLite, the in-process worker with its
+generation threads at ``worker_nice``, the shipped models); ``wrk -t1 -cN`` polls
+``GET /v1/videos/{id}`` of a completed job with an API key. "idle" waits for the queue to drain
+first; "shapes job running" keeps a shapes-hq job running in that gateway for the whole run.
+LiteLLM, installed into its own venv (e.g. ``python -m venv /tmp/litellm-venv &&
+/tmp/litellm-venv/bin/pip install 'litellm[proxy]'``), answers an authed chat completion from a
+mock model (``mock_response``), as in the issue's numbers. Prints one table. Needs ``wrk``
+(``apt-get install wrk``). On 2 cores wrk shares them with the server: compare rows of one run.
 """
 
 from __future__ import annotations
@@ -110,6 +111,17 @@ def keep_busy(url: str, key: str, until: float) -> None:
         time.sleep(0.5)
 
 
+def drain(url: str, key: str, seconds: float = 120) -> None:
+    """Until no job of ``key`` is queued or running (the idle rows must be idle)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        page = httpx.get(f"{url}/v1/videos?limit=20", headers=headers).json()["data"]
+        if not any(v["status"] in ("queued", "in_progress") for v in page):
+            return
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -133,6 +145,7 @@ def main() -> None:
             time.sleep(0.2)
         poll = f"{url}/v1/videos/{video_id}"
         for connections in args.connections:
+            drain(url, key)
             rows.append(("framegate", connections, "idle", wrk(poll, connections, args.seconds, headers)))
             busy = threading.Thread(target=keep_busy, args=(url, key, time.monotonic() + args.seconds + 3))
             busy.start()

@@ -141,6 +141,7 @@ def _worker_config(settings: Settings) -> WorkerConfig:
         qc_max_frames=settings.qc_max_frames,
         qc_max_pixels=settings.qc_max_pixels,
         qc_settlement=settings.qc_settlement,
+        nice=settings.worker_nice,
         retry=RetryPolicy(
             attempts=settings.retries_per_backend,
             base_seconds=settings.retry_base_seconds,

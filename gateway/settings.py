@@ -29,6 +29,13 @@ class Settings(BaseSettings):
         default="gateway", description="worker: a node that runs jobs for an upstream gateway (no billing)"
     )
     workers: int = Field(default=1, ge=0, description="in-process job workers (0: API only)")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="how far below the API the generation threads run (OS priority; Linux): the API "
+        "keeps its latency while a model runs on the same cores (bench/tail.py); 0 shares equally",
+    )
     lease_seconds: float = Field(default=30.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, description="runs of one job before it fails for good")

@@ -10,7 +10,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from anyio import to_thread
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["JobRunner"]
 
+T = TypeVar("T")
 log = logging.getLogger("framegate.worker")
 
 
@@ -98,6 +100,11 @@ class JobRunner:
                 beat.cancel()
         await asyncio.gather(*(self._run(j, r, c) for j, r, c in zip(jobs, ready, cancels, strict=True)))
 
+    async def _on_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the generation pool, whose threads run below the API's priority: decoding,
+        quality checks and encoding are as CPU-hungry as generation."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
+
     async def _heartbeat(self, job_id: str, cancel: JobCancel, lost: list[bool]) -> None:
         while True:
             await asyncio.sleep(self.config.heartbeat_seconds)
@@ -133,7 +140,7 @@ class JobRunner:
             if ready is not None and cancel.is_set():
                 raise Cancelled("the job was cancelled")
             artifact, job, run_seconds, seen = await self._render(job, cancel, ready)
-            finished, decoded = await to_thread.run_sync(self._finish, job, artifact, run_seconds, seen)
+            finished, decoded = await self._on_pool(self._finish, job, artifact, run_seconds, seen)
             if finished:
                 outcome = "completed"
                 # Quality checks run optical flow: seconds on a CPU, and nothing the video waits
@@ -180,7 +187,7 @@ class JobRunner:
         )
         if mode == "off":
             return artifact, job, run_seconds, None
-        seen = await to_thread.run_sync(self._inspect, job, artifact)
+        seen = await self._on_pool(self._inspect, job, artifact)
         if seen.defects and job.rerender is None:
             codes = ", ".join(d["code"] for d in seen.defects)
             log.warning("%s has a hard defect (%s): re-rendering it once with a new seed", job.id, codes)
@@ -189,7 +196,7 @@ class JobRunner:
                 raise Cancelled("the job was cancelled or its lease was lost")
             artifact, job, more = await self._generate(job, cancel)
             run_seconds += more
-            seen = await to_thread.run_sync(self._inspect, job, artifact)
+            seen = await self._on_pool(self._inspect, job, artifact)
         return artifact, job, run_seconds, seen
 
     def _inspect(self, job: Any, artifact: Artifact) -> Inspection:
@@ -294,7 +301,7 @@ class JobRunner:
                 self.store.set_qc(job.id, qc)
 
         try:
-            await to_thread.run_sync(check)
+            await self._on_pool(check)
         except Exception:
             log.exception("quality checks of %s failed", job.id)
 

@@ -13,6 +13,8 @@ import logging
 import os
 import secrets
 import socket
+import sys
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,6 +49,19 @@ class WorkerConfig:
     qc_max_frames: int = 2000  # a take over either cap gets no quality checks (Settings.qc_max_*)
     qc_max_pixels: int = 4096 * 2160
     qc_settlement: QcSettlement = "hard_defects"  # an account's own choice wins (qc_gate.account_mode)
+    nice: int = 0  # generation threads run this many steps below the API's priority (Settings.worker_nice)
+
+
+def lower_priority(nice: int) -> None:
+    """Run the calling thread, and the threads it starts (torch's), ``nice`` steps below the rest of
+    the process: the API's event loop then gets a core first while a model runs. Linux only (there
+    a thread has its own priority); elsewhere a no-op."""
+    if nice <= 0 or sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        log.warning("could not lower the generation threads' priority", exc_info=True)
 
 
 class WorkerPool(JobRunner):
@@ -79,7 +94,10 @@ class WorkerPool(JobRunner):
             self.lanes += [[name] for name, lanes in hosted.items() for _ in range(lanes)]
         # Spare threads: a backend that hangs keeps its thread until it notices the cancel.
         self._executor = ThreadPoolExecutor(
-            max_workers=4 * max(1, len(self.lanes)), thread_name_prefix="fg-gen"
+            max_workers=4 * max(1, len(self.lanes)),
+            thread_name_prefix="fg-gen",
+            initializer=lower_priority,
+            initargs=(config.nice,),
         )
         self._running: dict[str, JobCancel] = {}
         self._tasks: list[asyncio.Task[None]] = []
