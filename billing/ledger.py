@@ -178,6 +178,8 @@ def _lock_statement(read: tuple[Any, ...]) -> Any:
             .where(accounts.c.id == bindparam("lock_account_id"), accounts.c.kind == "customer")
             .with_for_update(of=accounts)
         )
+        if len(_LOCKS) >= 64:  # a caller building new subqueries each time: do not cache them all
+            return statement
         cached = _LOCKS[key] = (read, statement)  # keeps ``read`` alive: its ids stay unique
     return cached[1]
 

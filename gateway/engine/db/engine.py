@@ -53,7 +53,8 @@ class Database:
         self._points: SqliteReader | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-            if parsed.database and parsed.database != ":memory:" and "mode=memory" not in self.url:
+            # A plain file: in-memory and URI-style databases keep to SQLAlchemy's connections.
+            if parsed.database not in (None, "", ":memory:") and not parsed.query:
                 self._points = SqliteReader(parsed.database, self.engine)
 
     @contextmanager
