@@ -13,7 +13,6 @@ this 2-core machine the numbers are the gateway's, not a Python load generator's
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shutil
 import subprocess
@@ -24,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_overhead import CONFIG, free_port, make_key, start_server
+from gateway_overhead import api_only_env, free_port, make_key, start_server
 from tail import wrk
 
 BODY = '{"model": "fake-video", "prompt": "a red circle moving right", "seconds": 1}'
@@ -60,15 +59,7 @@ def postgres(admin_url: str) -> Iterator[str]:
 
 
 def measure(database_url: str, processes: int, args: argparse.Namespace, tmp: Path) -> list[dict]:
-    (tmp / "framegate.toml").write_text(CONFIG)
-    env = {
-        **os.environ,
-        "FRAMEGATE_DATA_DIR": str(tmp),
-        "FRAMEGATE_DATABASE_URL": database_url,
-        "FRAMEGATE_CONFIG": str(tmp / "framegate.toml"),
-        "FRAMEGATE_WORKERS": "0",
-        "HF_HUB_OFFLINE": "1",
-    }
+    env = api_only_env(tmp, database_url)
     keys = [make_key(database_url, f"bench-{i}") for i in range(args.accounts)]
     port = free_port()
     server = start_server(env, port, extra=["--processes", str(processes)])

@@ -35,6 +35,19 @@ models = [{ id = "fake-video", price_per_second = 0.001 }]
 """
 
 
+def api_only_env(tmp: Path, database_url: str) -> dict[str, str]:
+    """The environment of a benchmark gateway: API only (no workers), the fake model, in ``tmp``."""
+    (tmp / "framegate.toml").write_text(CONFIG)
+    return {
+        **os.environ,
+        "FRAMEGATE_DATA_DIR": str(tmp),
+        "FRAMEGATE_DATABASE_URL": database_url,
+        "FRAMEGATE_CONFIG": str(tmp / "framegate.toml"),
+        "FRAMEGATE_WORKERS": "0",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
 def free_port() -> int:
     import socket
 
@@ -143,17 +156,9 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="framegate-bench-"))
-    (tmp / "framegate.toml").write_text(CONFIG)
     database_url = args.database_url or f"sqlite:///{tmp / 'framegate.db'}"
+    env = api_only_env(tmp, database_url)
     key = make_key(database_url)
-    env = {
-        **os.environ,
-        "FRAMEGATE_DATA_DIR": str(tmp),
-        "FRAMEGATE_DATABASE_URL": database_url,
-        "FRAMEGATE_CONFIG": str(tmp / "framegate.toml"),
-        "FRAMEGATE_WORKERS": "0",
-        "HF_HUB_OFFLINE": "1",
-    }
     rows: list[tuple[str, str, str, str, str, str]] = []
 
     port = free_port()

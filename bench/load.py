@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import http_request, run_load
-from gateway_overhead import CONFIG, free_port, make_key, start_server
+from gateway_overhead import api_only_env, free_port, make_key, start_server
 
 
 def one_run(
@@ -41,16 +41,7 @@ def one_run(
     url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = Path(tmp) / "framegate.toml"
-            config.write_text(CONFIG)
-            env = {
-                **os.environ,
-                "FRAMEGATE_DATA_DIR": tmp,
-                "FRAMEGATE_DATABASE_URL": url,
-                "FRAMEGATE_CONFIG": str(config),
-                "FRAMEGATE_WORKERS": "0",
-                "HF_HUB_OFFLINE": "1",
-            }
+            env = api_only_env(Path(tmp), url)
             key = make_key(url)
             keys = [make_key(url, f"bench-{i}") for i in range(clients)]
             port = free_port()

@@ -18,10 +18,6 @@ from ..support import postgres_available, require_module, run_loopback_only
 
 require_module("ray.serve")
 
-# One worker runs the whole module (its scenario is module-scoped: under pytest-xdist's loadgroup
-# another worker would start a second cluster).
-pytestmark = pytest.mark.xdist_group("scale_out")
-
 HERE = Path(__file__).resolve().parent
 
 
