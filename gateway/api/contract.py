@@ -65,6 +65,8 @@ def documented(
     auth: bool = True,
     also: dict[int, SchemaLike] | None = None,
     empty: dict[int, str] | None = None,
+    headers: dict[str, str] | None = None,
+    request_headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for a route decorator that document the operation.
 
@@ -72,7 +74,9 @@ def documented(
     their schemas; ``json_body`` / ``form_body``: the request body as JSON (a model) and as multipart
     (an object schema); ``errors``: the 4xx/5xx statuses beyond 400 (always possible) and, with
     ``auth``, 401 and 429; ``also``: other statuses with their own (non-error) body; ``empty``: statuses
-    answered without a body (``304``), with what they mean.
+    answered without a body (``304``), with what they mean; ``headers``: response headers of the 200
+    and of those bodiless statuses, and ``request_headers``: optional request headers, each with what it
+    means.
     """
     ok: dict[str, Any] = {"description": "OK", "content": {}}
     if returns is not None:
@@ -92,7 +96,24 @@ def documented(
         }
     for status, meaning in (empty or {}).items():
         responses[str(status)] = {"description": meaning}
+    if headers:
+        described = {
+            name: {"description": text, "schema": {"type": "string"}} for name, text in headers.items()
+        }
+        for status in ("200", *(str(s) for s in empty or {})):
+            responses[status]["headers"] = described
     extra: dict[str, Any] = {"responses": responses}
+    if request_headers:
+        extra["parameters"] = [
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in request_headers.items()
+        ]
     content: dict[str, Any] = {}
     if json_body is not None:
         content["application/json"] = {"schema": _ref(json_body, _REQUEST_MODELS)}

@@ -104,8 +104,9 @@ async def _read(state: AppState, account_id: str, video_id: str) -> Any:
     return await state.db.run_read(state.jobs.get, account_id, video_id)
 
 
-async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: float) -> Any:
-    """``row``'s job once it is completed or failed, or as it stands after ``seconds``."""
+async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: float) -> Any | None:
+    """``row``'s job once it is completed or failed, or as it stands after ``seconds``; None as soon
+    as it is deleted meanwhile."""
     deadline = time.monotonic() + seconds
     with state.watch.watching(row.id) as flag:
         while row.status not in (COMPLETED, FAILED):
@@ -113,7 +114,9 @@ async def wait_until_done(state: AppState, account_id: str, row: Any, seconds: f
             if left <= 0:
                 break
             await changed(flag, min(POLL_SECONDS, left))
-            row = await _read(state, account_id, row.id) or row
+            row = await _read(state, account_id, row.id)
+            if row is None:
+                return None
     return row
 
 

@@ -34,6 +34,13 @@ StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+POLL_HEADERS = {
+    "ETag": "a weak validator of this version of the video object",
+    "openai-poll-after-ms": "while the job is queued or running: when to ask again (absent once it ended)",
+    "Cache-Control": "private, no-cache",
+}
+
+
 def _video_response(state: AppState, row: Any, if_none_match: str | None = None) -> Response:
     """The video object with its ``ETag`` and, while it runs, when to poll again; a ``304`` without
     a body when the caller already holds this version (``If-None-Match``)."""
@@ -106,7 +113,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
     if wait is not None:
         headers["preference-applied"] = f"wait={wait:g}"
         if body_out.get("object") == "video" and (row := await _read(state, who, body_out["id"])) is not None:
-            row = await wait_until_done(state, who.account_id, row, wait)
+            row = await wait_until_done(state, who.account_id, row, wait) or row  # deleted: as created
             body_out = {
                 **video_object(row, state.links),
                 **({"warnings": body_out["warnings"]} if "warnings" in body_out else {}),
@@ -143,7 +150,11 @@ async def list_videos(
 @router.get(
     "/{video_id}",
     **documented(
-        returns=Video, errors=(404,), empty={304: "not modified since the ETag sent in If-None-Match"}
+        returns=Video,
+        errors=(404,),
+        empty={304: "not modified since the ETag sent in If-None-Match"},
+        headers=POLL_HEADERS,
+        request_headers={"If-None-Match": "the ETag of the version held: 304 while it is still current"},
     ),
 )
 async def retrieve_video(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> Response:
@@ -154,7 +165,10 @@ async def retrieve_video(video_id: str, request: Request, state: StateDep, who: 
     wait = prefer_wait(request, state.settings.wait_max_seconds)
     if wait is None:
         return _video_response(state, row, request.headers.get("if-none-match"))
-    response = _video_response(state, await wait_until_done(state, who.account_id, row, wait))
+    done = await wait_until_done(state, who.account_id, row, wait)
+    if done is None:  # deleted while we waited
+        raise _not_found(video_id)
+    response = _video_response(state, done)
     response.headers["preference-applied"] = f"wait={wait:g}"
     return response
 

@@ -90,3 +90,23 @@ async def test_prefer_wait_gives_up_after_n_seconds(gw: Gateway) -> None:
     )
     assert created.json()["status"] in ("queued", "in_progress")
     await gw.client.post(f"/v1/videos/{created.json()['id']}/cancel", headers=auth(key))
+
+
+async def test_a_video_deleted_during_prefer_wait_is_not_found(gw: Gateway) -> None:
+    """The wait answers 404 as soon as the video is deleted, not its old object after N seconds."""
+    import asyncio
+    import time
+
+    key = gw.new_key(credits=10)
+    gw.state.adapters["fake"].behaviour.hang = True  # type: ignore[attr-defined]
+    video = (await gw.create(key, model="fake-video", prompt="slow")).json()
+    started = time.monotonic()
+    waiting = asyncio.create_task(
+        gw.client.get(f"/v1/videos/{video['id']}", headers={**auth(key), "prefer": "wait=20"})
+    )
+    await asyncio.sleep(0.3)
+    assert (await gw.client.delete(f"/v1/videos/{video['id']}", headers=auth(key))).status_code == 200
+    answer = await waiting
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "video_not_found"
+    assert time.monotonic() - started < 15
+    assert gw.balance(key).held_mc == 0

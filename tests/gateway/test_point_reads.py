@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 import billing
-from gateway.engine.db import Database, jobs
+from gateway.engine.db import Database, jobs, upgrade
 from gateway.engine.jobs.store import JobStore
 from gateway.engine.keys import create_key, lookup, revocation_version, revoke_key
 
@@ -79,3 +83,26 @@ def test_a_revoked_key_is_refused_on_the_next_read(db: Database) -> None:
     assert revocation_version(db) == before + 1
     assert lookup(db, key.secret) is None
     assert lookup(db, "fg-not-a-key") is None
+
+
+def _open_files(path: str) -> int:
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if os.path.realpath(fd) == path) if fds.exists() else 0
+
+
+def test_a_thread_that_ends_lets_go_of_its_connection(tmp_path: Path) -> None:
+    """Thread pools retire idle threads and start new ones: each one's connection must close with it."""
+    db = Database(f"sqlite:///{tmp_path / 'fg.db'}")
+    upgrade(db)
+    path = os.path.realpath(tmp_path / "fg.db")
+    revocation_version(db)
+    before = _open_files(path)
+    for _ in range(40):
+        thread = threading.Thread(target=revocation_version, args=(db,))
+        thread.start()
+        thread.join()
+    gc.collect()
+    # The last thread's locals may be let go of a moment after join() returns: allow that one.
+    assert _open_files(path) <= before + 1
+    assert revocation_version(db) == 0  # this thread's connection still works
+    db.dispose()

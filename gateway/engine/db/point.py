@@ -10,8 +10,10 @@ row with the columns' own result processors, so callers get what SQLAlchemy woul
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
@@ -57,34 +59,50 @@ class _Prepared:
             (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect))
             for name in compiled.positiontup or []
         ]
-        self.results: list[Callable[[Any], Any] | None] = [
+        processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in read.statement.selected_columns
         ]
-        self.row = _row_type(read.names)
+        # Only the columns that need converting (JSON, booleans): most are returned as they are.
+        self.results: list[tuple[int, Callable[[Any], Any]]] = [
+            (i, process) for i, process in enumerate(processors) if process is not None
+        ]
+        self.row: Any = _row_type(read.names)
 
     def parameters(self, params: dict[str, Any]) -> list[Any]:
         values = {**self.defaults, **params}
         return [values[name] if process is None else process(values[name]) for name, process in self.binds]
 
     def convert(self, raw: tuple[Any, ...]) -> Any:
-        return self.row(
-            *(
-                value if process is None else process(value)
-                for process, value in zip(self.results, raw, strict=True)
-            )
-        )
+        values = list(raw)
+        for i, process in self.results:
+            values[i] = process(values[i])
+        return self.row._make(values)
+
+
+class _Held:
+    """A thread's connection, closed when the thread ends (its ``threading.local`` lets go of this)."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
 
 
 class SqliteReader:
-    """Point reads on a SQLite file, each thread on its own read-only autocommit connection."""
+    """Point reads on a SQLite file, each thread on its own read-only autocommit connection (closed
+    when the thread ends, or at :meth:`close`)."""
 
     def __init__(self, path: str, engine: Engine) -> None:
         self.path = path
         self.engine = engine
         self._local = threading.local()
         self._prepared: dict[int, _Prepared] = {}
-        self._opened: list[sqlite3.Connection] = []
+        self._opened: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     def one(self, read: PointRead, params: dict[str, Any]) -> Any:
@@ -95,20 +113,25 @@ class SqliteReader:
         raw = self._connection().execute(prepared.sql, prepared.parameters(params)).fetchone()
         return None if raw is None else prepared.convert(raw)
 
+    def open_connections(self) -> int:
+        """How many threads hold a connection now."""
+        with self._lock:
+            return len(self._opened)
+
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA query_only=1")
-            self._local.conn = conn
+            held = self._local.held = _Held(conn)
             with self._lock:
-                self._opened.append(conn)
-        return conn
+                self._opened.add(held)
+        return held.conn
 
     def close(self) -> None:
         """Close every thread's connection (at shutdown)."""
         with self._lock:
-            opened, self._opened = self._opened, []
-        for conn in opened:
-            conn.close()
+            opened, self._opened = list(self._opened), weakref.WeakSet()
+        for held in opened:
+            held.conn.close()
         self._local = threading.local()
