@@ -96,6 +96,17 @@ def generate(
         f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
         f"cost {video['cost']:.3f} credits, seed {video['seed']})"
     )
+    billing = video.get("billing") or {}
+    if billing.get("rerendered"):
+        defects = ", ".join(str(code) for code in billing.get("first_defects") or []) or "a hard defect"
+        typer.echo(
+            f"the first take (seed {billing.get('first_seed')}) had {defects}: it was re-rendered free "
+            f"with seed {video['seed']}"
+        )
+    if billing.get("refunded"):
+        typer.echo(
+            f"refunded {billing['refunded']:g} credits: {billing.get('message') or billing.get('reason')}"
+        )
 
 
 def _follow(

@@ -79,6 +79,24 @@ def test_generate_against_a_running_gateway(env: Path, tmp_path: Path, models_di
         assert failed.exit_code == 1 and "model_not_found" in failed.output
 
 
+def test_generate_says_when_a_take_was_rerendered_and_refunded(
+    env: Path, tmp_path: Path, models_dir: Path
+) -> None:
+    runner = CliRunner()
+    key = runner.invoke(app, ["keys", "create", "--account", "qc", "--credits", "10"]).stdout.split()[0]
+    settings = make_settings(tmp_path, f"sqlite:///{env / 'framegate.db'}", models_dir, data_dir=env)
+    with live_server(settings) as (url, served):
+        served.state.fg.adapters["fake"].behaviour.blank_tail = 0.5  # every take ends in black
+        out = tmp_path / "clip.mp4"
+        args = ["generate", "a red square slides right", "--model", "fake-video", "--seed", "7"]
+        result = runner.invoke(app, [*args, "--out", str(out), "--url", url, "--api-key", key])
+        assert result.exit_code == 0, result.output
+        assert (
+            "the first take (seed 7) had blank_frames: it was re-rendered free with seed 8" in result.output
+        )
+        assert "refunded" in result.output and out.stat().st_size > 0
+
+
 def test_ledger_verify_and_budgets(env: Path) -> None:
     runner = CliRunner()
     created = runner.invoke(
