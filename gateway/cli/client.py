@@ -92,6 +92,11 @@ def generate(
         if content.status_code >= 400:
             _fail(content)
         out.write_bytes(content.content)
+    _report(out, video)
+
+
+def _report(out: Path, video: dict[str, Any]) -> None:
+    """What was written, what it cost, and whether its first take was re-rendered or refunded."""
     typer.echo(
         f"wrote {out} ({video['frames']} frames at {video['fps']} fps, {video['size']}, "
         f"cost {video['cost']:.3f} credits, seed {video['seed']})"
