@@ -113,11 +113,6 @@ class SqliteReader:
         raw = self._connection().execute(prepared.sql, prepared.parameters(params)).fetchone()
         return None if raw is None else prepared.convert(raw)
 
-    def open_connections(self) -> int:
-        """How many threads hold a connection now."""
-        with self._lock:
-            return len(self._opened)
-
     def _connection(self) -> sqlite3.Connection:
         held: _Held | None = getattr(self._local, "held", None)
         if held is None:
