@@ -9,9 +9,9 @@ import typer
 
 import billing
 from billing import credits, millicredits
+from gateway.cli.environment import settings_from_env
 from gateway.engine.db import Database, upgrade
 from gateway.engine.keys import KeyBudgets, create_key, key_budgets, list_keys, revoke_key, set_key_budgets
-from gateway.settings import Settings
 
 keys_app = typer.Typer(help="Create, list and revoke API keys; set their budgets.", no_args_is_help=True)
 credits_app = typer.Typer(help="Grant credits and show balances.", no_args_is_help=True)
@@ -19,7 +19,7 @@ ledger_app = typer.Typer(help="Check the credit ledger.", no_args_is_help=True)
 
 
 def open_db() -> Database:
-    settings = Settings()
+    settings = settings_from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url(), pool_size=2)
     upgrade(db)

@@ -54,9 +54,9 @@ def generate(
     files = {"input_reference": (image.name, image.read_bytes())} if image else None
     headers = {"Authorization": f"Bearer {api_key}"}
     if url is None:  # the gateway `framegate serve` starts with the same environment
-        from gateway.settings import Settings
+        from gateway.cli.environment import settings_from_env
 
-        settings = Settings()
+        settings = settings_from_env()
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
         url = f"http://{host}:{settings.port}"
     with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:

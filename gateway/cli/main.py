@@ -39,7 +39,7 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.settings import Settings
+    from gateway.cli.environment import settings_from_env
 
     # Weights only ever load from local disk; make any stray Hub lookup fail instead of downloading.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -51,7 +51,7 @@ def serve(
     # Several processes each build their own app from the environment: pass the overrides down.
     for name, value in overrides.items():
         os.environ[f"FRAMEGATE_{name.upper()}"] = str(value)
-    settings = Settings()
+    settings = settings_from_env()
     _check_config(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The standard asyncio loop, not uvloop: under saturation uvloop left some connections unserved
@@ -90,10 +90,10 @@ def models(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from gateway.app import build_backends
+    from gateway.cli.environment import settings_from_env
     from gateway.config import load_config
-    from gateway.settings import Settings
 
-    settings = Settings()
+    settings = settings_from_env()
     _, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
     typer.echo(f"{'MODEL':<24} {'BACKEND':<10} {'MODES':<9} {'DEFAULT SIZE':<13} {'FRAMES':<26} CREDITS/S")
     for offer in sorted(offers, key=lambda o: o.spec.id):
@@ -135,8 +135,8 @@ def models_add(
     import json
     import re
 
+    from gateway.cli.environment import settings_from_env
     from gateway.config import registered_models
-    from gateway.settings import Settings
     from local_models import CatalogEntry, LocalModelError, detect_family, get_family
 
     index_path = path / "model_index.json"
@@ -160,7 +160,7 @@ def models_add(
     except (LocalModelError, ValueError) as exc:
         typer.echo(f"cannot register {path}: {getattr(exc, 'message', exc)}", err=True)
         raise typer.Exit(1) from None
-    settings = Settings()
+    settings = settings_from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     entries = [m for m in registered_models(settings.data_dir) if m.get("id") != model_id]
     entries.append({"id": model_id, "family": family, "weights": str(path.resolve())})
@@ -186,8 +186,8 @@ def ray_up(
     """Deploy every ``type = "ray"`` backend of the config as a Serve application, and keep it up."""
     import time
 
+    from gateway.cli.environment import settings_from_env
     from gateway.config import load_config
-    from gateway.settings import Settings
     from local_models import Catalog
 
     try:
@@ -199,7 +199,7 @@ def ray_up(
         typer.echo("Ray Serve is not installed: pip install 'framegate[ray]'", err=True)
         raise typer.Exit(2) from None
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = Settings()
+    settings = settings_from_env()
     config = load_config(settings.config, settings.data_dir)
     catalog = Catalog.from_config(config.models, builtins=config.builtin_models)
     pools = {name: b.model_dump() for name, b in config.backends.items() if b.type == "ray"}

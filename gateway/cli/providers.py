@@ -19,10 +19,10 @@ def providers() -> None:
     """List hosted providers: models, prices, and each backend's last job and last failure."""
     from adapters.hosted import HostedAdapter
     from gateway.app import build_backends
+    from gateway.cli.environment import settings_from_env
     from gateway.config import ConfigError, load_config
-    from gateway.settings import Settings
 
-    settings = Settings()
+    settings = settings_from_env()
     try:
         adapters, offers = build_backends(settings, load_config(settings.config, settings.data_dir))
     except ConfigError as exc:

@@ -237,3 +237,17 @@ def test_providers_lists_hosted_backends_without_their_keys(
     assert "fal  (fal, https://queue.fal.run, 4 at once)" in out and "no finished jobs yet" in out
     assert "kling-2" in out and "fal-ai/kling-video/v2/master/text-to-video" in out and "5,10s" in out
     assert "+50/clip" in out and "fal-secret-value-123" not in out
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("WORKER_NICE", "20"), ("WORKER_NICE", "abc"), ("WORKERS", "-1")]
+)
+@pytest.mark.parametrize("command", [["serve"], ["keys", "list"]])
+def test_a_bad_setting_is_named_in_one_line(
+    env: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, command: list[str]
+) -> None:
+    monkeypatch.setenv(f"FRAMEGATE_{name}", value)
+    result = CliRunner().invoke(app, command)
+    assert result.exit_code == 2
+    assert f"FRAMEGATE_{name}:" in result.output and repr(value) in result.output
+    assert "Traceback" not in result.output
