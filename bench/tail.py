@@ -1,16 +1,16 @@
 """The API's tail under pressure: ``wrk`` on status polls of the embedded default, idle and while a
 shapes job runs in the same gateway, beside the LiteLLM proxy (a mock model) on the same machine.
 
-    python bench/tail.py [--seconds 10] [--connections 64 256] [--litellm /path/to/venv]
+    python bench/tail.py [--seconds 10] [--connections 64 256] [--litellm /path/to/venv | --no-litellm]
 
 Framegate runs as ``framegate serve`` with its defaults (SQLite, the in-process worker with its
 generation threads at ``worker_nice``, the shipped models); ``wrk -t1 -cN`` polls
 ``GET /v1/videos/{id}`` of a completed job with an API key. "idle" waits for the queue to drain
 first; "shapes job running" keeps a shapes-hq job running in that gateway for the whole run.
-LiteLLM, installed into its own venv (e.g. ``python -m venv /tmp/litellm-venv &&
-/tmp/litellm-venv/bin/pip install 'litellm[proxy]'``), answers an authed chat completion from a
-mock model (``mock_response``), as in the issue's numbers. Prints one table. Needs ``wrk``
-(``apt-get install wrk``). On 2 cores wrk shares them with the server: compare rows of one run.
+LiteLLM, installed into its own venv (``--litellm``: made there with ``pip install 'litellm[proxy]'``
+from the package registry when it does not exist; ``--no-litellm`` skips it), answers an authed chat
+completion from a mock model (``mock_response``), as in the issue's numbers. Prints one table. Needs
+``wrk`` (``apt-get install wrk``). On 2 cores wrk shares them with the server: compare rows of one run.
 """
 
 from __future__ import annotations
@@ -111,6 +111,18 @@ def keep_busy(url: str, key: str, until: float) -> None:
         time.sleep(0.5)
 
 
+def litellm_in(venv: Path) -> Path:
+    """The ``litellm`` command of ``venv``, which is made and filled from the package registry first if
+    it does not have one (a minute or two)."""
+    command = venv / "bin" / "litellm"
+    if not command.exists():
+        print(f"installing litellm[proxy] into {venv} ...", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q"]
+        subprocess.run([*pip, "litellm[proxy]"], check=True)
+    return command
+
+
 def drain(url: str, key: str, seconds: float = 120) -> None:
     """Until no job of ``key`` is queued or running (the idle rows must be idle)."""
     headers = {"Authorization": f"Bearer {key}"}
@@ -128,7 +140,10 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, nargs="+", default=[64, 256])
-    parser.add_argument("--litellm", default="/tmp/litellm-venv", help="a venv with litellm[proxy]")
+    parser.add_argument(
+        "--litellm", default="/tmp/litellm-venv", help="a venv with litellm[proxy] (made if missing)"
+    )
+    parser.add_argument("--no-litellm", action="store_true", help="Framegate's rows only")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -162,8 +177,8 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
-    litellm = Path(args.litellm) / "bin" / "litellm"
-    if litellm.exists():
+    litellm = None if args.no_litellm else litellm_in(Path(args.litellm))
+    if litellm is not None:
         config, script = tmp / "litellm.yaml", tmp / "post.lua"
         config.write_text(LITELLM_CONFIG)
         script.write_text(LUA_POST)
