@@ -72,12 +72,18 @@ class ShotCreate(BaseModel):
         return None if value is None else _checked_size(value)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ShotUpdate(BaseModel):
     """``PATCH /v1/shots/{id}``: only the fields sent change; ``size``, ``seconds``, ``notes`` may be null."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    prompt: str = Field(default="", min_length=1, max_length=4000)
+    # Optional (only the fields sent change), but never empty: the schema shows no default, as an
+    # empty default would contradict its own minLength (OpenAPI validators refuse that document).
+    prompt: str = Field(default="", min_length=1, max_length=4000, json_schema_extra=_no_default)
     size: str | None = Field(default=None, max_length=16)
     seconds: float | None = Field(default=None, gt=0, le=3600, allow_inf_nan=False)
     notes: str | None = Field(default=None, max_length=20_000)

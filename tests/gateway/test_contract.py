@@ -135,3 +135,14 @@ def test_the_document_describes_bodies_objects_and_errors() -> None:
             assert responses["200"]["content"], (method, path)
     usage = document["paths"]["/v1/usage"]["get"]["responses"]["200"]["content"]
     assert set(usage) == {"application/json", "text/csv"}
+    poll = document["paths"]["/v1/videos/{video_id}"]["get"]
+    assert {"If-None-Match"} <= {p["name"] for p in poll["parameters"] if p["in"] == "header"}
+    for status in ("200", "304"):
+        assert {"ETag", "openai-poll-after-ms"} <= set(poll["responses"][status]["headers"]), status
+
+
+def test_the_document_is_valid_openapi() -> None:
+    """Client generators and validators take the document as it is: it must be valid OpenAPI."""
+    from openapi_spec_validator import validate
+
+    validate(create_app(Settings(data_dir=Path(tempfile.gettempdir()))).openapi())
