@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
+from starlette.requests import ClientDisconnect
 
 from gateway.api.contract import documented
 from gateway.api.deps import app_state, principal
@@ -84,6 +85,8 @@ async def _read(request: Request, state: AppState) -> _Parsed:
         return _Parsed(await read_json_object(request), None)
     try:
         form = await request.form(max_files=1, max_fields=16, max_part_size=state.settings.max_body_bytes)
+    except ClientDisconnect:  # nobody to answer: the error handlers make it a quiet 499
+        raise
     except Exception:
         raise BadRequest("could not parse the form body", code="invalid_body") from None
     fields: dict[str, Any] = {}
