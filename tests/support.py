@@ -143,6 +143,10 @@ def make_settings(
         "webhook_poll_seconds": 0.1,
         "webhook_timeout_seconds": 2.0,
         "webhook_retry_schedule": [0.2] * 7,
+        # Under pytest-xdist another test process keeps the other core busy at normal priority: there,
+        # niced generation threads get a tenth of a core and timing-bound tests wait on them.
+        # tests/gateway/test_worker_priority.py covers the setting.
+        "worker_nice": 0,
     }
     values.update(overrides)
     return Settings(**values)
