@@ -106,3 +106,41 @@ def test_a_thread_that_ends_lets_go_of_its_connection(tmp_path: Path) -> None:
     assert _open_files(path) <= before + 1
     assert revocation_version(db) == 0  # this thread's connection still works
     db.dispose()
+
+
+FORKS = """
+import subprocess, sys, threading
+from gateway.engine.db import Database, upgrade
+from gateway.engine.keys import revocation_version
+db = Database(sys.argv[1])
+upgrade(db)
+stop = False
+def read():
+    while not stop:
+        revocation_version(db)
+readers = [threading.Thread(target=read) for _ in range(2)]
+for thread in readers:
+    thread.start()
+for _ in range(200):  # ffmpeg is started this way (a preexec_fn: Python runs in the child)
+    subprocess.run(["true"], preexec_fn=lambda: None, check=True)
+stop = True
+for thread in readers:
+    thread.join()
+print("forked 200 times")
+"""
+
+
+def test_subprocesses_start_while_other_threads_read(tmp_path: Path) -> None:
+    """A child forked while reader threads are alive drops their connections: it must not close them
+    (that waited forever on a lock a reader held at the fork, and the encode that forked hung)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", FORKS, f"sqlite:///{tmp_path / 'fg.db'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert done.returncode == 0 and "forked 200 times" in done.stdout, done.stderr[-2000:]

@@ -11,6 +11,7 @@ row with the columns' own result processors, so callers get what SQLAlchemy woul
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import weakref
@@ -80,15 +81,26 @@ class _Prepared:
         return self.row._make(values)
 
 
+# Connections let go of in a forked child: kept, never closed or freed there (see _Held.__del__).
+_FORKED: list[sqlite3.Connection] = []
+
+
 class _Held:
     """A thread's connection, closed when the thread ends (its ``threading.local`` lets go of this)."""
 
-    __slots__ = ("__weakref__", "conn")
+    __slots__ = ("__weakref__", "conn", "pid")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self.pid = os.getpid()
 
     def __del__(self) -> None:
+        if os.getpid() != self.pid:
+            # A child forked while this thread was alive drops the thread's locals at once (before a
+            # subprocess's exec, e.g. ffmpeg's). Closing, or freeing, the connection there can wait
+            # forever on a lock another thread held at the fork: keep it instead.
+            _FORKED.append(self.conn)
+            return
         with contextlib.suppress(Exception):
             self.conn.close()
 
