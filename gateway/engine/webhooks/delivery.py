@@ -54,6 +54,17 @@ class DeliveryConfig:
 Observer = Callable[[str, float], None]  # (outcome, seconds from the event to this attempt's end)
 
 
+async def _cancelled(task: asyncio.Task[None], seconds: float = STOP_SECONDS) -> None:
+    """Cancel ``task`` until it ends, for at most ``seconds``. A cancel that lands while the task waits
+    on a worker thread (anyio shields that wait) can be absorbed, and the loop goes on polling: a
+    single cancel and an unbounded wait hung shutdowns on PostgreSQL, whose reads take that path."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not task.done() and loop.time() < deadline:
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.2)
+
+
 class WebhookDeliverer:
     """Sends the outbox. ``handle`` (an event sink) wakes it when a job ends in this process."""
 
@@ -84,9 +95,7 @@ class WebhookDeliverer:
         for task in sending:
             task.cancel()  # its claim lapses and another round sends it again
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await _cancelled(self._task)
         # Bounded: a send cancelled mid-request must not hold the connection pool's close for ever
         # (a test once waited on it with an idle loop).
         if sending:
