@@ -12,7 +12,7 @@ from .errors import (
     PaymentProviderFailed,
     UnknownPack,
 )
-from .job_transfers import adjust_reserve, capture, refund, reserve, void
+from .job_transfers import Hold, adjust_reserve, capture, hold_cte, place, plan_hold, refund, reserve, void
 from .ledger import (
     Balance,
     create_account,
@@ -59,6 +59,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetLimits",
     "CreditPack",
+    "Hold",
     "InsufficientCredits",
     "InvalidWebhook",
     "PaymentProviderFailed",
@@ -82,10 +83,13 @@ __all__ = [
     "get_balance",
     "grant",
     "handle_webhook",
+    "hold_cte",
     "lock_account",
     "metadata",
     "millicredits",
     "pending_reserves",
+    "place",
+    "plan_hold",
     "purchase",
     "quote_mc",
     "record_session",

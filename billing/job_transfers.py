@@ -6,6 +6,7 @@ each takes the caller's ``Connection`` and has a unique idempotency key (``job:<
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
@@ -16,7 +17,87 @@ from .ledger import _existing, _id, _post, get_balance, lock_account
 from .pricing import credits
 from .schema import SYSTEM_ACCOUNTS, accounts, transfers
 
-__all__ = ["adjust_reserve", "capture", "refund", "reserve", "reserve_of", "void"]
+__all__ = [
+    "Hold",
+    "adjust_reserve",
+    "capture",
+    "hold_cte",
+    "place",
+    "plan_hold",
+    "refund",
+    "reserve",
+    "reserve_of",
+    "void",
+]
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A job's credit hold, planned (its budgets checked) but not yet placed: :func:`place` places it,
+    or a caller on PostgreSQL folds :func:`hold_cte` into its own statement with :attr:`params`."""
+
+    account_id: str
+    amount_mc: int
+    transfer: dict[str, Any]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The transfer's fields (what :func:`hold_cte` is built for)."""
+        return tuple(self.transfer)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The bind parameters of :func:`hold_cte`."""
+        return {
+            "hold_account_id": self.account_id,
+            "hold_mc": self.amount_mc,
+            **{f"t_{n}": v for n, v in self.transfer.items()},
+        }
+
+    def refused(self, conn: Connection) -> InsufficientCredits:
+        """The error for a hold that did not fit the account's available credits."""
+        bal = get_balance(conn, self.account_id)
+        return InsufficientCredits(
+            f"this job costs {credits(self.amount_mc):g} credits but only {credits(bal.available_mc):g} "
+            f"are available ({credits(bal.held_mc):g} held by running jobs)"
+        )
+
+
+def plan_hold(
+    conn: Connection,
+    account_id: str,
+    job_id: str,
+    amount_mc: int,
+    *,
+    api_key_id: str | None = None,
+    project_id: str | None = None,
+    model: str | None = None,
+    limits: BudgetLimits | None = None,
+    now: float | None = None,
+) -> Hold:
+    """Check ``job_id``'s budgets and plan its hold of ``amount_mc``. The caller holds the account's
+    lock (:func:`lock_account`), so the budget check and the hold see every other reserve.
+    Raises :class:`BudgetExceeded`."""
+    now = time.time() if now is None else now
+    if limits is not None:
+        check_budgets(
+            conn, limits, amount_mc=amount_mc, api_key_id=api_key_id, project_id=project_id, now=now
+        )
+    transfer = {
+        "id": _id("tr"),
+        "key": f"job:{job_id}:reserve",
+        "kind": "reserve",
+        "debit_account_id": account_id,
+        "credit_account_id": SYSTEM_ACCOUNTS["revenue"],
+        "amount_mc": amount_mc,
+        "state": "pending",
+        "job_id": job_id,
+        "api_key_id": api_key_id,
+        "project_id": project_id,
+        "model": model,
+        "created_at": now,
+    }
+    return Hold(account_id, amount_mc, transfer)
 
 
 def reserve(
@@ -31,48 +112,32 @@ def reserve(
     limits: BudgetLimits | None = None,
     now: float | None = None,
     locked: bool = False,
-    new_job: bool = False,
 ) -> str:
-    """Hold ``amount_mc`` for ``job_id`` (a pending transfer to revenue).
+    """Hold ``amount_mc`` for ``job_id`` (a pending transfer to revenue); the transfer's id.
 
     Budgets are checked and the hold placed under a lock on the account row, so concurrent
     reserves can neither overdraw nor slip past a budget (``locked=True``: the caller took it with
-    :func:`lock_account` earlier in this transaction). ``new_job=True``: the caller created the job
-    in this transaction, so no earlier reserve can exist (the transfer's unique key still guards it).
+    :func:`lock_account` earlier in this transaction). A job's second reserve returns the first.
     Raises :class:`InsufficientCredits` or :class:`BudgetExceeded`.
     """
-    key = f"job:{job_id}:reserve"
-    if not new_job and (row := _existing(conn, key)) is not None:
+    if (row := _existing(conn, f"job:{job_id}:reserve")) is not None:
         return str(row.id)
-    now = time.time() if now is None else now
     # Serialize reserves per account, so budget checks and the hold see each other.
     if not locked:
         lock_account(conn, account_id)
-    if limits is not None:
-        check_budgets(
-            conn, limits, amount_mc=amount_mc, api_key_id=api_key_id, project_id=project_id, now=now
-        )
-    transfer = {
-        "id": _id("tr"),
-        "key": key,
-        "kind": "reserve",
-        "debit_account_id": account_id,
-        "credit_account_id": SYSTEM_ACCOUNTS["revenue"],
-        "amount_mc": amount_mc,
-        "state": "pending",
-        "job_id": job_id,
-        "api_key_id": api_key_id,
-        "project_id": project_id,
-        "model": model,
-        "created_at": now,
-    }
-    if not _hold(conn, account_id, amount_mc, transfer):
-        bal = get_balance(conn, account_id)
-        raise InsufficientCredits(
-            f"this job costs {credits(amount_mc):g} credits but only {credits(bal.available_mc):g} "
-            f"are available ({credits(bal.held_mc):g} held by running jobs)"
-        )
-    return str(transfer["id"])
+    hold = plan_hold(
+        conn,
+        account_id,
+        job_id,
+        amount_mc,
+        api_key_id=api_key_id,
+        project_id=project_id,
+        model=model,
+        limits=limits,
+        now=now,
+    )
+    place(conn, hold)
+    return str(hold.transfer["id"])
 
 
 # A hold: raise the account's held credits if its available credits cover the amount.
@@ -84,33 +149,33 @@ _HOLD = (
     )
     .values(held_mc=accounts.c.held_mc + bindparam("hold_mc"))
 )
-_HOLD_AND_RECORD: dict[tuple[str, ...], Any] = {}
+_HOLD_CTES: dict[tuple[str, ...], Any] = {}
 
 
-def _hold_and_record(names: tuple[str, ...]) -> Any:
-    """PostgreSQL: the hold feeding the transfer's insert, one statement (built once per field set)."""
-    statement = _HOLD_AND_RECORD.get(names)
-    if statement is None:
-        cte = _HOLD.returning(accounts.c.id).cte("held")
+def hold_cte(names: tuple[str, ...]) -> Any:
+    """PostgreSQL: a CTE that places a :class:`Hold` with fields ``names``: the hold feeds the
+    transfer's insert, and the CTE's one row is the transfer's id (no row: the credits did not cover
+    it, and nothing was written). Built once per field set; bind :attr:`Hold.params`."""
+    cte = _HOLD_CTES.get(names)
+    if cte is None:
+        held = _HOLD.returning(accounts.c.id).cte("held")
         values = select(*(bindparam(f"t_{n}", type_=transfers.c[n].type).label(n) for n in names))
-        statement = _HOLD_AND_RECORD[names] = (
-            insert(transfers).from_select(list(names), values.select_from(cte)).returning(transfers.c.id)
-        )
-    return statement
+        recorded = insert(transfers).from_select(list(names), values.select_from(held))
+        cte = _HOLD_CTES[names] = recorded.returning(transfers.c.id).cte("reserved")
+    return cte
 
 
-def _hold(conn: Connection, account_id: str, amount_mc: int, transfer: dict[str, Any]) -> bool:
-    """Raise the account's hold by ``amount_mc`` if its available credits cover it, and record the
-    pending ``transfer``; False (nothing written) when they do not. On PostgreSQL one statement (the
-    update feeds the insert), elsewhere two."""
-    hold = {"hold_account_id": account_id, "hold_mc": amount_mc}
+def place(conn: Connection, hold: Hold) -> None:
+    """Place ``hold``: raise the account's held credits and record the pending transfer, in one
+    statement on PostgreSQL, elsewhere two. Raises :class:`InsufficientCredits` (nothing written)."""
     if conn.dialect.name != "postgresql":
-        if conn.execute(_HOLD, hold).rowcount != 1:
-            return False
-        conn.execute(insert(transfers), transfer)
-        return True
-    params = {**hold, **{f"t_{n}": v for n, v in transfer.items()}}
-    return conn.execute(_hold_and_record(tuple(transfer)), params).first() is not None
+        if conn.execute(_HOLD, hold.params).rowcount != 1:
+            raise hold.refused(conn)
+        conn.execute(insert(transfers), hold.transfer)
+        return
+    reserved = hold_cte(hold.names)
+    if conn.execute(select(reserved.c.id), hold.params).first() is None:
+        raise hold.refused(conn)
 
 
 def _tags(held: Row[Any]) -> dict[str, Any]:

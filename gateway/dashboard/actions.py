@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from anyio import to_thread
 from fastapi import APIRouter, Request
@@ -94,11 +95,16 @@ async def quick_generate(request: Request) -> RedirectResponse:
         warning = "; ".join(w["message"] for w in submitted.body.get("warnings", [])) or None
         return f"Queued {submitted.body['id']} on {submitted.body['model']}.", warning
 
+    # The page comes back with the model that was picked still picked (the next take is usually
+    # on the same model).
+    model = _text(f, "model")
+    known = model in {o.spec.id for o in state.offers}
+    back = f"/jobs?{urlencode({'model': model})}" if known else "/jobs"
     try:
         flash, warning = await to_thread.run_sync(work)
     except FramegateError as exc:
-        return see_other(request=request, url="/jobs", error=exc.message)
-    return see_other(request=request, url="/jobs", flash=flash, error=warning)
+        return see_other(request=request, url=back, error=exc.message)
+    return see_other(request=request, url=back, flash=flash, error=warning)
 
 
 @router.post("/jobs/{video_id}/cancel")

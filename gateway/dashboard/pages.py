@@ -80,8 +80,15 @@ async def jobs_page(request: Request) -> HTMLResponse:
         lambda: state.jobs.page(session.principal.account_id, after=None, limit=50, order="desc")
     )
     models = sorted({o.spec.id for o in state.offers})
+    picked = request.query_params.get("model")
     return render(
-        request, "jobs.html", session, page="jobs", videos=[video_object(r) for r in rows], models=models
+        request,
+        "jobs.html",
+        session,
+        page="jobs",
+        videos=[video_object(r) for r in rows],
+        models=models,
+        picked=picked if picked in models else "auto",
     )
 
 

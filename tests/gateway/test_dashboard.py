@@ -52,6 +52,9 @@ async def test_pages_need_a_session_and_forms_need_csrf(gw: Gateway) -> None:
     csrf = re.search(r'name="csrf" value="([^"]+)"', jobs.text).group(1)  # type: ignore[union-attr]
     made = await gw.client.post("/jobs", data={"prompt": "a red circle", "model": "fake-video", "csrf": csrf})
     assert made.status_code == 303 and "Queued" in httpx.URL(made.headers["location"]).params["flash"]
+    again = await gw.client.get(made.headers["location"])  # the model picked stays picked
+    assert "<option selected>fake-video</option>" in again.text, again.text
+    assert "<option selected>" not in (await gw.client.get("/jobs?model=<nope>")).text
 
 
 def wait_until(page: Any, expression: str, timeout: int = 30_000) -> None:

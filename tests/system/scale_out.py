@@ -261,7 +261,9 @@ def main() -> None:
         for client in clients:
             client.start()
         killed: dict[str, Any] = {}
-        deadline = time.monotonic() + 600
+        # A guard against a hang, not a speed target (bench/ measures speed): beside the rest of the
+        # suite on a slow 2-core machine the 200 jobs have taken over 600 s.
+        deadline = time.monotonic() + 1500
         last_report = 0.0
         while any(c.is_alive() for c in clients) and time.monotonic() < deadline:
             with database.read() as conn:

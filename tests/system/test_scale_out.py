@@ -18,6 +18,10 @@ from ..support import postgres_available, require_module, run_loopback_only
 
 require_module("ray.serve")
 
+# The scenario runs in the module fixture, so inside the first test's time (pytest-timeout's default
+# of 900 s covers any other test).
+pytestmark = pytest.mark.timeout(2400)
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -25,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 def summary() -> dict[str, Any]:
     assert postgres_available(), "PostgreSQL must be running (see ../shared/services.md)"
     assert Path("/var/run/postgresql").is_dir(), "PostgreSQL's Unix socket directory is missing"
-    result = run_loopback_only([str(HERE / "scale_out.py")], timeout=900)
+    result = run_loopback_only([str(HERE / "scale_out.py")], timeout=2000)
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     assert result.returncode == 0 and lines, result.stdout[-4000:] + result.stderr[-6000:]
     data: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))

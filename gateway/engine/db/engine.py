@@ -16,6 +16,7 @@ from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from gateway.engine.db.liveness import check_on_checkout
 from gateway.engine.db.point import PointRead, SqliteReader
 
 __all__ = ["Database", "normalize_url"]
@@ -38,7 +39,7 @@ class Database:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        kwargs: dict[str, Any] = {}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -46,11 +47,17 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: Engine = create_engine(self.url, **kwargs)
+        # Reads run in autocommit on PostgreSQL: under READ COMMITTED each statement takes its own
+        # snapshot anyway, so a read-only transaction only added a BEGIN and a ROLLBACK round trip.
+        self._reader: Engine = self.engine
         # SQLite has one writer at a time. Queue this process's writers on a lock instead of
         # letting them sleep in SQLite's busy handler (its back-off is what makes p99 latency
         # explode); other processes still wait through busy_timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._points: SqliteReader | None = None
+        if not self.is_sqlite:
+            check_on_checkout(self.engine)
+            self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             # A plain file: in-memory and URI-style databases keep to SQLAlchemy's connections.
@@ -59,8 +66,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A read-only scope (rolled back at the end)."""
-        with self.engine.connect() as conn:
+        """A read scope: on SQLite a transaction rolled back at the end (one snapshot), elsewhere
+        autocommit statements (each its own READ COMMITTED snapshot). Never write in it."""
+        with self._reader.connect() as conn:
             yield conn
 
     @contextmanager

@@ -8,17 +8,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select
+from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 import billing
 from gateway.engine import idempotency
 from gateway.engine.artifacts import ArtifactStore
-from gateway.engine.db import Database, jobs
+from gateway.engine.db import Database
 from gateway.engine.errors import Conflict, InvalidRequest, NotFound
 from gateway.engine.events import EventBus, JobEvent
 from gateway.engine.fleet import Fleet
 from gateway.engine.ids import new_video_id
+from gateway.engine.jobs.insert import insert_job
 from gateway.engine.jobs.limits import lock_with_limits
 from gateway.engine.jobs.states import QUEUED, TERMINAL
 from gateway.engine.jobs.store import JobStore
@@ -41,32 +42,49 @@ def _project_not_found(project_id: str) -> NotFound:
     return NotFound(f"no project with id {project_id!r}", code="project_not_found", param="project")
 
 
-def _history_statement() -> Any:
-    mine = and_(jobs.c.account_id == bindparam("account_id"), jobs.c.model == bindparam("model"))
-    last = select(jobs.c.id, jobs.c.prompt).where(mine).order_by(jobs.c.id.desc()).limit(1).subquery()
-    same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == bindparam("prompt_key"))
-    return select(
-        same.scalar_subquery(),
-        select(last.c.id).scalar_subquery(),
-        select(last.c.prompt).scalar_subquery(),
-    )
-
-
-# Built once: a create's statements take their values as parameters, so SQLAlchemy neither rebuilds
-# them nor recomputes their cache keys on each create (that was a third of a create's time).
-_HISTORY = _history_statement()
-_INSERT_JOB = insert(jobs).returning(*jobs.c)
-
-
-def _history(conn: Connection, account_id: str, model: str, prompt_key: str) -> tuple[int, Any, Any]:
-    """In one round trip: how often this prompt ran on this model for the account, and the account's
-    last video on that model (id, prompt; None if there is none)."""
-    row = conn.execute(_HISTORY, {"account_id": account_id, "model": model, "prompt_key": prompt_key}).one()
-    return int(row[0]), row[1], row[2]
-
-
 def _not_found(video_id: str) -> NotFound:
     return NotFound(f"no video with id {video_id!r}", code="video_not_found", param="video_id")
+
+
+def _job_values(
+    principal: Principal,
+    request: JobRequest,
+    routed: Plan,
+    job_id: str,
+    input_path: Any,
+    prompt: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """The new job row's columns: a queued job of ``routed``'s first choice."""
+    chosen = routed.first
+    params = chosen.params
+    return dict(
+        id=job_id,
+        account_id=principal.account_id,
+        key_id=principal.key_id,
+        project_id=request.project,
+        status=QUEUED,
+        requested_model=request.video.model,
+        model=chosen.spec.id,
+        backend=chosen.backend,
+        prompt=prompt,
+        prompt_key=hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest(),
+        seconds=format_seconds(seconds),
+        size=params.size,
+        params=params.as_dict(),
+        input_path=str(input_path) if input_path else None,
+        input_sha256=request.image.sha256 if request.image is not None else None,
+        progress=0,
+        quoted_mc=chosen.price_mc,
+        created_at=time.time(),
+        attempts=0,
+        cancel_requested=False,
+        eta_seconds=round(routed.ranked[0].estimate.total, 3),
+        candidates=[JobCandidate.of(c).as_record() for c in routed.candidates()],
+        webhook_url=request.webhook_url,
+        source_video_id=(request.source[0] or None) if request.source else None,
+        source_kind=request.source[1] if request.source else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -284,53 +302,13 @@ class JobService:
         chosen = routed.first
         params = chosen.params
         prompt = request.prompt.strip()
-        prompt_key = hashlib.sha256(normalize_prompt(prompt).encode()).hexdigest()
         warnings = self._capability_check(chosen.spec, prompt, params, request.video.size is not None)
-        earlier, last_id, last_prompt = _history(conn, principal.account_id, chosen.spec.id, prompt_key)
-        warnings += self._regeneration_check(earlier, chosen.spec.id)
-        # How the prompt differs from the previous video's on this model: the layers it changed
-        # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
-        change = (
-            None
-            if last_id is None
-            else {"previous_video_id": last_id, "changed_layers": changed_layers(last_prompt, prompt)}
-        )
         seconds = request.video.seconds
         if seconds is None:
             seconds = chosen.spec.default_seconds
         if request.project is not None and find_project(conn, principal.account_id, request.project) is None:
             raise _project_not_found(request.project)  # deleted since the request was routed
-        row = conn.execute(
-            _INSERT_JOB,
-            dict(
-                id=job_id,
-                account_id=principal.account_id,
-                key_id=principal.key_id,
-                project_id=request.project,
-                status=QUEUED,
-                requested_model=request.video.model,
-                model=chosen.spec.id,
-                backend=chosen.backend,
-                prompt=prompt,
-                prompt_key=prompt_key,
-                seconds=format_seconds(seconds),
-                size=params.size,
-                params=params.as_dict(),
-                input_path=str(input_path) if input_path else None,
-                input_sha256=request.image.sha256 if request.image is not None else None,
-                progress=0,
-                quoted_mc=chosen.price_mc,
-                created_at=time.time(),
-                attempts=0,
-                cancel_requested=False,
-                eta_seconds=round(routed.ranked[0].estimate.total, 3),
-                candidates=[JobCandidate.of(c).as_record() for c in routed.candidates()],
-                webhook_url=request.webhook_url,
-                source_video_id=(request.source[0] or None) if request.source else None,
-                source_kind=request.source[1] if request.source else None,
-            ),
-        ).one()
-        billing.reserve(
+        hold = billing.plan_hold(  # checks the budgets; submit() took the account's lock first
             conn,
             principal.account_id,
             job_id,
@@ -339,8 +317,20 @@ class JobService:
             project_id=request.project,
             model=chosen.spec.id,
             limits=limits,
-            locked=True,  # submit() locks the account first
-            new_job=True,
+        )
+        values = _job_values(principal, request, routed, job_id, input_path, prompt, seconds)
+        row, history = insert_job(conn, values, hold)
+        # A refusal below (regeneration block mode) rolls the insert back with the transaction.
+        warnings += self._regeneration_check(history.earlier, chosen.spec.id)
+        # How the prompt differs from the previous video's on this model: the layers it changed
+        # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
+        change = (
+            None
+            if history.last_id is None
+            else {
+                "previous_video_id": history.last_id,
+                "changed_layers": changed_layers(history.last_prompt or "", prompt),
+            }
         )
         video = self.render(row)
         if warnings:
