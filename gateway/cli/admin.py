@@ -65,10 +65,10 @@ def keys_list(account: str | None = typer.Option(None, help="only this account's
         if account and account_id is None:
             raise typer.BadParameter(f"no account named {account!r}", param_hint="--account")
         rows = list_keys(conn, account_id)
-    typer.echo(f"{'ID':<22} {'PREFIX':<12} {'ACCOUNT':<30} {'CREATED':<20} REVOKED")
+    typer.echo(f"{'ID':<22} {'PREFIX':<16} {'ACCOUNT':<30} {'CREATED':<20} REVOKED")
     for row in rows:
         typer.echo(
-            f"{row['id']:<22} {row['prefix'] + '...':<12} {row['account_id']:<30} "
+            f"{row['id']:<22} {row['prefix'] + '...':<16} {row['account_id']:<30} "
             f"{utc_time(row['created_at']):<20} {utc_time(row['revoked_at'])}"
         )
 

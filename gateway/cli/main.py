@@ -174,7 +174,8 @@ def models_add(
     )
 
 
-ray_app = typer.Typer(help="GPU worker pools on Ray Serve (pip install 'framegate[ray]').")
+# "\[": the help is Rich markup, which would read [ray] as a style and drop it.
+ray_app = typer.Typer(help="GPU worker pools on Ray Serve (pip install 'framegate\\[ray]').")
 app.add_typer(ray_app, name="ray")
 
 

@@ -273,10 +273,15 @@ def test_jobs_page_updates_finished_rows_in_place(tmp_path: Path, models_dir: Pa
         wait_until(page, f"document.querySelector('tr[data-job=\"{slow_id}\"]').dataset.done === 'completed'")
         expect(slow_row.locator("[data-cancel]")).to_have_count(0)
         expect(slow_row.locator("video")).to_have_count(1)
+        expect(slow_row.get_by_role("link", name="open clip")).to_have_attribute("href", f"/media/{slow_id}")
         assert page.evaluate("window.framegateNotReloaded === true")  # updated in place, not reloaded
         expect(stuck_row.locator("[data-cancel]")).to_have_count(1)
         page.screenshot(path=SHOTS / "10-jobs-live.png")
         stuck_row.get_by_role("button", name="Cancel").click()
         expect(page.locator(".flash[role=status]")).to_contain_text(re.compile(f"Cancel\\w* {stuck_id}"))
+        # The message leaves the address once shown: a reload does not say it again.
+        expect(page).not_to_have_url(re.compile("flash"))
+        page.reload()
+        expect(page.locator(".flash")).to_have_count(0)
         browser.close()
     assert not any(u.endswith("/favicon.ico") for u in missing), missing

@@ -9,8 +9,23 @@
     video.src = `/media/${job.id}`;
     video.poster = `/media/${job.id}?variant=thumbnail`;
     Object.assign(video, { muted: true, loop: true, playsInline: true, preload: "none" });
-    if (thumb.tagName === "CODE") video.className = "thumb";
-    thumb.replaceWith(video);
+    if (thumb.tagName !== "CODE") { thumb.replaceWith(video); return; }
+    // A jobs row: the clip as the server renders it, with its "open clip" link.
+    video.className = "thumb";
+    const link = document.createElement("a");
+    Object.assign(link, { href: `/media/${job.id}`, target: "_blank", rel: "noopener", className: "small" });
+    link.textContent = "open clip";
+    thumb.replaceWith(video, document.createElement("br"), link);
+  }
+
+  // A message (flash or error) arrives in the URL of the redirect after a form. Take it out of the
+  // address once shown, so that a reload (ours, when jobs settle, or the user's) does not repeat it.
+  function forgetMessage() {
+    const url = new URL(window.location.href);
+    const names = ["flash", "flash_sig", "error", "error_sig"];
+    if (!names.some((n) => url.searchParams.has(n))) return;
+    names.forEach((n) => url.searchParams.delete(n));
+    window.history.replaceState(null, "", url.pathname + url.search + url.hash);
   }
 
   function liveJobs() {
@@ -110,5 +125,5 @@
     videos.forEach((v) => { v.addEventListener("timeupdate", show); v.addEventListener("seeked", show); });
   }
 
-  document.addEventListener("DOMContentLoaded", () => { liveJobs(); syncTakes(); });
+  document.addEventListener("DOMContentLoaded", () => { forgetMessage(); liveJobs(); syncTakes(); });
 })();
