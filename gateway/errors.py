@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -155,6 +156,18 @@ def install_error_handlers(app: FastAPI) -> None:
         log.debug("client disconnected during %s %s", request.method, request.url.path)
         return Response(status_code=499)
 
+    async def handle_database(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if not exc.connection_invalidated:
+            return await handle_unexpected(request, exc)
+        # The database went away under this request (a restart, a failover, a terminated backend);
+        # its transaction was rolled back, so the request can simply be sent again.
+        log.warning("database connection lost during %s %s: %s", request.method, request.url.path, exc.orig)
+        body = error_body(
+            "database_unavailable", "the database connection was lost; retry the request", None, "unavailable"
+        )
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
+
     async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         # Starlette answers this outside every middleware: add the security headers here.
@@ -165,4 +178,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http)
     app.add_exception_handler(ClientDisconnect, handle_disconnect)
+    app.add_exception_handler(DBAPIError, handle_database)
     app.add_exception_handler(Exception, handle_unexpected)

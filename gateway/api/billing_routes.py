@@ -63,7 +63,7 @@ async def create_checkout(
     def create() -> dict[str, Any]:
         if idem is not None:
             with state.db.read() as conn:
-                if (replay := idempotency.find(conn, idem)) is not None:
+                if (replay := idempotency.find(conn, idem, forget=False)) is not None:
                     return replay.body
         session, pack = billing.create_checkout(
             state.stripe,

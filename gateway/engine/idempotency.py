@@ -64,11 +64,15 @@ def _now(now: float | None) -> float:
     return time.time() if now is None else now
 
 
-def find(conn: Connection, req: IdempotentRequest, *, now: float | None = None) -> Replay | None:
+def find(
+    conn: Connection, req: IdempotentRequest, *, now: float | None = None, forget: bool = True
+) -> Replay | None:
     """The stored response for this key, or None; 409 if the key was used for a different request.
 
     ``now``: the current time (default: the clock); a key stored more than the replay window
-    before it is forgotten."""
+    before it is None, and deleted with ``forget`` (in a write transaction, before the key is
+    stored again). Read scopes pass ``forget=False``: on PostgreSQL they autocommit, and on SQLite
+    a read transaction cannot write once another writer has committed."""
     row = conn.execute(
         select(idempotency_keys).where(
             idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
@@ -76,10 +80,16 @@ def find(conn: Connection, req: IdempotentRequest, *, now: float | None = None) 
     ).one_or_none()
     if row is None:
         return None
-    if row.created_at < _now(now) - TTL_SECONDS:
+    cutoff = _now(now) - TTL_SECONDS
+    if row.created_at < cutoff:
+        if not forget:
+            return None
+        # Only the expired row, should the key have been stored afresh since the read above.
         conn.execute(
             delete(idempotency_keys).where(
-                idempotency_keys.c.account_id == req.account_id, idempotency_keys.c.key == req.key
+                idempotency_keys.c.account_id == req.account_id,
+                idempotency_keys.c.key == req.key,
+                idempotency_keys.c.created_at < cutoff,
             )
         )
         return None
@@ -131,7 +141,7 @@ def run(db: Any, req: IdempotentRequest | None, create: Any) -> tuple[dict[str, 
     """
     if req is not None:
         with db.read() as conn:
-            if (replay := find(conn, req)) is not None:
+            if (replay := find(conn, req, forget=False)) is not None:
                 return replay.body, True
     with db.write() as conn:
         if req is not None and (replay := find(conn, req)) is not None:

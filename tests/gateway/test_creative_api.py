@@ -163,6 +163,22 @@ async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_di
         assert gw.balance(key).balance_mc - gw.balance(key).held_mc == 47_000
 
 
+async def test_the_prompt_refusal_comes_before_the_balance_one(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    """In block mode an unchanged prompt is refused as such even when the credits have run out too:
+    buying credits would not have let it through."""
+    settings = make_settings(tmp_path, database_url, models_dir, regeneration_guard="block")
+    async with running_gateway(settings) as gw:
+        key = gw.new_key(credits=3)  # three fake-video jobs' worth
+        for _ in range(3):
+            assert (await gw.create(key, prompt="same", model="fake-video")).status_code == 200
+        refused = await gw.create(key, prompt="same", model="fake-video")
+        assert refused.status_code == 409 and refused.json()["error"]["code"] == "unchanged_prompt"
+        broke = await gw.create(key, prompt="something else entirely", model="fake-video")
+        assert broke.status_code == 402 and broke.json()["error"]["code"] == "insufficient_credits"
+
+
 @contextlib.asynccontextmanager
 async def _capped(tmp_path: Path, models_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Gateway, str]]:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, **overrides)

@@ -158,3 +158,26 @@ def test_request_hash_is_order_independent_and_content_sensitive() -> None:
     assert a == idempotency.request_hash({"seed": 1, "prompt": "p"})
     assert a != idempotency.request_hash({"prompt": "p", "seed": 2})
     assert len(a) == 64 and int(a, 16) >= 0
+
+
+def test_a_read_never_forgets_a_key_and_a_write_forgets_only_the_expired_row(db) -> None:  # type: ignore[no-untyped-def]
+    """Reads (autocommit on PostgreSQL; on SQLite a read cannot write after another writer commits)
+    see an expired key as gone and leave it; the write that stores the key again forgets it, and only
+    an expired row: a key stored afresh since is never deleted (its retry is a replay)."""
+    req = _request(db)
+    with db.write() as conn:
+        idempotency.remember(conn, req, 200, {"id": "video_old"}, now=T0)
+    later = T0 + 25 * HOUR
+    with db.read() as conn:
+        assert idempotency.find(conn, req, now=later, forget=False) is None
+    with db.read() as conn:
+        assert len(conn.execute(select(idempotency_keys)).all()) == 1  # left for the write
+    with db.write() as conn:
+        assert idempotency.find(conn, req, now=later) is None
+        idempotency.remember(conn, req, 200, {"id": "video_new"}, now=later)
+    with db.write() as conn:  # an old clock's view: the fresh row is not the one it read as expired
+        assert idempotency.find(conn, req, now=later + 23 * HOUR) is not None
+        conn.execute(idempotency_keys.update().values(created_at=later))
+    with db.read() as conn:
+        replay = idempotency.find(conn, req, now=later + 1, forget=False)
+    assert replay is not None and replay.body == {"id": "video_new"}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from anyio import to_thread
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from gateway.engine.db.liveness import check_on_checkout
 from gateway.engine.db.point import PointRead, SqliteReader
@@ -75,7 +76,7 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed on success, rolled back on error."""
         if self._write_lock is None:
-            with self.engine.connect() as conn:
+            with self._live() as conn:
                 conn.execution_options(framegate_write=True)
                 with conn.begin():
                     yield conn
@@ -85,13 +86,33 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def _live(self) -> Connection:
+        """A server connection for a write transaction, pinged first: a write is not retried when
+        its connection turns out dead (it may have been applied), so it starts on a live one.
+        Reads skip the ping (see :mod:`gateway.engine.db.liveness`) and are retried instead."""
+        conn = self.engine.connect()
+        dbapi = conn.connection.dbapi_connection
+        try:
+            if dbapi is None or not self.engine.dialect.do_ping(dbapi):
+                raise ConnectionError("the ping failed")
+        except Exception:  # the driver's error for a dead connection: replace it
+            conn.invalidate()
+            conn.close()
+            conn = self.engine.connect()
+        return conn
+
     def one(self, read: PointRead, **params: Any) -> Any:
         """The one row (or None) of a point read: on a SQLite file without SQLAlchemy's per-statement
-        work (see :mod:`gateway.engine.db.point`), elsewhere as any other read."""
+        work (see :mod:`gateway.engine.db.point`), elsewhere as any other read (retried once on a
+        connection the server had closed)."""
         if self._points is not None:
             return self._points.one(read, params)
-        with self.read() as conn:
-            return conn.execute(read.statement, params).one_or_none()
+
+        def read_row() -> Any:
+            with self.read() as conn:
+                return conn.execute(read.statement, params).one_or_none()
+
+        return retry_read(read_row)
 
     async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a short read from async code.
@@ -103,7 +124,7 @@ class Database:
         """
         if self.is_sqlite:
             return fn(*args)
-        return await to_thread.run_sync(fn, *args)
+        return await to_thread.run_sync(retry_read, fn, *args)
 
     def checkpoint(self) -> None:
         """Fold the SQLite WAL back into the database file (no-op elsewhere). Never blocks writers."""
@@ -115,6 +136,17 @@ class Database:
         if self._points is not None:
             self._points.close()
         self.engine.dispose()
+
+
+def retry_read(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, run again once if the server had closed its connection (a read is safe to
+    repeat; the pool has replaced the connection by then)."""
+    try:
+        return fn(*args)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return fn(*args)
 
 
 def _configure_sqlite(engine: Engine) -> None:

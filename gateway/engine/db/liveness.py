@@ -1,12 +1,17 @@
 """Checking a pooled PostgreSQL connection before use without a round trip.
 
-SQLAlchemy's ``pool_pre_ping`` sends a query on every checkout: on a create, one round trip of the
-handful its transaction needs, and on a point read one of two. Instead, a connection is checked
-where the answer already is: an idle connection is sent nothing by the server unless it is closing
-it (a terminated backend writes its FATAL error and hangs up; a crashed server's socket reads EOF),
-so a socket with anything to read is dead. A connection idle longer than ``ping_after`` seconds
-(long enough for a silent network drop) still gets a real ping. A dead connection raises
-``DisconnectionError`` in the checkout event, and the pool replaces it before the caller sees it.
+SQLAlchemy's ``pool_pre_ping`` sends a query on every checkout: on a status poll, two round trips
+of four. Instead, a connection is checked where the answer already is: an idle connection is sent
+nothing by the server unless it is closing it (a terminated backend writes its FATAL error and hangs
+up; a crashed server's socket reads EOF), so a socket with anything to read is dead. A connection
+idle longer than ``ping_after`` seconds (long enough for a silent network drop) still gets a real
+ping. A dead connection raises ``DisconnectionError`` in the checkout event, and the pool replaces
+it before the caller sees it.
+
+The socket cannot tell a backend that was told to end a moment ago and has not yet said so. For that
+window, reads are retried once (``Database.one``, ``run_read``), write transactions start with a
+ping (``Database.write``: a write is not repeated blindly), and what still fails is a
+``503 database_unavailable`` with ``Retry-After``, never a 500.
 """
 
 from __future__ import annotations

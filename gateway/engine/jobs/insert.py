@@ -11,6 +11,7 @@ there. Elsewhere the history is read, the row inserted and the hold placed, in t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +65,14 @@ def _insert_held(names: tuple[str, ...], hold: tuple[str, ...]) -> Any:
     return statement
 
 
-def insert_job(conn: Connection, values: dict[str, Any], hold: billing.Hold) -> tuple[Row[Any], History]:
+def insert_job(
+    conn: Connection, values: dict[str, Any], hold: billing.Hold, check: Callable[[History], object]
+) -> tuple[Row[Any], History]:
     """Insert the job row ``values`` (``id``, ``account_id``, ``model``, ``prompt_key``...) and place
     its ``hold``; the row as stored and the account's :class:`History` on that model from before
-    this row. The caller holds the account's lock. Raises :class:`billing.InsufficientCredits`
-    (roll the transaction back: on PostgreSQL the row is in it)."""
+    this row. The caller holds the account's lock. ``check(history)`` may refuse the job: it runs
+    before a hold that did not fit is refused, so its error comes first. Raises
+    :class:`billing.InsufficientCredits` (roll the transaction back: on PostgreSQL the row is in it)."""
     asked = {
         "h_account_id": values["account_id"],
         "h_model": values["model"],
@@ -76,11 +80,15 @@ def insert_job(conn: Connection, values: dict[str, Any], hold: billing.Hold) -> 
     }
     if conn.dialect.name != "postgresql":
         earlier, last_id, last_prompt = conn.execute(_HISTORY, asked).one()
+        history = History(int(earlier), last_id, last_prompt)
+        check(history)
         row = conn.execute(_INSERT, values).one()
         billing.place(conn, hold)
-        return row, History(int(earlier), last_id, last_prompt)
+        return row, history
     params = {**asked, **{f"j_{n}": v for n, v in values.items()}, **hold.params}
     row = conn.execute(_insert_held(tuple(values), hold.names), params).one()
+    history = History(int(row.h_earlier), row.h_last_id, row.h_last_prompt)
+    check(history)
     if not row.h_held:
         raise hold.refused(conn)
-    return row, History(int(row.h_earlier), row.h_last_id, row.h_last_prompt)
+    return row, history

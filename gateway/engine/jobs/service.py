@@ -235,7 +235,7 @@ class JobService:
         transaction. ``on_created(conn, videos)`` runs inside it (shots use it to record takes)."""
         if idem is not None:
             with self.db.read() as conn:
-                replay = idempotency.find(conn, idem)
+                replay = idempotency.find(conn, idem, forget=False)
             if replay is not None:
                 return Submitted(replay.body, True)
         if request.video.mode == "i2v" and request.image is None:
@@ -269,7 +269,7 @@ class JobService:
             self._discard(inputs)
             if idem is not None:
                 with self.db.read() as conn:
-                    replay = idempotency.find(conn, idem)
+                    replay = idempotency.find(conn, idem, forget=False)
                 if replay is not None:
                     return Submitted(replay.body, True)
             raise
@@ -319,9 +319,11 @@ class JobService:
             limits=limits,
         )
         values = _job_values(principal, request, routed, job_id, input_path, prompt, seconds)
-        row, history = insert_job(conn, values, hold)
-        # A refusal below (regeneration block mode) rolls the insert back with the transaction.
-        warnings += self._regeneration_check(history.earlier, chosen.spec.id)
+        # The regeneration guard (block mode refuses) is told before a hold that did not fit is: the
+        # prompt, not the balance, is what the creator must change first.
+        row, history = insert_job(
+            conn, values, hold, lambda h: warnings.extend(self._regeneration_check(h.earlier, chosen.spec.id))
+        )
         # How the prompt differs from the previous video's on this model: the layers it changed
         # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
         change = (
