@@ -103,7 +103,7 @@ def _expire_and_sweep(state: AppState) -> None:
 
 def verify_into_metrics(state: AppState) -> list[str]:
     """Check the ledger; record the outcome in the metrics."""
-    with state.db.read() as conn:
+    with state.db.snapshot() as conn:
         problems = billing.verify_ledger(conn)
     state.metrics.ledger_problems.set(len(problems))
     if problems:

@@ -121,7 +121,7 @@ def keys_budget(
 def ledger_verify() -> None:
     """Check every ledger invariant; exit 1 and list the problems if any is broken."""
     db = open_db()
-    with db.read() as conn:
+    with db.snapshot() as conn:
         problems = billing.verify_ledger(conn)
     if problems:
         for problem in problems:

@@ -73,6 +73,20 @@ class Database:
             yield conn
 
     @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read-only scope whose statements all see one snapshot (a check that reads several tables,
+        such as the ledger's, must not see a commit land between two of its reads): on PostgreSQL a
+        REPEATABLE READ transaction; on SQLite a read transaction already is one."""
+        if self.is_sqlite:
+            with self.read() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed on success, rolled back on error."""
         if self._write_lock is None:
