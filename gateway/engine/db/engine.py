@@ -48,18 +48,18 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine: Engine = create_engine(self.url, **kwargs)
-        # Reads run in autocommit on PostgreSQL: under READ COMMITTED each statement takes its own
-        # snapshot anyway, so a read-only transaction only added a BEGIN and a ROLLBACK round trip.
-        self._reader: Engine = self.engine
         # SQLite has one writer at a time. Queue this process's writers on a lock instead of
         # letting them sleep in SQLite's busy handler (its back-off is what makes p99 latency
         # explode); other processes still wait through busy_timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else None
         self._points: SqliteReader | None = None
+        self._reader: Engine = self.engine
         if not self.is_sqlite:
             check_on_checkout(self.engine)
+            # Reads run in autocommit: under READ COMMITTED each statement takes its own snapshot
+            # anyway, so a read-only transaction only added a BEGIN and a ROLLBACK round trip.
             self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        if self.is_sqlite:
+        else:
             _configure_sqlite(self.engine)
             # A plain file: in-memory and URI-style databases keep to SQLAlchemy's connections.
             if parsed.database not in (None, "", ":memory:") and not parsed.query:
