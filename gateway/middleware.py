@@ -134,11 +134,14 @@ def _clean_url(scope: Scope) -> bool:
     from urllib.parse import unquote_to_bytes
 
     path = str(scope.get("path", ""))
+    # The server decodes the path leniently (invalid UTF-8 becomes U+FFFD); the raw bytes tell.
+    raw_path: bytes = scope.get("raw_path") or b""
     query: bytes = scope.get("query_string", b"")
     if "\x00" in path or b"%00" in query or b"\x00" in query:
         return False
     try:
         path.encode("utf-8")
+        unquote_to_bytes(raw_path).decode("utf-8")
         unquote_to_bytes(query.replace(b"+", b" ")).decode("utf-8")
     except UnicodeError:
         return False

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 import billing
 from gateway.api.contract import documented
@@ -82,12 +83,16 @@ async def create_checkout(
             "pack": pack.id,
             "credits": billing.credits(pack.credits_mc),
         }
-        with state.db.write() as conn:
-            if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
-                return replay.body
-            billing.record_session(conn, session["id"], who.account_id, pack)
-            if idem is not None:
-                idempotency.remember(conn, idem, 200, body)
+        try:
+            with state.db.write() as conn:
+                if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
+                    return replay.body
+                billing.record_session(conn, session["id"], who.account_id, pack)
+                if idem is not None:
+                    idempotency.remember(conn, idem, 200, body)
+        except IntegrityError as exc:
+            # The same key's other request recorded Stripe's (deduplicated) session first.
+            return idempotency.replay_race(state.db, idem, exc).body
         return body
 
     return await to_thread.run_sync(create)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway.engine.db import idempotency_keys
 from gateway.engine.errors import Conflict, InvalidRequest
@@ -23,6 +24,7 @@ __all__ = [
     "find",
     "from_request",
     "remember",
+    "replay_race",
     "request_hash",
     "run",
 ]
@@ -143,13 +145,28 @@ def run(db: Any, req: IdempotentRequest | None, create: Any) -> tuple[dict[str, 
         with db.read() as conn:
             if (replay := find(conn, req, forget=False)) is not None:
                 return replay.body, True
-    with db.write() as conn:
-        if req is not None and (replay := find(conn, req)) is not None:
-            return replay.body, True
-        body = create(conn)
-        if req is not None:
-            remember(conn, req, 200, body)
+    try:
+        with db.write() as conn:
+            if req is not None and (replay := find(conn, req)) is not None:
+                return replay.body, True
+            body = create(conn)
+            if req is not None:
+                remember(conn, req, 200, body)
+    except IntegrityError as exc:
+        return replay_race(db, req, exc).body, True
     return body, False
+
+
+def replay_race(db: Any, req: IdempotentRequest | None, error: IntegrityError) -> Replay:
+    """After a write transaction failed on a unique constraint: the response of the request with the
+    same key that committed first (on PostgreSQL two such requests can both find no key, and the
+    second one's insert of it fails). Raises ``error`` when that is not what happened."""
+    if req is not None:
+        with db.read() as conn:
+            replay = find(conn, req, forget=False)
+        if replay is not None:
+            return replay
+    raise error
 
 
 def expire(conn: Connection, *, now: float | None = None) -> int:

@@ -207,7 +207,15 @@ async def test_usage_refuses_times_that_are_not_times(gw: Gateway, value: str) -
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/projects/%00", "/v1/shots/a%00b", "/v1/videos?after=%00", "/v1/usage?from=%ff%fe"]
+    "path",
+    [
+        "/v1/projects/%00",
+        "/v1/shots/a%00b",
+        "/v1/videos?after=%00",
+        "/v1/usage?from=%ff%fe",
+        "/v1/videos/%ff%fe",
+        "/v1/videos/video_%C3%28/content",
+    ],
 )
 async def test_urls_with_nul_or_broken_utf8_are_refused(gw: Gateway, path: str) -> None:
     key = gw.new_key()

@@ -181,3 +181,34 @@ def test_a_read_never_forgets_a_key_and_a_write_forgets_only_the_expired_row(db)
     with db.read() as conn:
         replay = idempotency.find(conn, req, now=later + 1, forget=False)
     assert replay is not None and replay.body == {"id": "video_new"}
+
+
+def test_two_requests_racing_with_one_key_both_answer_the_first_to_commit(db) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL both can find no key and both create; the later commit's insert of the key then
+    fails on its unique constraint. It must answer as a replay of the first, not fail (it was a 500
+    for ``POST /v1/projects``). On SQLite the second waits for the first's write lock instead."""
+    import threading
+
+    req = _request(db, key="race")
+    answers: dict[str, tuple[dict[str, object], bool]] = {}
+    second_done = threading.Event()
+
+    def second() -> None:
+        answers["second"] = idempotency.run(db, req, lambda conn: {"id": "project_second"})
+        second_done.set()
+
+    def first(conn):  # type: ignore[no-untyped-def]
+        racer = threading.Thread(target=second)
+        racer.start()
+        # PostgreSQL: the second commits its key while this transaction is still open.
+        # SQLite: the second cannot begin until this one commits, so stop waiting soon.
+        second_done.wait(timeout=0.5 if db.is_sqlite else 30)
+        answers["racer"] = racer  # type: ignore[assignment]
+        return {"id": "project_first"}
+
+    answers["first"] = idempotency.run(db, req, first)
+    answers["racer"].join(timeout=30)  # type: ignore[attr-defined]
+    bodies = {answers["first"][0]["id"], answers["second"][0]["id"]}
+    assert len(bodies) == 1, answers
+    assert sorted([answers["first"][1], answers["second"][1]]) == [False, True]
+    assert _stored_keys(db) == 1

@@ -264,15 +264,10 @@ class JobService:
                 body = videos[0] if len(videos) == 1 else {"object": "list", "data": videos}
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)
-        except IntegrityError:
+        except IntegrityError as exc:
             # Another request with the same Idempotency-Key committed first (PostgreSQL): replay it.
             self._discard(inputs)
-            if idem is not None:
-                with self.db.read() as conn:
-                    replay = idempotency.find(conn, idem, forget=False)
-                if replay is not None:
-                    return Submitted(replay.body, True)
-            raise
+            return Submitted(idempotency.replay_race(self.db, idem, exc).body, True)
         except BaseException:
             self._discard(inputs)
             raise
