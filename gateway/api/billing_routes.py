@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 import billing
-from gateway.api.contract import documented
+from gateway.api.contract import IDEMPOTENCY_KEY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import loads_json_off_loop, read_json_object
 from gateway.api.objects import CheckoutSession, PackList, WebhookAck
@@ -51,7 +51,15 @@ async def list_packs(state: StateDep, who: Annotated[Principal, Depends(principa
     }
 
 
-@router.post("/checkout", **documented(returns=CheckoutSession, json_body=CheckoutRequest, errors=(413, 503)))
+@router.post(
+    "/checkout",
+    **documented(
+        returns=CheckoutSession,
+        json_body=CheckoutRequest,
+        errors=(409, 413, 503),
+        request_headers=IDEMPOTENCY_KEY,
+    ),
+)
 async def create_checkout(
     request: Request, state: StateDep, who: Annotated[Principal, Depends(principal)]
 ) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 
 from gateway.api.objects import ErrorResponse
 
-__all__ = ["BINARY", "documented", "install_contract"]
+__all__ = ["BINARY", "IDEMPOTENCY_KEY", "documented", "install_contract"]
 
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {}
 _RESPONSE_MODELS: dict[str, type[BaseModel]] = {ErrorResponse.__name__: ErrorResponse}
@@ -37,6 +37,12 @@ _REASONS = {
     503: "a backend or service is not available",
 }
 BINARY = {"type": "string", "format": "binary"}
+# The request header of every create that can be retried safely.
+IDEMPOTENCY_KEY = {
+    "Idempotency-Key": "1-255 printable characters: a retry with the same key and body within 24 hours "
+    "gets the first response again instead of acting (and charging) twice; the same key with another "
+    "body is a 409 `idempotency_key_reused`",
+}
 SchemaLike = type[BaseModel] | dict[str, Any]
 
 

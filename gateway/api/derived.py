@@ -20,7 +20,7 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
-from gateway.api.contract import documented
+from gateway.api.contract import IDEMPOTENCY_KEY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import clean_form_value, read_json_object
 from gateway.api.images import validate_image
@@ -199,7 +199,12 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise BadRequest(exc.message, code=exc.code, param="size") from None
 
 
-@router.post("/{video_id}/remix", **documented(returns=Video, json_body=Derived, errors=(402, 404, 409, 413)))
+@router.post(
+    "/{video_id}/remix",
+    **documented(
+        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+    ),
+)
 async def remix(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """A new video from a completed one with a new prompt: the source's model, size, seconds, seed and
     settings unless the body overrides them; ``remixed_from_video_id`` names the source."""
@@ -295,7 +300,12 @@ def _route_i2v(state: AppState, who: Principal, job: JobRequest, named: bool) ->
     return fallback
 
 
-@router.post("/extensions", **documented(returns=Video, json_body=Derived, errors=(402, 404, 409, 413)))
+@router.post(
+    "/extensions",
+    **documented(
+        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+    ),
+)
 async def extend(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Continue a completed video (or an uploaded clip): its last frame conditions an image-to-video
     segment of ``seconds``, which is joined after it into one MP4 (``seconds`` on the result is the
@@ -312,7 +322,12 @@ async def extend(request: Request, state: StateDep, who: PrincipalDep) -> dict[s
     return await _submit(state, who, request, job, "videos.extend", keep_upload)
 
 
-@router.post("/edits", **documented(returns=Video, json_body=Derived, errors=(402, 404, 409, 413)))
+@router.post(
+    "/edits",
+    **documented(
+        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+    ),
+)
 async def edit(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Re-render a completed video (or an uploaded clip) guided by it: its first frame conditions an
     image-to-video render of the new prompt at the source's size and length, on a model that takes an

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import billing
 from billing import credits, millicredits
-from gateway.api.contract import documented
+from gateway.api.contract import IDEMPOTENCY_KEY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.objects import Deleted, Project, ProjectList
@@ -69,7 +69,12 @@ def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
     }
 
 
-@router.post("", **documented(returns=Project, json_body=ProjectCreate, errors=(413,)))
+@router.post(
+    "",
+    **documented(
+        returns=Project, json_body=ProjectCreate, errors=(409, 413), request_headers=IDEMPOTENCY_KEY
+    ),
+)
 async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     req = parse_model(ProjectCreate, await read_json_object(request))
 

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.api.contract import BINARY, documented
+from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.images import decode_data_url, validate_image
@@ -31,6 +31,8 @@ from gateway.creative.shots import (
     take_object,
     takes_of,
 )
+from gateway.engine import idempotency
+from gateway.engine.idempotency import IdempotentRequest
 from gateway.engine.keys import Principal
 from gateway.errors import NotFound
 from gateway.state import AppState
@@ -242,22 +244,32 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
     return {"id": shot_id, "object": "shot.deleted", "deleted": True}
 
 
-def render_shot_takes(state: AppState, who: Principal, shot_id: str, req: TakesCreate) -> dict[str, Any]:
+def render_shot_takes(
+    state: AppState, who: Principal, shot_id: str, req: TakesCreate, idem: IdempotentRequest | None = None
+) -> dict[str, Any]:
     """Render a shot on each of ``req.models`` (``gateway.creative.studio``), as the API shows takes."""
     wanted = studio.TakeRequest(tuple(req.models), req.prompt, req.from_take, req.seed, req.steps)
-    rows = studio.render_takes(state.service, state.artifacts, who, shot_id, wanted)
+    rows = studio.render_takes(state.service, state.artifacts, who, shot_id, wanted, idem)
     return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
 
 
 @router.post(
     "/shots/{shot_id}/takes",
-    **documented(returns=TakeList, json_body=TakesCreate, errors=(402, 404, 409, 413, 503)),
+    **documented(
+        returns=TakeList,
+        json_body=TakesCreate,
+        errors=(402, 404, 409, 413, 503),
+        request_headers=IDEMPOTENCY_KEY,
+    ),
 )
 async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
     """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
     a changed ``prompt``) the new takes record where they came from and what changed."""
     req = parse_model(TakesCreate, await read_json_object(request))
-    return await to_thread.run_sync(render_shot_takes, state, who, shot_id, req)
+    idem = idempotency.from_request(
+        request.headers, who.account_id, "shots.takes", {"shot": shot_id, **req.model_dump()}
+    )
+    return await to_thread.run_sync(render_shot_takes, state, who, shot_id, req, idem)
 
 
 @router.post("/takes/{take_id}/winner", **documented(returns=Shot, errors=(404, 409)))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from gateway.api.bodies import read_create_body
-from gateway.api.contract import BINARY, documented
+from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, documented
 from gateway.api.deps import app_state, principal
 from gateway.api.live import prefer_wait, wait_until_done
 from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
@@ -89,6 +89,17 @@ async def _load(state: AppState, who: Principal, video_id: str) -> Any:
         json_body=VideoCreate,
         form_body=VIDEO_FORM,
         errors=(402, 404, 409, 413, 415, 503),
+        request_headers={
+            **IDEMPOTENCY_KEY,
+            "Prefer": "`wait=N` (RFC 7240): answer once the job has ended or after N seconds (1 to the "
+            "gateway's `wait_max_seconds`, 60 by default), whichever is first; `Preference-Applied` says so",
+        },
+        headers={
+            "openai-poll-after-ms": "when to poll the video again (absent once it has ended)",
+            "idempotent-replayed": "`true` when this is the stored response of an earlier request",
+            "framegate-warning": "the codes of the body's `warnings`, comma-separated",
+            "preference-applied": "`wait=N` when `Prefer: wait=N` was honoured",
+        },
     ),
 )
 async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:

@@ -23,6 +23,7 @@ from gateway.creative.shots import (
 from gateway.engine.artifacts import ArtifactStore
 from gateway.engine.db import Database, takes
 from gateway.engine.errors import Conflict, NotFound
+from gateway.engine.idempotency import IdempotentRequest
 from gateway.engine.jobs.service import JobService
 from gateway.engine.jobs.submission import InputImage, JobRequest
 from gateway.engine.keys import Principal
@@ -51,12 +52,18 @@ class TakeRequest:
 
 
 def render_takes(
-    service: JobService, artifacts: ArtifactStore, who: Principal, shot_id: str, req: TakeRequest
+    service: JobService,
+    artifacts: ArtifactStore,
+    who: Principal,
+    shot_id: str,
+    req: TakeRequest,
+    idem: IdempotentRequest | None = None,
 ) -> list[tuple[Row[Any], Row[Any]]]:
     """Queue one take per model (credits held for all at once, or for none); the (take, job) rows.
 
     The shot's image, if it has one, conditions every take; the prompt is the request's, else the
-    parent take's, else the shot's.
+    parent take's, else the shot's. With ``idem`` a retry of the same request returns the takes the
+    first one queued (their current state) instead of queuing more.
     """
     db: Database = service.db
     with db.read() as conn:
@@ -82,14 +89,14 @@ def render_takes(
         project=project.id,
         image=image,
     )
-    created: list[str] = []
 
     def on_created(conn: Connection, videos: list[dict[str, Any]]) -> None:
-        created.extend(record_takes(conn, shot_id, videos, prompt=prompt, parent=parent))
+        record_takes(conn, shot_id, videos, prompt=prompt, parent=parent)
 
-    service.submit(who, request, None, on_created=on_created)
+    body = service.submit(who, request, idem, on_created=on_created).body
+    job_ids = {v["id"] for v in (body["data"] if body.get("object") == "list" else [body])}
     with db.read() as conn:
-        return [(t, job) for t, job in takes_of(conn, shot_id) if t.id in created]
+        return [(t, job) for t, job in takes_of(conn, shot_id) if t.job_id in job_ids]
 
 
 def _parent_take(conn: Connection, shot_id: str, take_id: str | None) -> Row[Any] | None:

@@ -139,6 +139,19 @@ def test_the_document_describes_bodies_objects_and_errors() -> None:
     assert {"If-None-Match"} <= {p["name"] for p in poll["parameters"] if p["in"] == "header"}
     for status in ("200", "304"):
         assert {"ETag", "openai-poll-after-ms"} <= set(poll["responses"][status]["headers"]), status
+    created = {p["name"] for p in create["parameters"] if p["in"] == "header"}
+    assert {"Idempotency-Key", "Prefer"} <= created
+    assert {"openai-poll-after-ms", "idempotent-replayed"} <= set(create["responses"]["200"]["headers"])
+    for path in (
+        "/v1/projects",
+        "/v1/shots/{shot_id}/takes",
+        "/v1/videos/{video_id}/remix",
+        "/v1/billing/checkout",
+    ):
+        headers = {
+            p["name"] for p in document["paths"][path]["post"].get("parameters", ()) if p["in"] == "header"
+        }
+        assert "Idempotency-Key" in headers, path
 
 
 def test_the_document_is_valid_openapi() -> None:

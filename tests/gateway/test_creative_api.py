@@ -150,6 +150,12 @@ async def test_regeneration_guard_warns_then_can_block(tmp_path: Path, models_di
             "previous_video_id": fourth.json()["id"],
             "changed_layers": ["mood"],
         }
+        # A deleted video is never the previous one (it cannot be opened), but it still counts as a run.
+        await gw.wait(key, changed.json()["id"])
+        gone = await gw.client.delete(f"/v1/videos/{changed.json()['id']}", headers=auth(key))
+        assert gone.status_code == 200
+        after = await gw.create(key, prompt="a red circle moving right, cheerful", model="fake-video")
+        assert after.json()["prompt_change"]["previous_video_id"] == fourth.json()["id"]
     (tmp_path / "b").mkdir()
     blocking = make_settings(
         tmp_path / "b", f"sqlite:///{tmp_path / 'b.sqlite'}", models_dir, regeneration_guard="block"

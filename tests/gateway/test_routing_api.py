@@ -251,6 +251,15 @@ async def test_compare_renders_one_job_per_model_atomically(rgw: Gateway) -> Non
     again = await rgw.create(key, prompt="p", routing={"compare": ["fake-a", "fake-b"]})
     assert again.status_code == 402
     assert len((await rgw.client.get("/v1/videos", headers=auth(key))).json()["data"]) == 2
+    # The first take fits, the second does not: the message counts the balance before the compare
+    # (the first take's hold is rolled back with it), not the balance after the first take.
+    short = rgw.new_key(credits=2)
+    refused = await rgw.create(short, prompt="p", size="64x64", routing={"compare": ["fake-a", "fake-b"]})
+    assert refused.status_code == 402 and refused.json()["error"]["code"] == "insufficient_credits"
+    assert refused.json()["error"]["message"] == (
+        "this compare's 2 takes cost 3 credits in all but only 2 are available (0 held by running jobs)"
+    )
+    assert rgw.balance(short).held_mc == 0
     dup = await rgw.create(key, prompt="p", routing={"compare": ["fake-a", "fake-a"]})
     assert dup.status_code == 400 and dup.json()["error"]["code"] == "invalid_routing"
     for v in body["data"]:

@@ -136,3 +136,31 @@ async def test_shots_are_private_and_validated(gw: Gateway) -> None:
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "model_not_found"
     empty = await gw.client.post(f"/v1/projects/{pid}/cut", headers=auth(alice))
     assert empty.status_code == 409
+
+
+async def test_a_retried_takes_request_queues_and_charges_once(gw: Gateway) -> None:
+    """``Idempotency-Key`` on ``POST /v1/shots/{id}/takes``: a retry after a lost response answers
+    with the same takes (in their current state); another body under the key is a 409."""
+    key = gw.new_key(credits=20)
+    h = auth(key)
+    pid = (await gw.client.post("/v1/projects", json={"name": "P"}, headers=h)).json()["id"]
+    shot = (
+        await gw.client.post(f"/v1/projects/{pid}/shots", json={"prompt": "a red ball"}, headers=h)
+    ).json()
+    url, body = f"/v1/shots/{shot['id']}/takes", {"models": ["fake-video", "wan-tiny"]}
+    retry = h | {"Idempotency-Key": "takes-once"}
+    first = await gw.client.post(url, json=body, headers=retry)
+    assert first.status_code == 200, first.text
+    spent = gw.balance(key)
+    again = await gw.client.post(url, json=body, headers=retry)
+    assert again.status_code == 200
+    assert [t["id"] for t in again.json()["data"]] == [t["id"] for t in first.json()["data"]]
+    assert gw.balance(key) == spent
+    shown = (await gw.client.get(f"/v1/shots/{shot['id']}", headers=h)).json()
+    assert len(shown["takes"]) == 2
+    other = await gw.client.post(url, json={"models": ["fake-video"]}, headers=retry)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
+    # The same key for another shot is a reuse: refused, never a replay of the first shot's takes.
+    shot2 = (await gw.client.post(f"/v1/projects/{pid}/shots", json={"prompt": "a cube"}, headers=h)).json()
+    elsewhere = await gw.client.post(f"/v1/shots/{shot2['id']}/takes", json=body, headers=retry)
+    assert elsewhere.status_code == 409

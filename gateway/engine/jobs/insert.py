@@ -25,7 +25,8 @@ __all__ = ["History", "insert_job"]
 
 @dataclass(frozen=True)
 class History:
-    """How often this prompt ran on this model for the account, and its last video there."""
+    """How often this prompt ran on this model for the account (deleted videos too), and its last
+    video there that is not deleted."""
 
     earlier: int
     last_id: str | None
@@ -34,7 +35,10 @@ class History:
 
 def _history_statement() -> Any:
     mine = and_(jobs.c.account_id == bindparam("h_account_id"), jobs.c.model == bindparam("h_model"))
-    last = select(jobs.c.id, jobs.c.prompt).where(mine).order_by(jobs.c.id.desc()).limit(1).subquery()
+    # The previous video is one the creator can still open; the count is of runs, deleted or not
+    # (a deleted take was still rendered and paid for).
+    kept = and_(mine, jobs.c.deleted_at.is_(None))
+    last = select(jobs.c.id, jobs.c.prompt).where(kept).order_by(jobs.c.id.desc()).limit(1).subquery()
     same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == bindparam("h_prompt_key"))
     return select(
         same.scalar_subquery().label("h_earlier"),

@@ -254,10 +254,14 @@ class JobService:
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     self._discard(inputs)
                     return Submitted(replay.body, True)
-                created = [
-                    self._insert(conn, principal, request, routed, job_id, path, limits)
-                    for routed, job_id, path in zip(plans, job_ids, inputs, strict=True)
-                ]
+                created = []
+                for routed, job_id, path in zip(plans, job_ids, inputs, strict=True):
+                    try:
+                        created.append(self._insert(conn, principal, request, routed, job_id, path, limits))
+                    except billing.InsufficientCredits:
+                        if len(plans) == 1:
+                            raise
+                        raise _compare_refused(conn, principal.account_id, plans, len(created)) from None
                 videos = [video for _, video in created]
                 if on_created is not None:
                     on_created(conn, videos)
@@ -365,3 +369,18 @@ class JobService:
         if self.regeneration_mode == "block":
             raise Conflict(message, code="unchanged_prompt", param="prompt")
         return [{"code": "unchanged_prompt", "message": message}]
+
+
+def _compare_refused(
+    conn: Connection, account_id: str, plans: Sequence[Plan], placed: int
+) -> billing.InsufficientCredits:
+    """A compare whose takes do not all fit: its whole price against the balance before it (the
+    ``placed`` takes held so far in this transaction are rolled back with it)."""
+    placed_mc = sum(p.first.price_mc for p in plans[:placed])
+    total_mc = sum(p.first.price_mc for p in plans)
+    balance = billing.get_balance(conn, account_id)
+    return billing.InsufficientCredits(
+        f"this compare's {len(plans)} takes cost {billing.credits(total_mc):g} credits in all but only "
+        f"{billing.credits(balance.available_mc + placed_mc):g} are available "
+        f"({billing.credits(balance.held_mc - placed_mc):g} held by running jobs)"
+    )
