@@ -310,6 +310,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks,
         provider_hooks,
     ]
+    # The status poll first, as a plain route: it is most of the traffic (see videos.POLL_ROUTE).
+    app.router.routes.append(videos.POLL_ROUTE)
     for module in api:
         app.include_router(module.router, dependencies=[Depends(known_query_only)])
     install_dashboard(app)

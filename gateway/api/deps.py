@@ -9,7 +9,7 @@ from gateway.engine.keys import Principal, hash_key, lookup, revocation_version
 from gateway.errors import BadRequest, RateLimited, Unauthorized
 from gateway.state import AppState
 
-__all__ = ["app_state", "known_query_only", "principal"]
+__all__ = ["app_state", "known_query_only", "principal", "refuse_unknown_query"]
 
 
 async def app_state(request: Request) -> AppState:
@@ -58,6 +58,12 @@ async def known_query_only(request: Request) -> None:
             names.update(p.alias for p in dependant.query_params)
             stack.extend(dependant.dependencies)
         known = _KNOWN[id(route)] = frozenset(names)
+    refuse_unknown_query(request, known)
+
+
+def refuse_unknown_query(request: Request, known: frozenset[str]) -> None:
+    """400 for a query parameter sent twice or not in ``known`` (what :func:`known_query_only` does
+    for a route that is not a FastAPI one)."""
     sent = [name for name, _ in request.query_params.multi_items()]
     for name in sent:
         if sent.count(name) > 1:

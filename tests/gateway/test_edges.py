@@ -379,3 +379,30 @@ def test_the_event_stream_stops_when_the_session_ends(tmp_path: Path, models_dir
             with httpx.Client(base_url=url, cookies=client.cookies) as other_tab:
                 assert other_tab.post("/logout", data={"csrf": csrf}).status_code == 303
             assert ended.wait(10), "the stream kept sending after sign-out"
+
+
+@pytest.mark.parametrize("poll", [True, False], ids=["poll", "list"])
+async def test_unknown_or_repeated_query_parameters_are_refused_before_the_key(
+    gw: Gateway, poll: bool
+) -> None:
+    """The status poll is served by a plain route ahead of FastAPI's (``videos.POLL_ROUTE``); it
+    refuses what every other route refuses, in the same order: the query first, then the key."""
+    key = gw.new_key()
+    video = (await gw.create(key, prompt="a dot", model="fake-video")).json()
+    path = f"/v1/videos/{video['id']}" if poll else "/v1/videos"
+    typo = await gw.client.get(f"{path}?limt=5", headers=auth(key))
+    assert typo.status_code == 400 and typo.json()["error"] | {"message": ""} == {
+        "code": "unknown_parameter",
+        "param": "limt",
+        "message": "",
+        "type": "invalid_request_error",
+    }
+    no_key = await gw.client.get(f"{path}?limt=5")
+    assert no_key.status_code == 400 and no_key.json()["error"]["code"] == "unknown_parameter"
+    twice = await gw.client.get(f"{path}?order=asc&order=desc", headers=auth(key))
+    assert twice.status_code == 400 and twice.json()["error"]["code"] == "invalid_parameter"
+    assert (await gw.client.get(path)).status_code == 401
+    wrong_method = await gw.client.put(path, headers=auth(key))
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"]
+    fine = await gw.client.get(path, headers=auth(key))
+    assert fine.status_code == 200
