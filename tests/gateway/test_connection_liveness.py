@@ -64,7 +64,7 @@ def test_a_backend_told_to_end_just_before_use_costs_no_error(postgres_url: str,
     """The window the socket cannot see: the backend was told to end (pg_terminate_backend) but has
     not yet said so when the connection is checked out. Here the backend is stopped (SIGSTOP) across
     the checkout and let go just after it, so the first statement meets the FATAL every time: a read
-    is retried, and a write transaction's opening ping sees the dead connection and takes another."""
+    is retried, and a write transaction's own BEGIN meets the dead connection and takes another."""
     db = Database(postgres_url, pool_size=1)
     upgrade(db)
 

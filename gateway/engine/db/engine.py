@@ -90,29 +90,35 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A write transaction, committed on success, rolled back on error."""
         if self._write_lock is None:
-            with self._live() as conn:
-                conn.execution_options(framegate_write=True)
-                with conn.begin():
-                    yield conn
+            with self._begun() as conn:
+                yield conn
+                conn.commit()
             return
         with self._write_lock, self.engine.connect() as conn:
             conn.execution_options(framegate_write=True)
             with conn.begin():
                 yield conn
 
-    def _live(self) -> Connection:
-        """A server connection for a write transaction, pinged first: a write is not retried when
-        its connection turns out dead (it may have been applied), so it starts on a live one.
-        Reads skip the ping (see :mod:`gateway.engine.db.liveness`) and are retried instead."""
-        conn = self.engine.connect()
-        dbapi = conn.connection.dbapi_connection
+    def _begun(self) -> Connection:
+        """A server connection in a transaction this opened with its own ``BEGIN``, for a write.
+
+        The connection is in autocommit, so the driver does not slip its own BEGIN in before the
+        first statement: the BEGIN is the transaction's first round trip, and a connection the
+        server closed fails there, before anything is written, and is replaced. (A write is never
+        repeated blindly, it may have been applied; a BEGIN may be.) It used to be a ping first,
+        a round trip of its own. Reads skip both (see :mod:`gateway.engine.db.liveness`) and are
+        retried instead. Closing the connection rolls back what was not committed."""
+        conn = self._reader.connect()
         try:
-            if dbapi is None or not self.engine.dialect.do_ping(dbapi):
-                raise ConnectionError("the ping failed")
-        except Exception:  # the driver's error for a dead connection: replace it
-            conn.invalidate()
+            conn.execution_options(framegate_write=True)
+            conn.exec_driver_sql("BEGIN")
+        except DBAPIError as exc:
             conn.close()
-            conn = self.engine.connect()
+            if not exc.connection_invalidated:
+                raise
+            conn = self._reader.connect()
+            conn.execution_options(framegate_write=True)
+            conn.exec_driver_sql("BEGIN")
         return conn
 
     def one(self, read: PointRead, **params: Any) -> Any:
