@@ -200,6 +200,18 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
             phone.screenshot(path=SHOTS / f"phone-{name}.png", full_page=True)
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{name} scrolls sideways on a phone ({width}px)"
+        # The prompt column gives way on a phone; each job's prompt shows under its model instead.
+        phone.goto(f"{url}/jobs")
+        expect(phone.locator(".jobs td.prompt").first).to_be_hidden()
+        expect(phone.locator(".jobs .prompt-line").first).to_be_visible()
+        fits = (
+            "(() => { const t = document.querySelector('table.jobs');"
+            " return t.scrollWidth <= t.clientWidth; })()"
+        )
+        assert phone.evaluate(fits), "the jobs table scrolls sideways inside its card on a phone"
+        page.goto(f"{url}/jobs")
+        expect(page.locator(".jobs td.prompt").first).to_be_visible()
+        expect(page.locator(".jobs .prompt-line").first).to_be_hidden()
         browser.close()
     assert blocked == [], f"the Content-Security-Policy blocked the dashboard: {blocked}"
     _ = app
