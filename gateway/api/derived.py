@@ -182,12 +182,7 @@ def _take_lineage(source_id: str, prompt: str) -> Any:
 async def _submit(
     state: AppState, who: Principal, request: Request, job: JobRequest, route: str, on_created: Any = None
 ) -> dict[str, Any]:
-    idem = idempotency.from_request(
-        request.headers,
-        who.account_id,
-        route,
-        {"prompt": job.prompt, "source": job.source, "video": repr(job.video)},
-    )
+    idem = idempotency.from_request(request.headers, who.account_id, route, job.fingerprint())
     submitted = await to_thread.run_sync(state.service.submit, who, job, idem, on_created)
     return submitted.body
 

@@ -36,6 +36,11 @@ StateDep = Annotated[AppState, Depends(app_state)]
 PrincipalDep = Annotated[Principal, Depends(principal)]
 
 
+PREFER_WAIT = (
+    "`wait=N` (RFC 7240): answer once the job has ended or after N seconds (1 to the gateway's "
+    "`wait_max_seconds`, 60 by default), whichever is first"
+)
+PREFERENCE_APPLIED = "`wait=N` when `Prefer: wait=N` was honoured"
 POLL_HEADERS = {
     "ETag": "a weak validator of this version of the video object",
     "openai-poll-after-ms": "while the job is queued or running: when to ask again (absent once it ended)",
@@ -93,14 +98,13 @@ async def _load(state: AppState, who: Principal, video_id: str) -> Any:
         errors=(402, 404, 409, 413, 415, 503),
         request_headers={
             **IDEMPOTENCY_KEY,
-            "Prefer": "`wait=N` (RFC 7240): answer once the job has ended or after N seconds (1 to the "
-            "gateway's `wait_max_seconds`, 60 by default), whichever is first; `Preference-Applied` says so",
+            "Prefer": PREFER_WAIT,
         },
         headers={
             "openai-poll-after-ms": "when to poll the video again (absent once it has ended)",
             "idempotent-replayed": "`true` when this is the stored response of an earlier request",
             "framegate-warning": "the codes of the body's `warnings`, comma-separated",
-            "preference-applied": "`wait=N` when `Prefer: wait=N` was honoured",
+            "preference-applied": PREFERENCE_APPLIED,
         },
     ),
 )
@@ -166,8 +170,11 @@ async def list_videos(
         returns=Video,
         errors=(404,),
         empty={304: "not modified since the ETag sent in If-None-Match"},
-        headers=POLL_HEADERS,
-        request_headers={"If-None-Match": "the ETag of the version held: 304 while it is still current"},
+        headers={**POLL_HEADERS, "preference-applied": PREFERENCE_APPLIED},
+        request_headers={
+            "If-None-Match": "the ETag of the version held: 304 while it is still current",
+            "Prefer": PREFER_WAIT,
+        },
     ),
 )
 async def retrieve_video(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> Response:
@@ -189,7 +196,12 @@ async def _poll(request: Request) -> Response:
 
 
 class _PlainRoute(Route):
-    """A Starlette route that names itself in the scope, as FastAPI's do (metrics label by it)."""
+    """A Starlette route that names itself in the scope, as FastAPI's do (metrics label by it), and
+    answers only its own methods (Starlette adds HEAD to a GET route; FastAPI's routes do not)."""
+
+    def __init__(self, path: str, endpoint: Any, *, methods: list[str]) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.methods = set(methods)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = super().matches(scope)

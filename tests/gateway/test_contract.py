@@ -136,7 +136,8 @@ def test_the_document_describes_bodies_objects_and_errors() -> None:
     usage = document["paths"]["/v1/usage"]["get"]["responses"]["200"]["content"]
     assert set(usage) == {"application/json", "text/csv"}
     poll = document["paths"]["/v1/videos/{video_id}"]["get"]
-    assert {"If-None-Match"} <= {p["name"] for p in poll["parameters"] if p["in"] == "header"}
+    assert {"If-None-Match", "Prefer"} <= {p["name"] for p in poll["parameters"] if p["in"] == "header"}
+    assert "preference-applied" in poll["responses"]["200"]["headers"]
     for status in ("200", "304"):
         assert {"ETag", "openai-poll-after-ms"} <= set(poll["responses"][status]["headers"]), status
     created = {p["name"] for p in create["parameters"] if p["in"] == "header"}

@@ -245,3 +245,38 @@ def test_input_reference_urls_are_fetched_under_the_address_rules(
         )
         assert slow.status_code == 400 and slow.json()["error"]["code"] == "url_timeout"
         assert http.get("/v1/account").json() == before  # nothing charged for any of them
+
+
+def test_a_retried_edit_of_an_upload_replays_and_another_clip_under_its_key_conflicts(
+    server: tuple[str, str, Any], tmp_path: Path
+) -> None:
+    """``Idempotency-Key`` on an edit (or extension) of an uploaded clip: the request's meaning
+    includes the clip (by its frame's hash), so the same clip replays and another one is a 409."""
+    client = _sdk(server)
+    clips = []
+    for prompt in ("a red square", "a blue square"):  # the fake model colours by prompt: other frames
+        done = client.videos.create_and_poll(model="fake-video", prompt=prompt, seconds="1")
+        clip = tmp_path / f"{done.id}.mp4"
+        client.videos.download_content(done.id).write_to_file(clip)
+        clips.append(clip.read_bytes())
+    once = {"Idempotency-Key": "edit-once"}
+    with _http(server) as http:
+        for route in ("/v1/videos/edits", "/v1/videos/extensions"):
+            key = {"Idempotency-Key": f"{route}-once"}
+            first = http.post(route, files={"video": ("a.mp4", clips[0])}, data={"prompt": "p"}, headers=key)
+            again = http.post(route, files={"video": ("a.mp4", clips[0])}, data={"prompt": "p"}, headers=key)
+            assert first.status_code == again.status_code == 200, (first.text, again.text)
+            assert again.json()["id"] == first.json()["id"]
+            other = http.post(route, files={"video": ("b.mp4", clips[1])}, data={"prompt": "p"}, headers=key)
+            assert other.status_code == 409, other.text
+            assert other.json()["error"]["code"] == "idempotency_key_reused"
+        hooked = http.post(
+            "/v1/videos/edits",
+            files={"video": ("a.mp4", clips[0])},
+            data={"prompt": "p", "webhook_url": "http://127.0.0.1:9/hook"},
+            headers=once,
+        )
+        plain = http.post(
+            "/v1/videos/edits", files={"video": ("a.mp4", clips[0])}, data={"prompt": "p"}, headers=once
+        )
+        assert hooked.status_code == 200 and plain.status_code == 409, (hooked.text, plain.text)

@@ -404,5 +404,6 @@ async def test_unknown_or_repeated_query_parameters_are_refused_before_the_key(
     assert (await gw.client.get(path)).status_code == 401
     wrong_method = await gw.client.put(path, headers=auth(key))
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"]
+    assert (await gw.client.head(path, headers=auth(key))).status_code == 405  # GET only, as documented
     fine = await gw.client.get(path, headers=auth(key))
     assert fine.status_code == 200

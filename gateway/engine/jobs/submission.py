@@ -46,6 +46,21 @@ class JobRequest:
     webhook_url: str | None = None  # checked by the caller against the outbound address rules
     source: tuple[str, str] | None = None  # (video id, "remix" | "extension" | "edit") it derives from
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes a retry the same request (``Idempotency-Key``): every field, the image by its
+        hash, so another image or another webhook under the same key is a conflict, not a replay."""
+        return {
+            "prompt": self.prompt,
+            "video": repr(self.video),
+            "routing": repr(self.routing),
+            "compare": list(self.compare),
+            "project": self.project,
+            "image": self.image.sha256 if self.image is not None else None,
+            "problem": self.problem.code if self.problem is not None else None,
+            "webhook_url": self.webhook_url,
+            "source": list(self.source) if self.source is not None else None,
+        }
+
 
 def check_compare(models: Sequence[str]) -> None:
     """An A/B compare names each model once (``invalid_routing`` otherwise), however it is sent."""
