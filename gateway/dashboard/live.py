@@ -22,15 +22,20 @@ from gateway.errors import NotFound
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+MAX_WATCHED = 200  # more than a page shows (the jobs page: 50 rows)
 
 
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
     """``job`` events (id, status, progress, cost) for the account's jobs that are queued or running,
-    and one final event as each finishes."""
+    and one final event as each finishes. ``?watch=id,id``: the page's unfinished jobs, followed
+    whatever their state, so that one which ended between the page and the stream still gets its
+    final event (only the account's own jobs are ever sent)."""
     session = require_session(request)
     state = state_of(request)
     account = session.principal.account_id
+    asked = request.query_params.get("watch", "").split(",")[:MAX_WATCHED]
+    initial = {job_id for job_id in asked if is_video_id(job_id)}
 
     def snapshot(watch: set[str]) -> list[dict[str, object]]:
         rows = state.jobs.unfinished(account, also=watch)
@@ -54,7 +59,7 @@ async def events(request: Request) -> StreamingResponse:
 
     async def _changes(flag: asyncio.Event) -> AsyncIterator[bytes]:
         last: dict[str, tuple[object, ...]] = {}
-        watch: set[str] = set()
+        watch: set[str] = set(initial)
         yield b": connected\n\n"
         deadline = time.monotonic() + 1800  # at most 30 minutes; the browser reconnects by itself
         while time.monotonic() < deadline:

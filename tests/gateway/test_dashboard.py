@@ -293,6 +293,9 @@ def test_jobs_page_updates_finished_rows_in_place(tmp_path: Path, models_dir: Pa
         expect(page.locator(".flash[role=status]")).to_contain_text(re.compile(f"Cancel\\w* {stuck_id}"))
         # The message leaves the address once shown: a reload does not say it again.
         expect(page).not_to_have_url(re.compile("flash"))
+        # The cancelled job ends around the time the page after the cancel opens its stream: its row
+        # still gets its final state (it used to stay "in_progress" until a manual reload).
+        expect(stuck_row.locator("[data-status]")).to_have_text("failed", timeout=15_000)
         page.reload()
         expect(page.locator(".flash")).to_have_count(0)
         browser.close()

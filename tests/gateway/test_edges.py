@@ -407,3 +407,52 @@ async def test_unknown_or_repeated_query_parameters_are_refused_before_the_key(
     assert (await gw.client.head(path, headers=auth(key))).status_code == 405  # GET only, as documented
     fine = await gw.client.get(path, headers=auth(key))
     assert fine.status_code == 200
+
+
+def test_the_event_stream_sends_the_final_state_of_a_watched_job_that_already_ended(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """``/events?watch=id``: a job the page showed running but which ended before the stream opened
+    still gets its final event; another account's job named there gets nothing."""
+    import threading
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir)
+    with live_server(settings) as (url, app):
+        import billing
+        from gateway.engine.keys import create_key
+
+        with app.state.fg.db.write() as conn:
+            keys = []
+            for name in ("viewer", "other"):
+                account = billing.ensure_account(conn, name)
+                billing.grant(conn, account, billing.millicredits(50))
+                keys.append(create_key(conn, account).secret)
+        ids = []
+        for key in keys:
+            made = httpx.post(
+                f"{url}/v1/videos", json={"prompt": "p", "model": "fake-video"}, headers=auth(key)
+            )
+            ids.append(made.json()["id"])
+            deadline = time.monotonic() + 30
+            while httpx.get(f"{url}/v1/videos/{ids[-1]}", headers=auth(key)).json()["status"] != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            page = client.get("/login")
+            token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+            client.post("/login", data={"api_key": keys[0], "csrf": token})
+            received: list[bytes] = []
+
+            def listen() -> None:
+                with client.stream("GET", f"/events?watch={ids[0]},{ids[1]},not-an-id") as stream:
+                    for chunk in stream.iter_bytes():
+                        received.append(chunk)
+                        if b"event: job" in b"".join(received):
+                            return
+
+            listener = threading.Thread(target=listen, daemon=True)
+            listener.start()
+            listener.join(20)
+        text = b"".join(received).decode()
+        assert f'"id": "{ids[0]}", "status": "completed"' in text, text
+        assert ids[1] not in text

@@ -31,7 +31,12 @@
   function liveJobs() {
     const rows = document.querySelectorAll("[data-job]");
     if (!rows.length || !window.EventSource) return;
-    const source = new EventSource("/events");
+    // The rows still running when the page was made: followed even if they end before the stream
+    // opens (a cancel's redirect lands here just as the job stops), so each gets its final state.
+    const running = Array.from(rows)
+      .filter((el) => ["queued", "in_progress"].includes((el.querySelector("[data-status]") || {}).textContent))
+      .map((el) => el.dataset.job);
+    const source = new EventSource(running.length ? `/events?watch=${running.join(",")}` : "/events");
     source.addEventListener("job", (event) => {
       const job = JSON.parse(event.data);
       document.querySelectorAll(`[data-job="${job.id}"]`).forEach((el) => {
