@@ -41,6 +41,13 @@ class PaymentProviderFailed(BillingError):
     code = "payment_provider_error"
 
 
+class CheckoutKeyReused(BillingError):
+    """Stripe refused the checkout's idempotency key: it was used for another checkout (another pack)."""
+
+    kind = "conflict"
+    code = "idempotency_key_reused"
+
+
 class UnknownPack(BillingError):
     code = "unknown_pack"
 

@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .errors import BillingNotConfigured, InvalidWebhook, PaymentProviderFailed, UnknownPack
+from .errors import (
+    BillingNotConfigured,
+    CheckoutKeyReused,
+    InvalidWebhook,
+    PaymentProviderFailed,
+    UnknownPack,
+)
 from .ledger import purchase
 from .schema import stripe_events, stripe_sessions
 
@@ -77,6 +83,10 @@ def create_checkout(
 
     try:
         session = _create_session(client, pack, account_id, success_url, cancel_url, idempotency_key)
+    except stripe.IdempotencyError:
+        raise CheckoutKeyReused(
+            "this Idempotency-Key was already used for a different checkout", param="Idempotency-Key"
+        ) from None
     except stripe.StripeError as exc:
         raise PaymentProviderFailed(f"Stripe refused the checkout: {exc.user_message or exc}") from None
     session_id, url = getattr(session, "id", None), getattr(session, "url", None)

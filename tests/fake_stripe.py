@@ -16,11 +16,33 @@ class FakeStripe:
         self.requests: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.sessions: dict[str, dict[str, Any]] = {}
         self.fail_next: int | None = None
+        self.idempotent: dict[str, tuple[dict[str, str], Any]] = {}  # key -> (params, response)
+        self.lock = threading.Lock()
 
     def handle(
         self, method: str, path: str, headers: dict[str, str], form: dict[str, str]
     ) -> tuple[int, Any]:
         self.requests.append((method, path, headers, form))
+        key = headers.get("Idempotency-Key")
+        if key is None:
+            return self._answer(method, path, form)
+        # Stripe's documented idempotency: keys of up to 255 characters; the same key with the same
+        # parameters gets the first response again, with other parameters an idempotency_error.
+        if len(key) > 255:
+            return 400, {"error": {"type": "invalid_request_error", "message": "Idempotency key too long"}}
+        with self.lock:
+            if key in self.idempotent:
+                params, response = self.idempotent[key]
+                if params != form:
+                    message = "Keys for idempotent requests can only be used with the same parameters"
+                    return 400, {"error": {"type": "idempotency_error", "message": message}}
+                return response
+            response = self._answer(method, path, form)
+            if response[0] == 200:
+                self.idempotent[key] = (form, response)
+            return response
+
+    def _answer(self, method: str, path: str, form: dict[str, str]) -> tuple[int, Any]:
         if self.fail_next:
             status, self.fail_next = self.fail_next, None
             return status, {"error": {"type": "api_error", "message": "injected failure"}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from anyio import to_thread
@@ -82,7 +83,8 @@ async def create_checkout(
             success_url=req.success_url or f"{base}/?checkout=success",
             cancel_url=req.cancel_url or f"{base}/?checkout=cancelled",
             # Stripe deduplicates too, so a retry after a lost response cannot open a second session.
-            idempotency_key=f"framegate:{who.account_id}:{idem.key}" if idem else None,
+            # Stripe's keys are at most 255 characters: the client's key (up to 255) goes by its hash.
+            idempotency_key=f"framegate:{who.account_id}:{_digest(idem.key)}" if idem else None,
         )
         body = {
             "object": "checkout.session",
@@ -137,3 +139,7 @@ def _purchased_credits(state: AppState, event: Any) -> float:
     with state.db.read() as conn:
         mc = billing.session_credits_mc(conn, event["data"]["object"]["id"])
     return billing.credits(mc or 0)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()

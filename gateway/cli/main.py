@@ -80,7 +80,10 @@ def serve(
         )
 
 
-models_app = typer.Typer(help="List and register models.", invoke_without_command=True)
+models_app = typer.Typer(
+    help="List models (framegate models) and register one (framegate models add).",
+    invoke_without_command=True,
+)
 app.add_typer(models_app, name="models")
 
 

@@ -3,6 +3,7 @@ and signed webhooks that credit each session exactly once, whatever arrives and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -210,4 +211,27 @@ async def test_checkout_retry_with_idempotency_key(bgw: Gateway, stripe_api: tup
     again = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=headers)
     assert first.json()["id"] == again.json()["id"]
     assert len(stripe_api[1].requests) == 1
-    assert stripe_api[1].requests[0][2]["Idempotency-Key"].endswith(":buy-1")
+    sent = stripe_api[1].requests[0][2]["Idempotency-Key"]
+    assert sent.startswith("framegate:acct_") and len(sent) <= 255
+    # The longest key a client may send still fits Stripe's 255 characters once namespaced.
+    longest = auth(key) | {"Idempotency-Key": "k" * 255}
+    bought = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=longest)
+    assert bought.status_code == 200, bought.text
+
+
+async def test_checkouts_racing_with_one_key_and_two_packs(
+    bgw: Gateway, stripe_api: tuple[str, FakeStripe]
+) -> None:
+    """Both can reach Stripe before either is stored: Stripe refuses the second one's key (its
+    parameters differ), which is the client's reused key, a 409, not a payment provider failure."""
+    key = bgw.new_key(credits=0)
+    headers = auth(key) | {"Idempotency-Key": "buy-twice"}
+    answers = await asyncio.gather(
+        *(
+            bgw.client.post("/v1/billing/checkout", json={"pack": p}, headers=headers)
+            for p in ("starter", "studio")
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.json()["error"]["code"] == "idempotency_key_reused"
