@@ -187,8 +187,8 @@ async def retrieve_video(video_id: str, request: Request, state: StateDep, who: 
 async def _poll(request: Request) -> Response:
     """``GET /v1/videos/{video_id}`` as a plain Starlette endpoint, the same answer as
     :func:`retrieve_video` in the same order of checks (query, key, video). FastAPI's per-request
-    routing through the included routers and its dependency solving were half of a poll's time in
-    the app (246 -> 129 us in-process, ``bench/polls.py``), and the poll is what SDK clients send most."""
+    routing through the included routers and its dependency solving were about 40% of a poll's time
+    in the app (``bench/poll_cpu.py``), and the poll is what SDK clients send most."""
     refuse_unknown_query(request, frozenset())
     state: AppState = request.app.state.fg
     who = await principal(request)
