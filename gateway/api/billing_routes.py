@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 import billing
-from gateway.api.contract import IDEMPOTENCY_KEY, documented
+from gateway.api.contract import IDEMPOTENCY_KEY, REPLAYED, documented, replayable
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import loads_json_off_loop, read_json_object
 from gateway.api.objects import CheckoutSession, PackList, WebhookAck
@@ -59,22 +60,23 @@ async def list_packs(state: StateDep, who: Annotated[Principal, Depends(principa
         json_body=CheckoutRequest,
         errors=(409, 413, 503),
         request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
 async def create_checkout(
     request: Request, state: StateDep, who: Annotated[Principal, Depends(principal)]
-) -> dict[str, Any]:
+) -> JSONResponse:
     """A Stripe Checkout Session for a credit pack: ``{"id", "url"}``; send the buyer to ``url``."""
     req = parse_model(CheckoutRequest, await read_json_object(request))
     base = state.settings.base_url()
 
     idem = idempotency.from_request(request.headers, who.account_id, "billing.checkout", req.model_dump())
 
-    def create() -> dict[str, Any]:
+    def create() -> tuple[dict[str, Any], bool]:
         if idem is not None:
             with state.db.read() as conn:
                 if (replay := idempotency.find(conn, idem, forget=False)) is not None:
-                    return replay.body
+                    return replay.body, True
         session, pack = billing.create_checkout(
             state.stripe,
             state.packs,
@@ -96,16 +98,16 @@ async def create_checkout(
         try:
             with state.db.write() as conn:
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
-                    return replay.body
+                    return replay.body, True
                 billing.record_session(conn, session["id"], who.account_id, pack)
                 if idem is not None:
                     idempotency.remember(conn, idem, 200, body)
         except IntegrityError as exc:
             # The same key's other request recorded Stripe's (deduplicated) session first.
-            return idempotency.replay_race(state.db, idem, exc).body
-        return body
+            return idempotency.replay_race(state.db, idem, exc).body, True
+        return body, False
 
-    return await to_thread.run_sync(create)
+    return replayable(*await to_thread.run_sync(create))
 
 
 @router.post(

@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.api.objects import ErrorResponse
 
-__all__ = ["BINARY", "IDEMPOTENCY_KEY", "documented", "install_contract"]
+__all__ = ["BINARY", "IDEMPOTENCY_KEY", "REPLAYED", "documented", "install_contract", "replayable"]
 
 _REQUEST_MODELS: dict[str, type[BaseModel]] = {}
 _RESPONSE_MODELS: dict[str, type[BaseModel]] = {ErrorResponse.__name__: ErrorResponse}
@@ -37,12 +38,13 @@ _REASONS = {
     503: "a backend or service is not available",
 }
 BINARY = {"type": "string", "format": "binary"}
-# The request header of every create that can be retried safely.
+# The request header of every create that can be retried safely, and the mark of its replays.
 IDEMPOTENCY_KEY = {
     "Idempotency-Key": "1-255 printable characters: a retry with the same key and body within 24 hours "
     "gets the first response again instead of acting (and charging) twice; the same key with another "
     "body is a 409 `idempotency_key_reused`",
 }
+REPLAYED = {"idempotent-replayed": "`true` when this is the stored response of an earlier request"}
 SchemaLike = type[BaseModel] | dict[str, Any]
 
 
@@ -171,3 +173,9 @@ def install_contract(app: FastAPI) -> None:
         return doc
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def replayable(body: Any, replayed: bool) -> JSONResponse:
+    """A create's answer: ``body``, marked ``idempotent-replayed: true`` when it is the stored response
+    of an earlier request with the same ``Idempotency-Key``."""
+    return JSONResponse(body, headers={"idempotent-replayed": "true"} if replayed else None)

@@ -15,12 +15,13 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
-from gateway.api.contract import IDEMPOTENCY_KEY, documented
+from gateway.api.contract import IDEMPOTENCY_KEY, REPLAYED, documented, replayable
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import clean_form_value, read_json_object
 from gateway.api.images import validate_image
@@ -181,10 +182,10 @@ def _take_lineage(source_id: str, prompt: str) -> Any:
 
 async def _submit(
     state: AppState, who: Principal, request: Request, job: JobRequest, route: str, on_created: Any = None
-) -> dict[str, Any]:
+) -> JSONResponse:
     idem = idempotency.from_request(request.headers, who.account_id, route, job.fingerprint())
     submitted = await to_thread.run_sync(state.service.submit, who, job, idem, on_created)
-    return submitted.body
+    return replayable(submitted.body, submitted.replayed)
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
@@ -197,10 +198,14 @@ def _size(text: str | None) -> tuple[int, int] | None:
 @router.post(
     "/{video_id}/remix",
     **documented(
-        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+        returns=Video,
+        json_body=Derived,
+        errors=(402, 404, 409, 413),
+        request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
-async def remix(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def remix(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """A new video from a completed one with a new prompt: the source's model, size, seconds, seed and
     settings unless the body overrides them; ``remixed_from_video_id`` names the source."""
     body = parse_model(Derived, await read_json_object(request))
@@ -298,10 +303,14 @@ def _route_i2v(state: AppState, who: Principal, job: JobRequest, named: bool) ->
 @router.post(
     "/extensions",
     **documented(
-        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+        returns=Video,
+        json_body=Derived,
+        errors=(402, 404, 409, 413),
+        request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
-async def extend(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def extend(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Continue a completed video (or an uploaded clip): its last frame conditions an image-to-video
     segment of ``seconds``, which is joined after it into one MP4 (``seconds`` on the result is the
     joined total once it completes)."""
@@ -320,10 +329,14 @@ async def extend(request: Request, state: StateDep, who: PrincipalDep) -> dict[s
 @router.post(
     "/edits",
     **documented(
-        returns=Video, json_body=Derived, errors=(402, 404, 409, 413), request_headers=IDEMPOTENCY_KEY
+        returns=Video,
+        json_body=Derived,
+        errors=(402, 404, 409, 413),
+        request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
-async def edit(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def edit(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Re-render a completed video (or an uploaded clip) guided by it: its first frame conditions an
     image-to-video render of the new prompt at the source's size and length, on a model that takes an
     image (``modes`` in ``GET /v1/models`` lists ``i2v``); ``400 unsupported_mode`` when none does."""

@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import billing
 from billing import credits, millicredits
-from gateway.api.contract import IDEMPOTENCY_KEY, documented
+from gateway.api.contract import IDEMPOTENCY_KEY, REPLAYED, documented, replayable
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.objects import Deleted, Project, ProjectList
@@ -72,10 +73,14 @@ def project_object(row: Any, spent_mc: int) -> dict[str, Any]:
 @router.post(
     "",
     **documented(
-        returns=Project, json_body=ProjectCreate, errors=(409, 413), request_headers=IDEMPOTENCY_KEY
+        returns=Project,
+        json_body=ProjectCreate,
+        errors=(409, 413),
+        request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
-async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def create_project(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     req = parse_model(ProjectCreate, await read_json_object(request))
 
     idem = idempotency.from_request(request.headers, who.account_id, "projects.create", req.model_dump())
@@ -84,8 +89,8 @@ async def create_project(request: Request, state: StateDep, who: PrincipalDep) -
         row = insert_project(conn, who.account_id, name=req.name, brief=req.brief, budget_mc=req.budget_mc())
         return project_object(row, 0)
 
-    body, _ = await to_thread.run_sync(idempotency.run, state.db, idem, create)
-    return body
+    body, replayed = await to_thread.run_sync(idempotency.run, state.db, idem, create)
+    return replayable(body, replayed)
 
 
 def _get(state: AppState, who: Principal, project_id: str) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, documented
+from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, REPLAYED, documented, replayable
 from gateway.api.deps import app_state, principal
 from gateway.api.edge import read_json_object
 from gateway.api.images import decode_data_url, validate_image
@@ -246,11 +246,12 @@ async def delete_shot(shot_id: str, state: StateDep, who: PrincipalDep) -> dict[
 
 def render_shot_takes(
     state: AppState, who: Principal, shot_id: str, req: TakesCreate, idem: IdempotentRequest | None = None
-) -> dict[str, Any]:
+) -> JSONResponse:
     """Render a shot on each of ``req.models`` (``gateway.creative.studio``), as the API shows takes."""
     wanted = studio.TakeRequest(tuple(req.models), req.prompt, req.from_take, req.seed, req.steps)
-    rows = studio.render_takes(state.service, state.artifacts, who, shot_id, wanted, idem)
-    return {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
+    rows, replayed = studio.render_takes(state.service, state.artifacts, who, shot_id, wanted, idem)
+    body = {"object": "list", "data": [take_object(t, video_object(job)) for t, job in rows]}
+    return replayable(body, replayed)
 
 
 @router.post(
@@ -260,9 +261,10 @@ def render_shot_takes(
         json_body=TakesCreate,
         errors=(402, 404, 409, 413, 503),
         request_headers=IDEMPOTENCY_KEY,
+        headers=REPLAYED,
     ),
 )
-async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> dict[str, Any]:
+async def render_takes(shot_id: str, request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Render the shot on each of ``models`` at once (credits held for all). With ``from_take`` (and usually
     a changed ``prompt``) the new takes record where they came from and what changed."""
     req = parse_model(TakesCreate, await read_json_object(request))

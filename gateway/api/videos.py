@@ -12,7 +12,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from gateway.api.bodies import read_create_body
-from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, documented
+from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, REPLAYED, documented
 from gateway.api.deps import app_state, principal, refuse_unknown_query
 from gateway.api.live import prefer_wait, wait_until_done
 from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
@@ -102,7 +102,7 @@ async def _load(state: AppState, who: Principal, video_id: str) -> Any:
         },
         headers={
             "openai-poll-after-ms": "when to poll the video again (absent once it has ended)",
-            "idempotent-replayed": "`true` when this is the stored response of an earlier request",
+            **REPLAYED,
             "framegate-warning": "the codes of the body's `warnings`, comma-separated",
             "preference-applied": PREFERENCE_APPLIED,
         },

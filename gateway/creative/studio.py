@@ -58,8 +58,9 @@ def render_takes(
     shot_id: str,
     req: TakeRequest,
     idem: IdempotentRequest | None = None,
-) -> list[tuple[Row[Any], Row[Any]]]:
-    """Queue one take per model (credits held for all at once, or for none); the (take, job) rows.
+) -> tuple[list[tuple[Row[Any], Row[Any]]], bool]:
+    """Queue one take per model (credits held for all at once, or for none); the (take, job) rows, and
+    whether they are a replay.
 
     The shot's image, if it has one, conditions every take; the prompt is the request's, else the
     parent take's, else the shot's. With ``idem`` a retry of the same request returns the takes the
@@ -93,10 +94,11 @@ def render_takes(
     def on_created(conn: Connection, videos: list[dict[str, Any]]) -> None:
         record_takes(conn, shot_id, videos, prompt=prompt, parent=parent)
 
-    body = service.submit(who, request, idem, on_created=on_created).body
+    submitted = service.submit(who, request, idem, on_created=on_created)
+    body = submitted.body
     job_ids = {v["id"] for v in (body["data"] if body.get("object") == "list" else [body])}
     with db.read() as conn:
-        return [(t, job) for t, job in takes_of(conn, shot_id) if t.job_id in job_ids]
+        return [(t, job) for t, job in takes_of(conn, shot_id) if t.job_id in job_ids], submitted.replayed
 
 
 def _parent_take(conn: Connection, shot_id: str, take_id: str | None) -> Row[Any] | None:

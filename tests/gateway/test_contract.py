@@ -153,6 +153,7 @@ def test_the_document_describes_bodies_objects_and_errors() -> None:
             p["name"] for p in document["paths"][path]["post"].get("parameters", ()) if p["in"] == "header"
         }
         assert "Idempotency-Key" in headers, path
+        assert "idempotent-replayed" in document["paths"][path]["post"]["responses"]["200"]["headers"], path
 
 
 def test_the_document_is_valid_openapi() -> None:

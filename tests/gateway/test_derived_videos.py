@@ -267,6 +267,9 @@ def test_a_retried_edit_of_an_upload_replays_and_another_clip_under_its_key_conf
             again = http.post(route, files={"video": ("a.mp4", clips[0])}, data={"prompt": "p"}, headers=key)
             assert first.status_code == again.status_code == 200, (first.text, again.text)
             assert again.json()["id"] == first.json()["id"]
+            assert (
+                again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+            )
             other = http.post(route, files={"video": ("b.mp4", clips[1])}, data={"prompt": "p"}, headers=key)
             assert other.status_code == 409, other.text
             assert other.json()["error"]["code"] == "idempotency_key_reused"

@@ -137,6 +137,7 @@ async def test_a_retried_project_create_replays_and_another_body_conflicts(gw: G
     first = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=headers)
     again = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=headers)
     assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
     other = await gw.client.post("/v1/projects", json={"name": "another"}, headers=headers)
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
     plain = await gw.client.post("/v1/projects", json={"name": "teaser"}, headers=auth(api_key))

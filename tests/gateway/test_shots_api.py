@@ -155,6 +155,7 @@ async def test_a_retried_takes_request_queues_and_charges_once(gw: Gateway) -> N
     again = await gw.client.post(url, json=body, headers=retry)
     assert again.status_code == 200
     assert [t["id"] for t in again.json()["data"]] == [t["id"] for t in first.json()["data"]]
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
     assert gw.balance(key) == spent
     shown = (await gw.client.get(f"/v1/shots/{shot['id']}", headers=h)).json()
     assert len(shown["takes"]) == 2

@@ -210,6 +210,7 @@ async def test_checkout_retry_with_idempotency_key(bgw: Gateway, stripe_api: tup
     first = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=headers)
     again = await bgw.client.post("/v1/billing/checkout", json={"pack": "starter"}, headers=headers)
     assert first.json()["id"] == again.json()["id"]
+    assert "idempotent-replayed" not in first.headers and again.headers["idempotent-replayed"] == "true"
     assert len(stripe_api[1].requests) == 1
     sent = stripe_api[1].requests[0][2]["Idempotency-Key"]
     assert sent.startswith("framegate:acct_") and len(sent) <= 255
