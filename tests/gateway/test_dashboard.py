@@ -289,6 +289,20 @@ def test_jobs_page_updates_finished_rows_in_place(tmp_path: Path, models_dir: Pa
         assert page.evaluate("window.framegateNotReloaded === true")  # updated in place, not reloaded
         expect(stuck_row.locator("[data-cancel]")).to_have_count(1)
         page.screenshot(path=SHOTS / "10-jobs-live.png")
+        # On a phone a running row keeps its Cancel button on screen, and the table fits its card.
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.context.add_cookies(page.context.cookies())
+        phone.goto(f"{url}/jobs")
+        cancel = phone.locator(f'tr[data-job="{stuck_id}"]').get_by_role("button", name="Cancel")
+        box = cancel.bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390, box
+        overflow = (
+            "(() => { const t = document.querySelector('table.jobs');"
+            " return t.scrollWidth - t.clientWidth; })()"
+        )
+        assert phone.evaluate(overflow) <= 0
+        phone.screenshot(path=SHOTS / "phone-jobs-running.png")
+        phone.close()
         stuck_row.get_by_role("button", name="Cancel").click()
         expect(page.locator(".flash[role=status]")).to_contain_text(re.compile(f"Cancel\\w* {stuck_id}"))
         # The message leaves the address once shown: a reload does not say it again.
