@@ -195,16 +195,19 @@ def _size(text: str | None) -> tuple[int, int] | None:
         raise BadRequest(exc.message, code=exc.code, param="size") from None
 
 
-@router.post(
-    "/{video_id}/remix",
-    **documented(
+def _documented_create() -> dict[str, Any]:
+    """What remix, extensions and edits document alike: a video from a ``Derived`` body, retried
+    safely with an ``Idempotency-Key``."""
+    return documented(
         returns=Video,
         json_body=Derived,
         errors=(402, 404, 409, 413),
         request_headers=IDEMPOTENCY_KEY,
         headers=REPLAYED,
-    ),
-)
+    )
+
+
+@router.post("/{video_id}/remix", **_documented_create())
 async def remix(video_id: str, request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """A new video from a completed one with a new prompt: the source's model, size, seconds, seed and
     settings unless the body overrides them; ``remixed_from_video_id`` names the source."""
@@ -300,16 +303,7 @@ def _route_i2v(state: AppState, who: Principal, job: JobRequest, named: bool) ->
     return fallback
 
 
-@router.post(
-    "/extensions",
-    **documented(
-        returns=Video,
-        json_body=Derived,
-        errors=(402, 404, 409, 413),
-        request_headers=IDEMPOTENCY_KEY,
-        headers=REPLAYED,
-    ),
-)
+@router.post("/extensions", **_documented_create())
 async def extend(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Continue a completed video (or an uploaded clip): its last frame conditions an image-to-video
     segment of ``seconds``, which is joined after it into one MP4 (``seconds`` on the result is the
@@ -326,16 +320,7 @@ async def extend(request: Request, state: StateDep, who: PrincipalDep) -> JSONRe
     return await _submit(state, who, request, job, "videos.extend", keep_upload)
 
 
-@router.post(
-    "/edits",
-    **documented(
-        returns=Video,
-        json_body=Derived,
-        errors=(402, 404, 409, 413),
-        request_headers=IDEMPOTENCY_KEY,
-        headers=REPLAYED,
-    ),
-)
+@router.post("/edits", **_documented_create())
 async def edit(request: Request, state: StateDep, who: PrincipalDep) -> JSONResponse:
     """Re-render a completed video (or an uploaded clip) guided by it: its first frame conditions an
     image-to-video render of the new prompt at the source's size and length, on a model that takes an
