@@ -175,7 +175,8 @@ def install_contract(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def replayable(body: Any, replayed: bool) -> JSONResponse:
-    """A create's answer: ``body``, marked ``idempotent-replayed: true`` when it is the stored response
-    of an earlier request with the same ``Idempotency-Key``."""
-    return JSONResponse(body, headers={"idempotent-replayed": "true"} if replayed else None)
+def replayable(body: Any, replayed: bool, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A create's answer: ``body`` with ``headers``, marked ``idempotent-replayed: true`` when it is the
+    stored response of an earlier request with the same ``Idempotency-Key``."""
+    marked = {**(headers or {}), **({"idempotent-replayed": "true"} if replayed else {})}
+    return JSONResponse(body, headers=marked)

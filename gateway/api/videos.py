@@ -12,7 +12,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from gateway.api.bodies import read_create_body
-from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, REPLAYED, documented
+from gateway.api.contract import BINARY, IDEMPOTENCY_KEY, REPLAYED, documented, replayable
 from gateway.api.deps import app_state, principal, refuse_unknown_query
 from gateway.api.live import prefer_wait, wait_until_done
 from gateway.api.objects import Deleted, Video, VideoBatch, VideoPage
@@ -122,8 +122,6 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
     job = replace(body.fields.to_request(image), webhook_url=webhook_url)
     submitted = await to_thread.run_sync(state.service.submit, who, job, idem)
     headers = {"openai-poll-after-ms": str(state.settings.poll_after_ms)}
-    if submitted.replayed:
-        headers["idempotent-replayed"] = "true"
     if submitted.body.get("warnings"):
         headers["framegate-warning"] = ", ".join(w["code"] for w in submitted.body["warnings"])
     body_out = submitted.body
@@ -137,7 +135,7 @@ async def create_video(request: Request, state: StateDep, who: PrincipalDep) -> 
             }
             if row.status in (COMPLETED, FAILED):
                 headers.pop("openai-poll-after-ms")
-    return JSONResponse(body_out, headers=headers)
+    return replayable(body_out, submitted.replayed, headers)
 
 
 @router.get("", **documented(returns=VideoPage))

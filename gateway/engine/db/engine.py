@@ -108,18 +108,17 @@ class Database:
         repeated blindly, it may have been applied; a BEGIN may be.) It used to be a ping first,
         a round trip of its own. Reads skip both (see :mod:`gateway.engine.db.liveness`) and are
         retried instead. Closing the connection rolls back what was not committed."""
-        conn = self._reader.connect()
-        try:
-            conn.execution_options(framegate_write=True)
-            conn.exec_driver_sql("BEGIN")
-        except DBAPIError as exc:
-            conn.close()
-            if not exc.connection_invalidated:
-                raise
+        for retry in (False, True):
             conn = self._reader.connect()
-            conn.execution_options(framegate_write=True)
-            conn.exec_driver_sql("BEGIN")
-        return conn
+            try:
+                conn.execution_options(framegate_write=True)
+                conn.exec_driver_sql("BEGIN")
+                return conn
+            except DBAPIError as exc:
+                conn.close()
+                if retry or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     def one(self, read: PointRead, **params: Any) -> Any:
         """The one row (or None) of a point read: on a SQLite file without SQLAlchemy's per-statement

@@ -11,8 +11,7 @@ it before the caller sees it.
 The socket cannot tell a backend that was told to end a moment ago and has not yet said so. For that
 window, reads are retried once (``Database.one``, ``run_read``), a write transaction's own BEGIN is
 retried on another connection (``Database.write``: a BEGIN may be repeated, a write never blindly),
-and what still fails is a
-``503 database_unavailable`` with ``Retry-After``, never a 500.
+and what still fails is a ``503 database_unavailable`` with ``Retry-After``, never a 500.
 """
 
 from __future__ import annotations
