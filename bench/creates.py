@@ -1,13 +1,16 @@
 """Creates per second: ``wrk`` posting ``POST /v1/videos`` to SQLite (one process) and to PostgreSQL
 (one and two processes), from one account and across many.
 
-    python bench/creates.py [--seconds 10] [--connections 64] [--accounts 64] [--postgres URL]
+    python bench/creates.py [--seconds 10] [--connections 64] [--accounts 64] [--rounds 3] [--postgres URL]
 
 The gateway runs as ``framegate serve`` with ``FRAMEGATE_WORKERS=0`` (the jobs stay queued: this
 measures the create path, key check, routing, credit hold and job insert, not generation) on a
 fake model. "many accounts" sends each request with the next of ``--accounts`` keys (each account's
-hold locks its own row, so one account's creates queue behind each other). wrk is a C client, so on
-this 2-core machine the numbers are the gateway's, not a Python load generator's. Prints one table.
+hold locks its own row, so one account's creates queue behind each other). The many-account run is
+repeated ``--rounds`` times on the same database: every create stays queued, so the later rounds
+show whether a create's cost grows with the queue (it did: the router's fleet snapshot aggregates
+the queue, and each expiry had every in-flight create run it). wrk is a C client, so on this 2-core
+machine the numbers are the gateway's, not a Python load generator's. Prints one table.
 """
 
 from __future__ import annotations
@@ -58,6 +61,20 @@ def postgres(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def queued_jobs(database_url: str) -> int:
+    """How many jobs are queued (all of them: nothing runs) as a run starts."""
+    from sqlalchemy import func, select
+
+    from gateway.engine.db import Database, jobs
+
+    db = Database(database_url, pool_size=1)
+    try:
+        with db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(jobs)).scalar_one())
+    finally:
+        db.dispose()
+
+
 def measure(database_url: str, processes: int, args: argparse.Namespace, tmp: Path) -> list[dict]:
     env = api_only_env(tmp, database_url)
     keys = [make_key(database_url, f"bench-{i}") for i in range(args.accounts)]
@@ -66,11 +83,18 @@ def measure(database_url: str, processes: int, args: argparse.Namespace, tmp: Pa
     results = []
     try:
         url = f"http://127.0.0.1:{port}/v1/videos"
-        for label, chosen in (("one account", keys[:1]), ("many accounts", keys)):
+        runs = [("one account", keys[:1])] + [
+            (f"many accounts{f' #{i + 1}' if i else ''}", keys) for i in range(args.rounds)
+        ]
+        for label, chosen in runs:
             script = tmp / f"creates-{len(chosen)}.lua"
             script.write_text(lua(chosen))
-            wrk(url, args.connections, 2, {}, script)  # warm up: connections, caches, plans
-            results.append({"accounts": label, **wrk(url, args.connections, args.seconds, {}, script)})
+            if not label.startswith("many accounts #"):
+                wrk(url, args.connections, 2, {}, script)  # warm up: connections, caches, plans
+            queued = queued_jobs(database_url)
+            results.append(
+                {"accounts": label, "queued": queued, **wrk(url, args.connections, args.seconds, {}, script)}
+            )
     finally:
         server.terminate()
         try:
@@ -88,6 +112,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--accounts", type=int, default=64)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="many-account runs in a row, the queue growing (default 3)"
+    )
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -103,12 +130,22 @@ def main() -> None:
     print(
         f"\nwrk -t1 -c{args.connections} -d{args.seconds:g}s, POST /v1/videos (fake model, jobs stay queued)"
     )
-    head = ("database", "processes", "accounts", "creates/s", "p50 ms", "p99 ms", "non-2xx", "timeouts")
-    print("{:<11} {:>9} {:<14} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*head))
+    head = (
+        "database",
+        "processes",
+        "accounts",
+        "queued",
+        "creates/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "timeouts",
+    )
+    print("{:<11} {:>9} {:<17} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}".format(*head))
     for database, processes, r in rows:
         print(
-            f"{database:<11} {processes:>9} {r['accounts']:<14} {r['rps']:>9.0f} {r['p50']:>8.1f} "
-            f"{r['p99']:>8.1f} {r['errors']:>8} {r['timeouts']:>8}"
+            f"{database:<11} {processes:>9} {r['accounts']:<17} {r['queued']:>7} {r['rps']:>9.0f} "
+            f"{r['p50']:>8.1f} {r['p99']:>8.1f} {r['errors']:>8} {r['timeouts']:>8}"
         )
 
 

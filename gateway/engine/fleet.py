@@ -28,6 +28,8 @@ from router import (
 
 __all__ = ["Fleet"]
 
+_MAX_AGE_SECONDS = 5.0
+
 
 class Fleet:
     def __init__(
@@ -45,7 +47,9 @@ class Fleet:
         self.history: dict[str, History] = {}
         self._lock = threading.Lock()
         self._snapshot_seconds = snapshot_seconds
+        self._max_age = snapshot_seconds
         self._cached: tuple[float, FleetView] | None = None
+        self._refreshing = threading.Lock()
 
     # -- recording (worker side) ---------------------------------------------------------------
     def record_success(
@@ -74,10 +78,35 @@ class Fleet:
         return {name: self.health.breaker(name).snapshot() for name in self.adapters}
 
     def view(self) -> FleetView:
-        now = time.monotonic()
+        """The fleet as of at most ``snapshot_seconds`` ago (longer while the queue is long, below).
+
+        One thread refreshes the snapshot at a time; the others keep the previous one meanwhile
+        instead of each running the queue's aggregate at once (with 64 creates in flight and
+        thousands of jobs queued, a dozen concurrent copies of a 150 ms scan at every expiry were
+        most of PostgreSQL's time per create). The aggregate reads every queued job, so the
+        snapshot is kept for at least ten times what it took to build: however long the queue,
+        refreshing it costs at most a tenth of a core (and it is never older than
+        ``_MAX_AGE_SECONDS`` plus one refresh)."""
         cached = self._cached
-        if cached is not None and now - cached[0] < self._snapshot_seconds:
+        if cached is not None and time.monotonic() - cached[0] < self._max_age:
             return cached[1]
+        if not self._refreshing.acquire(blocking=cached is None):
+            assert cached is not None
+            return cached[1]
+        try:
+            cached = self._cached
+            started = time.monotonic()
+            if cached is not None and started - cached[0] < self._max_age:
+                return cached[1]  # refreshed by another thread while this one waited
+            view = self._build()
+            took = time.monotonic() - started
+            self._max_age = max(self._snapshot_seconds, min(10 * took, _MAX_AGE_SECONDS))
+            self._cached = (started, view)
+            return view
+        finally:
+            self._refreshing.release()
+
+    def _build(self) -> FleetView:
         frames = jobs.c.params["frames"].as_integer()
         steps = jobs.c.params["steps"].as_integer()
         with self.db.read() as conn:
@@ -108,7 +137,6 @@ class Fleet:
             slots = int(getattr(adapter, "concurrency", 1))
             backends[name] = BackendView(queued_seconds=queued.get(name, 0.0), warm_models=warm, slots=slots)
         view = FleetView(backends=backends, history=history)
-        self._cached = (now, view)
         return view
 
     def load_estimates(self) -> dict[str, float]:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from ..support import Gateway, auth, make_settings, running_gateway
 
@@ -38,3 +42,32 @@ async def test_queued_work_counts_each_job_by_its_frames_and_steps(
             assert (await gw.create(key, **body, steps=steps)).status_code == 200
         four = await _queued_seconds(gw, key, lambda v: v == pytest.approx(4 * one))
         assert four == pytest.approx(4 * one)
+
+
+async def test_an_expired_snapshot_is_rebuilt_once_while_the_others_keep_the_last(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    """Sixteen creates routing at the moment the snapshot expires run the queue's aggregate once, not
+    sixteen times (with thousands of jobs queued, those copies were most of a create's database time)."""
+    settings = make_settings(tmp_path, database_url, models_dir, workers=0)
+    async with running_gateway(settings) as gw:
+        fleet = gw.state.fleet
+        last = fleet.view()
+        fleet._cached = (-1e9, last)  # expired long ago
+        aggregates: list[str] = []
+        release = threading.Event()
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "GROUP BY" in statement:
+                aggregates.append(statement)
+                release.wait(1.0)  # the refresh is slow: the other callers arrive while it runs
+
+        event.listen(gw.state.db.engine, "before_cursor_execute", count)
+        try:
+            with ThreadPoolExecutor(16) as pool:
+                views = list(pool.map(lambda _: fleet.view(), range(16)))
+        finally:
+            event.remove(gw.state.db.engine, "before_cursor_execute", count)
+        assert len(aggregates) == 1
+        assert sum(view is last for view in views) == 15  # kept the last snapshot meanwhile
+        assert fleet.view() is not last  # the fresh one, now cached
