@@ -185,6 +185,26 @@ async def test_the_prompt_refusal_comes_before_the_balance_one(
         assert broke.status_code == 402 and broke.json()["error"]["code"] == "insufficient_credits"
 
 
+async def test_a_long_history_is_counted_to_a_hundred_and_the_last_video_still_found(
+    tmp_path: Path, database_url: str, models_dir: Path
+) -> None:
+    """The guard's count stops at 100 (it runs under the account's lock, so it must not grow with the
+    account's history), and says so; the previous video is still the newest one."""
+    settings = make_settings(tmp_path, database_url, models_dir, workers=0)
+    async with running_gateway(settings) as gw:
+        key = gw.new_key(credits=200)
+        messages = []
+        for _ in range(102):
+            video = (await gw.create(key, prompt="same", model="fake-video")).json()
+            messages.append(video["warnings"][0]["message"] if "warnings" in video else None)
+        assert messages[:3] == [None, None, None]
+        assert "generated 3 times" in messages[3]
+        assert "generated 99 times" in messages[99]
+        assert "generated 100 or more times" in messages[100] and "100 or more times" in messages[101]
+        other = (await gw.create(key, prompt="same, at dusk", model="fake-video")).json()
+        assert other["prompt_change"]["previous_video_id"] == video["id"]
+
+
 @contextlib.asynccontextmanager
 async def _capped(tmp_path: Path, models_dir: Path, **overrides: Any) -> AsyncIterator[tuple[Gateway, str]]:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, **overrides)

@@ -117,7 +117,11 @@ jobs = Table(
     Column("rerender", JSON, nullable=True),
     Index("ix_jobs_account_id", "account_id", "id"),
     Index("ix_jobs_status_id", "status", "id"),
-    Index("ix_jobs_regeneration", "account_id", "model", "prompt_key"),
+    # A create reads both under the account's lock: how often its prompt ran on the model, and the
+    # account's last video there. prompt_key before model, so that no plan reads the last video
+    # through the first index and sorts the account's whole history on the model.
+    Index("ix_jobs_regeneration", "account_id", "prompt_key", "model"),
+    Index("ix_jobs_account_model", "account_id", "model", "id"),
     Index("ix_jobs_completed", "status", "completed_at"),
 )
 

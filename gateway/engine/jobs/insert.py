@@ -25,8 +25,8 @@ __all__ = ["History", "insert_job"]
 
 @dataclass(frozen=True)
 class History:
-    """How often this prompt ran on this model for the account (deleted videos too), and its last
-    video there that is not deleted."""
+    """How often this prompt ran on this model for the account (deleted videos too; counted up to
+    the caller's ``count_up_to``), and its last video there that is not deleted."""
 
     earlier: int
     last_id: str | None
@@ -36,15 +36,25 @@ class History:
 def _history_statement() -> Any:
     mine = and_(jobs.c.account_id == bindparam("h_account_id"), jobs.c.model == bindparam("h_model"))
     # The previous video is one the creator can still open; the count is of runs, deleted or not
-    # (a deleted take was still rendered and paid for).
+    # (a deleted take was still rendered and paid for). Both run under the account's lock, so
+    # neither may grow with the account's history: the last video is one step down
+    # ix_jobs_account_model, and the count stops at ``h_count_up_to`` (the guard only needs to
+    # know that the limit was reached).
     kept = and_(mine, jobs.c.deleted_at.is_(None))
-    last = select(jobs.c.id, jobs.c.prompt).where(kept).order_by(jobs.c.id.desc()).limit(1).subquery()
-    same = select(func.count()).select_from(jobs).where(mine, jobs.c.prompt_key == bindparam("h_prompt_key"))
-    return select(
-        same.scalar_subquery().label("h_earlier"),
-        select(last.c.id).scalar_subquery().label("h_last_id"),
-        select(last.c.prompt).scalar_subquery().label("h_last_prompt"),
+    last = select(jobs.c.id, jobs.c.prompt).where(kept).order_by(jobs.c.id.desc()).limit(1).subquery("last")
+    runs = (
+        select(literal_column("1"))
+        .select_from(jobs)
+        .where(mine, jobs.c.prompt_key == bindparam("h_prompt_key"))
+        .limit(bindparam("h_count_up_to"))
+        .subquery("runs")
     )
+    same = select(func.count()).select_from(runs)
+    # One row even without a last video: the count's row, the last video outer-joined to it.
+    counted = select(same.scalar_subquery().label("h_earlier")).subquery("counted")
+    return select(
+        counted.c.h_earlier, last.c.id.label("h_last_id"), last.c.prompt.label("h_last_prompt")
+    ).select_from(counted.outerjoin(last, literal_column("true")))
 
 
 # Built once: a create's statements take their values as parameters, so SQLAlchemy neither rebuilds
@@ -70,17 +80,24 @@ def _insert_held(names: tuple[str, ...], hold: tuple[str, ...]) -> Any:
 
 
 def insert_job(
-    conn: Connection, values: dict[str, Any], hold: billing.Hold, check: Callable[[History], object]
+    conn: Connection,
+    values: dict[str, Any],
+    hold: billing.Hold,
+    check: Callable[[History], object],
+    *,
+    count_up_to: int,
 ) -> tuple[Row[Any], History]:
     """Insert the job row ``values`` (``id``, ``account_id``, ``model``, ``prompt_key``...) and place
     its ``hold``; the row as stored and the account's :class:`History` on that model from before
-    this row. The caller holds the account's lock. ``check(history)`` may refuse the job: it runs
-    before a hold that did not fit is refused, so its error comes first. Raises
+    this row (its count stops at ``count_up_to``). The caller holds the account's lock.
+    ``check(history)`` may refuse the job: it runs before a hold that did not fit is refused, so its
+    error comes first. Raises
     :class:`billing.InsufficientCredits` (roll the transaction back: on PostgreSQL the row is in it)."""
     asked = {
         "h_account_id": values["account_id"],
         "h_model": values["model"],
         "h_prompt_key": values["prompt_key"],
+        "h_count_up_to": count_up_to,
     }
     if conn.dialect.name != "postgresql":
         earlier, last_id, last_prompt = conn.execute(_HISTORY, asked).one()

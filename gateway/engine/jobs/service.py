@@ -33,6 +33,8 @@ from router import Offer, Plan, RoutingPreferences, plan
 
 __all__ = ["JobService", "Render", "Submitted"]
 
+_COUNTED_RUNS = 100  # the regeneration warning says "100 or more times" beyond
+
 Render = Callable[[Row[Any]], dict[str, Any]]
 """How a job row is shown to the caller (the web layer's video object): the engine stores the first
 response to a create for idempotent replays, so it is given the renderer rather than importing it."""
@@ -123,6 +125,8 @@ class JobService:
         self.offers = offers
         self.max_prompt_chars = max_prompt_chars
         self.regeneration_mode, self.regeneration_limit = regeneration
+        # Runs of one prompt are counted up to here (the count runs under the account's lock).
+        self._counted_runs = max(self.regeneration_limit, _COUNTED_RUNS)
         self.capability_guard = capability_guard
         self.render = render
         self.wake = wake
@@ -249,7 +253,7 @@ class JobService:
             self.artifacts.save_input(j, image.png, ".png") if image is not None else None for j in job_ids
         ]
         try:
-            with self.db.write() as conn:
+            with self.db.write(queue_on=principal.account_id) as conn:
                 limits = lock_with_limits(conn, principal.account_id, principal.key_id, request.project)
                 if idem is not None and (replay := idempotency.find(conn, idem)) is not None:
                     self._discard(inputs)
@@ -321,7 +325,11 @@ class JobService:
         # The regeneration guard (block mode refuses) is told before a hold that did not fit is: the
         # prompt, not the balance, is what the creator must change first.
         row, history = insert_job(
-            conn, values, hold, lambda h: warnings.extend(self._regeneration_check(h.earlier, chosen.spec.id))
+            conn,
+            values,
+            hold,
+            lambda h: warnings.extend(self._regeneration_check(h.earlier, chosen.spec.id)),
+            count_up_to=self._counted_runs,
         )
         # How the prompt differs from the previous video's on this model: the layers it changed
         # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
@@ -361,8 +369,9 @@ class JobService:
         already): the prompt, not the seed, is the problem. Warn (default) or refuse."""
         if self.regeneration_mode == "off" or earlier < self.regeneration_limit:
             return []
+        times = f"{earlier}" if earlier < self._counted_runs else f"{earlier} or more"
         message = (
-            f"this exact prompt has already been generated {earlier} times on {model}; another seed "
+            f"this exact prompt has already been generated {times} times on {model}; another seed "
             "will give another variation of the same reading. Rewrite the prompt instead "
             "(POST /v1/prompts/analyze says what is missing)"
         )
