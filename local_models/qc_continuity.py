@@ -72,7 +72,7 @@ def continuity(
         scores["cut_subject_colour_jump"] = round(colour, 1)
         scores["cut_subject_area_ratio"] = round(ratio, 2)
         if colour > t["cut_subject_colour_jump"]:
-            reasons.append(f"the main subject's colour changes (by {colour:.0f} on 0-255 RGB)")
+            reasons.append(f"the main subject's colour changes (RGB distance {colour:.0f} of at most 441)")
         if ratio > t["cut_subject_area_ratio"]:
             reasons.append(f"the main subject's size changes {ratio:.1f}x")
     if not reasons:

@@ -242,7 +242,8 @@ def _changes(subjects: list[Subject | None], present: np.ndarray) -> tuple[dict[
     if area_jump > t["subject_area_jump"]:
         reasons.append((f"its size jumps {area_jump:.1f}x", shape["area"][1]))
     if colour["colour"][0] > t["subject_colour_jump"]:
-        reasons.append((f"its colour jumps (by {colour['colour'][0]:.0f} on 0-255 RGB)", colour["colour"][1]))
+        jump = colour["colour"][0]
+        reasons.append((f"its colour jumps (RGB distance {jump:.0f} of at most 441)", colour["colour"][1]))
     if shape["fill"][0] > t["subject_shape_jump"]:
         reasons.append(("its outline changes", shape["fill"][1]))
     if not reasons:
