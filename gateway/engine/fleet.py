@@ -47,8 +47,9 @@ class Fleet:
         self.history: dict[str, History] = {}
         self._lock = threading.Lock()
         self._snapshot_seconds = snapshot_seconds
-        self._max_age = snapshot_seconds
         self._cached: tuple[float, FleetView] | None = None
+        self._queue: tuple[float, list[Any]] | None = None
+        self._queue_max_age = snapshot_seconds
         self._refreshing = threading.Lock()
 
     # -- recording (worker side) ---------------------------------------------------------------
@@ -78,17 +79,15 @@ class Fleet:
         return {name: self.health.breaker(name).snapshot() for name in self.adapters}
 
     def view(self) -> FleetView:
-        """The fleet as of at most ``snapshot_seconds`` ago (longer while the queue is long, below).
+        """The fleet as of at most ``snapshot_seconds`` ago; its queued work may be older while the
+        queue is long (see :meth:`_queued_rows`).
 
         One thread refreshes the snapshot at a time; the others keep the previous one meanwhile
         instead of each running the queue's aggregate at once (with 64 creates in flight and
         thousands of jobs queued, a dozen concurrent copies of a 150 ms scan at every expiry were
-        most of PostgreSQL's time per create). The aggregate reads every queued job, so the
-        snapshot is kept for at least ten times what it took to build: however long the queue,
-        refreshing it costs at most a tenth of a core (and it is never older than
-        ``_MAX_AGE_SECONDS`` plus one refresh)."""
+        most of PostgreSQL's time per create)."""
         cached = self._cached
-        if cached is not None and time.monotonic() - cached[0] < self._max_age:
+        if cached is not None and time.monotonic() - cached[0] < self._snapshot_seconds:
             return cached[1]
         if not self._refreshing.acquire(blocking=cached is None):
             assert cached is not None
@@ -96,26 +95,46 @@ class Fleet:
         try:
             cached = self._cached
             started = time.monotonic()
-            if cached is not None and started - cached[0] < self._max_age:
+            if cached is not None and started - cached[0] < self._snapshot_seconds:
                 return cached[1]  # refreshed by another thread while this one waited
-            view = self._build()
-            took = time.monotonic() - started
-            self._max_age = max(self._snapshot_seconds, min(10 * took, _MAX_AGE_SECONDS))
+            view = self._build(started)
             self._cached = (started, view)
             return view
         finally:
             self._refreshing.release()
 
-    def _build(self) -> FleetView:
+    def invalidate(self) -> None:
+        """Forget the snapshot: the next :meth:`view` reads the fleet and the queue afresh."""
+        self._cached = None
+        self._queue = None
+
+    def _queued_rows(self, now: float) -> list[Any]:
+        """(backend, model, frames, steps, count) of the queued and running jobs. The aggregate reads
+        every such job, so its result is kept for ten times what it took (at least ``snapshot_seconds``,
+        at most ``_MAX_AGE_SECONDS``): however long the queue, it costs at most a tenth of a core.
+        The warm models are read afresh each time: a worker choosing its next job must see the model
+        it has just loaded."""
+        queue = self._queue
+        if queue is not None and now - queue[0] < self._queue_max_age:
+            return queue[1]
         frames = jobs.c.params["frames"].as_integer()
         steps = jobs.c.params["steps"].as_integer()
         with self.db.read() as conn:
             # Grouped in the database: the queue can be long, the groups are few.
-            rows = conn.execute(
-                select(jobs.c.backend, jobs.c.model, frames, steps, func.count())
-                .where(jobs.c.status.in_((QUEUED, IN_PROGRESS)))
-                .group_by(jobs.c.backend, jobs.c.model, frames, steps)
-            ).all()
+            rows = list(
+                conn.execute(
+                    select(jobs.c.backend, jobs.c.model, frames, steps, func.count())
+                    .where(jobs.c.status.in_((QUEUED, IN_PROGRESS)))
+                    .group_by(jobs.c.backend, jobs.c.model, frames, steps)
+                ).all()
+            )
+        took = time.monotonic() - now
+        self._queue_max_age = max(self._snapshot_seconds, min(10 * took, _MAX_AGE_SECONDS))
+        self._queue = (now, rows)
+        return rows
+
+    def _build(self, now: float) -> FleetView:
+        rows = self._queued_rows(now)
         with self._lock:
             history = {
                 k: History(v.run_seconds_per_frame_step, v.load_seconds) for k, v in self.history.items()

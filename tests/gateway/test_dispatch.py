@@ -40,7 +40,7 @@ async def test_warm_job_runs_before_an_older_cold_one(
         await state.workers.stop()
         older = (await gw.create(key, prompt="a blue square", model="shapes-hq", seed=1)).json()
         newer = (await gw.create(key, prompt="a green circle", model="shapes-fast", seed=1)).json()
-        state.fleet._cached = None  # see shapes-fast warm now, not a snapshot from before the warm-up
+        state.fleet.invalidate()  # see shapes-fast warm now, not a snapshot from before the warm-up
         assert "shapes-fast" in state.fleet.view().backends["local"].warm_models
         pool = WorkerPool(
             state.jobs,
@@ -82,7 +82,7 @@ async def test_load_time_bounds_how_long_a_cold_job_is_overtaken(tmp_path: Path,
         await state.workers.stop()
         older = (await gw.create(key, prompt="a blue square", model="shapes-hq", seed=1)).json()
         newer = (await gw.create(key, prompt="a green circle", model="shapes-fast", seed=1)).json()
-        state.fleet._cached = None  # see shapes-fast warm now, not a snapshot from before the warm-up
+        state.fleet.invalidate()  # see shapes-fast warm now, not a snapshot from before the warm-up
         assert "shapes-fast" in state.fleet.view().backends["local"].warm_models
         assert "shapes-hq" not in state.fleet.view().backends["local"].warm_models
         bound = LOAD_FACTOR * state.fleet.load_estimates()["shapes-hq"]

@@ -273,7 +273,7 @@ async def test_estimates_learn_from_measured_runs(rgw: Gateway) -> None:
     assert before["run_seconds"] == pytest.approx(0.05 * 8 * 4)  # the catalog prior: frames x steps
     video = (await rgw.create(key, **body)).json()
     assert (await rgw.wait(key, video["id"]))["status"] == "completed"
-    rgw.state.fleet._cached = None  # the snapshot is cached for half a second
+    rgw.state.fleet.invalidate()  # the snapshot is cached for half a second
     after = (await rgw.client.post("/v1/routes/explain", json=body, headers=auth(key))).json()["ranked"][0]
     # The estimate is now the run the worker measured (same frames and steps), not the prior. No
     # bound on how long that run took: a loaded machine may take any time.
