@@ -104,7 +104,7 @@ async def quick_generate(request: Request) -> RedirectResponse:
         flash, warning = await to_thread.run_sync(work)
     except FramegateError as exc:
         return see_other(request=request, url=back, error=exc.message)
-    return see_other(request=request, url=back, flash=flash, error=warning)
+    return see_other(request=request, url=back, flash=flash, warning=warning)
 
 
 @router.post("/jobs/{video_id}/cancel")

@@ -90,7 +90,7 @@ def _message(request: Request, kind: str) -> str | None:
 def render(
     request: Request, template: str, session: Session | None = None, status: int = 200, **context: Any
 ) -> HTMLResponse:
-    messages = {"flash": _message(request, "flash"), "error": _message(request, "error")}
+    messages = {kind: _message(request, kind) for kind in ("flash", "error", "warning")}
     notice = NOTICES.get(request.query_params.get("notice") or "")
     if notice is not None:
         messages[notice[0]] = notice[1]
@@ -100,6 +100,7 @@ def render(
         csrf=session.csrf if session else "",
         flash=messages["flash"],
         error=messages["error"],
+        warning=messages["warning"],
         **context,
     )
     return HTMLResponse(html, status_code=status)
@@ -114,13 +115,18 @@ def _short(text: str, limit: int = 300) -> str:
 
 
 def see_other(
-    url: str, *, request: Request | None = None, flash: str | None = None, error: str | None = None
+    url: str,
+    *,
+    request: Request | None = None,
+    flash: str | None = None,
+    error: str | None = None,
+    warning: str | None = None,
 ) -> RedirectResponse:
     """A 303 to ``url`` carrying messages for the next page, signed for this browser (``request``)."""
     from urllib.parse import urlencode
 
     params: dict[str, str] = {}
-    for kind, text in (("flash", flash), ("error", error)):
+    for kind, text in (("flash", flash), ("error", error), ("warning", warning)):
         if text and request is not None:
             text = _short(text)  # messages can echo what was posted: keep the Location header short
             sig = _seal(request, kind, text)

@@ -226,6 +226,7 @@ async def test_dashboard_says_when_the_prompt_not_the_seed_is_the_problem(gw: Ga
         )
     shown = await gw.client.get(made.headers["location"])
     assert "rewrite the prompt" in shown.text.lower() and "already been generated 3 times" in shown.text
+    assert 'class="flash warning"' in shown.text  # a warning, not an error: the job was queued
 
 
 LIVE_CONFIG = """
@@ -314,3 +315,46 @@ def test_jobs_page_updates_finished_rows_in_place(tmp_path: Path, models_dir: Pa
         expect(page.locator(".flash")).to_have_count(0)
         browser.close()
     assert not any(u.endswith("/favicon.ico") for u in missing), missing
+
+
+def test_a_generate_warning_and_its_prompt_outlast_the_jobs_end(tmp_path: Path, models_dir: Path) -> None:
+    """The regeneration warning stays on screen when the page reloads itself as the job ends (it used
+    to vanish about two seconds after it appeared), and the prompt stays in its box to be changed."""
+    require(CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect, sync_playwright
+
+    config = FAKE_CONFIG + LIVE_CONFIG
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    settings = make_settings(tmp_path, database, models_dir, config=config, workers=4)
+    with live_server(settings) as (url, app), sync_playwright() as p:
+        import billing
+        from gateway.engine.keys import create_key
+
+        with app.state.fg.db.write() as conn:
+            account = billing.ensure_account(conn, "warned")
+            billing.grant(conn, account, billing.millicredits(40))
+            key = create_key(conn, account).secret
+        body = {"prompt": "a red circle moving right", "model": "fake-slow"}
+        for _ in range(3):
+            made = httpx.post(f"{url}/v1/videos", json=body, headers={"Authorization": f"Bearer {key}"})
+            assert made.status_code == 200
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{url}/login")
+        page.fill("input[name=api_key]", key)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{url}/jobs")
+        page.fill("input[name=prompt]", body["prompt"])
+        page.select_option("select[name=model]", "fake-slow")
+        page.get_by_role("button", name="Generate").click()
+        warning = page.locator(".flash.warning")
+        expect(warning).to_contain_text("already been generated 3 times")
+        expect(page.locator(".flash.error")).to_have_count(0)
+        expect(page.locator("input[name=prompt]")).to_have_value(body["prompt"])
+        page.evaluate("window.framegateBeforeReload = true")
+        wait_until(page, "window.framegateBeforeReload === undefined", timeout=60_000)  # jobs ended: reloaded
+        expect(warning).to_contain_text("already been generated 3 times")
+        expect(page.locator("input[name=prompt]")).to_have_value(body["prompt"])
+        page.reload()  # the user's own reload does not repeat it
+        expect(page.locator(".flash")).to_have_count(0)
+        browser.close()

@@ -18,14 +18,31 @@
     thumb.replaceWith(video, document.createElement("br"), link);
   }
 
-  // A message (flash or error) arrives in the URL of the redirect after a form. Take it out of the
-  // address once shown, so that a reload (ours, when jobs settle, or the user's) does not repeat it.
+  // A message (flash, warning or error) arrives in the URL of the redirect after a form. Take it out
+  // of the address once shown, so that the user's reload does not repeat it; our own reload, when the
+  // jobs settle, keeps it on screen (a regeneration warning must not vanish with the job's end).
+  let messageUrl = null;
   function forgetMessage() {
     const url = new URL(window.location.href);
-    const names = ["flash", "flash_sig", "error", "error_sig"];
+    const names = ["flash", "flash_sig", "error", "error_sig", "warning", "warning_sig"];
     if (!names.some((n) => url.searchParams.has(n))) return;
+    messageUrl = url.href;
     names.forEach((n) => url.searchParams.delete(n));
     window.history.replaceState(null, "", url.pathname + url.search + url.hash);
+  }
+
+  function settled() {
+    if (messageUrl) window.location.replace(messageUrl);
+    else window.location.reload();
+  }
+
+  // The prompt just generated stays in the box: the next take is usually a small change of it.
+  function keepPrompt() {
+    const form = document.querySelector('form[action="/jobs"]');
+    const input = form && form.querySelector("input[name=prompt]");
+    if (!input) return;
+    form.addEventListener("submit", () => sessionStorage.setItem("framegate.prompt", input.value));
+    if (!input.value) input.value = sessionStorage.getItem("framegate.prompt") || "";
   }
 
   function liveJobs() {
@@ -55,7 +72,7 @@
           el.querySelectorAll("[data-cancel]").forEach((form) => form.remove());
           if (!document.querySelector("[data-job]:not([data-done]) [data-status]")) {
             // Every job on the page has settled: reload for the settled costs, QC and winner buttons.
-            setTimeout(() => window.location.reload(), 900);
+            setTimeout(settled, 900);
           } else {
             showClip(el, job);  // others still run: show this clip in place
           }
@@ -130,5 +147,5 @@
     videos.forEach((v) => { v.addEventListener("timeupdate", show); v.addEventListener("seeked", show); });
   }
 
-  document.addEventListener("DOMContentLoaded", () => { forgetMessage(); liveJobs(); syncTakes(); });
+  document.addEventListener("DOMContentLoaded", () => { forgetMessage(); keepPrompt(); liveJobs(); syncTakes(); });
 })();
