@@ -142,7 +142,16 @@ def changed_layers(before: str, after: str) -> list[str]:
         for name in old
         if (old[name]["found"], old[name].get("camera")) != (new[name]["found"], new[name].get("camera"))
     ]
+    # How fast it moves is part of the motion layer ("moving down slowly" -> "quickly").
+    if "motion" not in layers and set(_SPEED.findall(before.lower())) != set(_SPEED.findall(after.lower())):
+        layers.insert(1 if "scene" in layers else 0, "motion")
     return layers or ["other"]
+
+
+_SPEED = re.compile(
+    r"\b(slow(?:ly|er)?|quick(?:ly|er)?|fast(?:er)?|rapid(?:ly)?|gentl[ey]|sudden(?:ly)?|steady|steadily|"
+    r"brisk(?:ly)?|leisurely|sluggish(?:ly)?|swift(?:ly)?)\b"
+)
 
 
 def wants_motion(prompt: str) -> bool | None:

@@ -185,6 +185,21 @@ async def test_the_prompt_refusal_comes_before_the_balance_one(
         assert broke.status_code == 402 and broke.json()["error"]["code"] == "insufficient_credits"
 
 
+async def test_a_speed_change_is_a_motion_change(tmp_path: Path, models_dir: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", models_dir, workers=0)
+    async with running_gateway(settings) as gw:
+        key = gw.new_key(credits=10)
+        layers = []
+        for prompt in (
+            "a red circle moving down slowly",
+            "a red circle moving down quickly",
+            "a big red circle moving down quickly",
+        ):
+            made = (await gw.create(key, prompt=prompt, model="fake-video")).json()
+            layers.append(made.get("prompt_change", {}).get("changed_layers"))
+        assert layers == [None, ["motion"], ["other"]]
+
+
 async def test_a_long_history_is_counted_to_a_hundred_and_the_last_video_still_found(
     tmp_path: Path, database_url: str, models_dir: Path
 ) -> None:

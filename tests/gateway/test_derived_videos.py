@@ -67,6 +67,16 @@ def test_remix_keeps_the_source_settings_and_names_it(server: tuple[str, str, An
         client.videos.remix("video_" + "0" * 28, prompt="x")
 
 
+def test_a_remix_prompt_change_compares_with_its_source(server: tuple[str, str, Any]) -> None:
+    """Not with whatever the account made last on the model: the remix changes its source's prompt."""
+    client, http = _sdk(server), _http(server)
+    source = client.videos.create_and_poll(model="fake-video", prompt="a yellow square moving left")
+    client.videos.create_and_poll(model="fake-video", prompt="a white circle moving up")  # made since
+    remix = http.post(f"/v1/videos/{source.id}/remix", json={"prompt": "a yellow square moving left, gloomy"})
+    assert remix.status_code == 200
+    assert remix.json()["prompt_change"] == {"previous_video_id": source.id, "changed_layers": ["mood"]}
+
+
 def test_remix_of_an_unfinished_video_is_refused_and_free(server: tuple[str, str, Any]) -> None:
     _url, _key, app = server
     app.state.fg.adapters["fake"].behaviour.hang = True

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, func, insert, literal_c
 import billing
 from gateway.engine.db import jobs
 
-__all__ = ["History", "insert_job"]
+__all__ = ["History", "insert_job", "source_prompt"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,13 @@ def insert_job(
     if not row.h_held:
         raise hold.refused(conn)
     return row, history
+
+
+_SOURCE_PROMPT = select(jobs.c.prompt).where(jobs.c.id == bindparam("source_id"))
+
+
+def source_prompt(conn: Connection, video_id: str) -> str | None:
+    """The prompt of the video a remix, extension or edit derives from (the caller checked that it
+    is the account's)."""
+    prompt: str | None = conn.execute(_SOURCE_PROMPT, {"source_id": video_id}).scalar_one_or_none()
+    return prompt

@@ -19,7 +19,7 @@ from gateway.engine.errors import Conflict, InvalidRequest, NotFound
 from gateway.engine.events import EventBus, JobEvent
 from gateway.engine.fleet import Fleet
 from gateway.engine.ids import new_video_id
-from gateway.engine.jobs.insert import insert_job
+from gateway.engine.jobs.insert import insert_job, source_prompt
 from gateway.engine.jobs.limits import lock_with_limits
 from gateway.engine.jobs.states import QUEUED, TERMINAL
 from gateway.engine.jobs.store import JobStore
@@ -331,21 +331,20 @@ class JobService:
             lambda h: warnings.extend(self._regeneration_check(h.earlier, chosen.spec.id)),
             count_up_to=self._counted_runs,
         )
-        # How the prompt differs from the previous video's on this model: the layers it changed
-        # (empty: only order, case or punctuation did, and the guard counted it as unchanged).
-        change = (
-            None
-            if history.last_id is None
-            else {
-                "previous_video_id": history.last_id,
-                "changed_layers": changed_layers(history.last_prompt or "", prompt),
-            }
-        )
+        # How the prompt differs from the previous video's on this model (a remix's, extension's or
+        # edit's: from its source's): the layers it changed (empty: only order, case or punctuation
+        # did, and the guard counted it as unchanged).
+        previous = (history.last_id, history.last_prompt)
+        if request.source is not None:
+            previous = (request.source[0], source_prompt(conn, request.source[0]))
         video = self.render(row)
         if warnings:
             video["warnings"] = warnings
-        if change is not None:
-            video["prompt_change"] = change
+        if previous[0] is not None:
+            video["prompt_change"] = {
+                "previous_video_id": previous[0],
+                "changed_layers": changed_layers(previous[1] or "", prompt),
+            }
         return row, video
 
     def _capability_check(
@@ -371,7 +370,8 @@ class JobService:
             return []
         times = f"{earlier}" if earlier < self._counted_runs else f"{earlier} or more"
         message = (
-            f"this exact prompt has already been generated {times} times on {model}; another seed "
+            f"this prompt (or one that differs only in case, punctuation, articles or word order) has "
+            f"already been generated {times} times on {model}; another seed "
             "will give another variation of the same reading. Rewrite the prompt instead "
             "(POST /v1/prompts/analyze says what is missing)"
         )
