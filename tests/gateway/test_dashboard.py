@@ -200,6 +200,13 @@ def test_creator_flow_in_a_real_browser(server: tuple[str, str, object]) -> None
             phone.screenshot(path=SHOTS / f"phone-{name}.png", full_page=True)
             width = phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{name} scrolls sideways on a phone ({width}px)"
+            # Nor does a table inside its card (the usage's credits and a key's Revoke were off to
+            # the side, behind a scroll with no hint).
+            hidden = phone.evaluate(
+                "Array.from(document.querySelectorAll('table'))"
+                ".filter((t) => t.scrollWidth > t.clientWidth).map((t) => t.scrollWidth - t.clientWidth)"
+            )
+            assert hidden == [], f"a table on {name} scrolls inside its card on a phone by {hidden}px"
         # The prompt column gives way on a phone; each job's prompt shows under its model instead.
         phone.goto(f"{url}/jobs")
         expect(phone.locator(".jobs td.prompt").first).to_be_hidden()
