@@ -82,4 +82,9 @@ def test_half_speed_frame_stepping_and_flags_at_their_frames(tmp_path: Path, mod
         expect(badge).to_be_visible()
         expect(badge).to_have_text("blank frames")
         page.screenshot(path=SHOTS / "13-review-flag-at-frame.png")
+        # The jobs list names the take's flags too, with what each means on hover.
+        page.goto(f"{url}/jobs")
+        flag = page.locator(f'tr[data-job="{video}"] [data-qc-flag]')
+        expect(flag).to_have_text("blank frames")
+        expect(flag).to_have_attribute("title", "8 of 16 frames are blank or nearly black")
         browser.close()

@@ -58,7 +58,7 @@
       const job = JSON.parse(event.data);
       document.querySelectorAll(`[data-job="${job.id}"]`).forEach((el) => {
         const fill = el.querySelector("[data-progress]");
-        if (fill) fill.style.width = `${job.progress}%`;
+        if (fill) fill.style.width = `${job.status === "completed" ? 100 : job.progress}%`;
         const status = el.querySelector("[data-status]");
         if (status) status.textContent = job.status;
         const cost = el.querySelector("[data-cost]");
