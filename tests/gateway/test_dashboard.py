@@ -57,6 +57,16 @@ async def test_pages_need_a_session_and_forms_need_csrf(gw: Gateway) -> None:
     assert "<option selected>" not in (await gw.client.get("/jobs?model=<nope>")).text
 
 
+def signed_in(p: Any, url: str, key: str) -> tuple[Any, Any]:
+    """Debian's Chromium (Playwright's ``p``) and a desktop-sized page signed in with ``key``."""
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/login")
+    page.fill("input[name=api_key]", key)
+    page.get_by_role("button", name="Sign in").click()
+    return browser, page
+
+
 def wait_until(page: Any, expression: str, timeout: int = 30_000) -> None:
     """Poll a JavaScript expression through the DevTools protocol. (Playwright's wait_for_function
     evaluates a string inside the page, which the dashboard's Content-Security-Policy refuses, as it
@@ -354,11 +364,7 @@ def test_a_generate_warning_and_its_prompt_outlast_the_jobs_end(tmp_path: Path, 
         for _ in range(3):
             made = httpx.post(f"{url}/v1/videos", json=body, headers={"Authorization": f"Bearer {key}"})
             assert made.status_code == 200
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{url}/login")
-        page.fill("input[name=api_key]", key)
-        page.get_by_role("button", name="Sign in").click()
+        browser, page = signed_in(p, url, key)
         page.goto(f"{url}/jobs")
         page.fill("input[name=prompt]", body["prompt"])
         page.select_option("select[name=model]", "fake-slow")

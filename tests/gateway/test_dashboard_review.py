@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from ..support import live_server, make_settings, require
-from .test_dashboard import CHROMIUM, SHOTS, wait_until
+from .test_dashboard import CHROMIUM, SHOTS, signed_in, wait_until
 
 CONFIG = """
 [backends.blank]
@@ -55,11 +55,7 @@ def test_half_speed_frame_stepping_and_flags_at_their_frames(tmp_path: Path, mod
             billing.grant(conn, account, billing.millicredits(10))
             key = create_key(conn, account).secret
         project, video = _take_with_a_blank_half(url, key)
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{url}/login")
-        page.fill("input[name=api_key]", key)
-        page.get_by_role("button", name="Sign in").click()
+        browser, page = signed_in(p, url, key)
         page.goto(f"{url}/projects/{project}")
         take = page.locator(f'figure[data-job="{video}"]')
         mark = take.locator('.flag-track [data-mark="blank_frames"]')
