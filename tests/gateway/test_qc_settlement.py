@@ -156,3 +156,22 @@ async def test_a_prompt_that_asks_for_black_is_not_refunded_for_it(qgw: Gateway)
     body = {"model": "fake-video", "prompt": "a red square slides right, then fades to black", "seconds": "2"}
     done = await qgw.wait(key, (await qgw.create(key, **body)).json()["id"])
     assert fake(qgw).calls == 1 and done["cost"] == 4.0 and done["billing"]["rerendered"] is False
+
+
+async def test_an_extension_is_settled_and_judged_on_its_new_segment(qgw: Gateway) -> None:
+    """An extension is refunded for a defect in its new segment (what was generated and billed), and
+    its stored checks judge that segment too, with the flags on the joined clip's frames. (They used
+    to judge the joined clip: a refunded segment could show checks that passed.)"""
+    key = qgw.new_key(credits=20)
+    source = (await qgw.create(key, model="fake-video", prompt=PROMPT, seconds="1")).json()
+    clean = await qgw.wait_qc(key, source["id"])  # 8 frames, none black
+    assert "blank_frames" not in {f["code"] for f in clean["qc"]["flags"]}
+    fake(qgw).blank_tail = 0.5  # the new segment's second half is black
+    body = {"video": {"id": source["id"]}, "prompt": PROMPT, "seconds": "2"}
+    made = await qgw.client.post("/v1/videos/extensions", json=body, headers=auth(key))
+    assert made.status_code == 200, made.text
+    done = await qgw.wait_qc(key, made.json()["id"])
+    assert done["frames"] == 24 and done["billing"]["defects"] == ["blank_frames"]
+    blank = next(f for f in done["qc"]["flags"] if f["code"] == "blank_frames")
+    assert blank["message"].startswith("8 of 16 frames")  # the segment's, not the joined clip's 24
+    assert blank["frames"] == [16, 23]  # the joined clip's last eight

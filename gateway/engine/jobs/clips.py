@@ -48,11 +48,14 @@ def quality_of(
     max_pixels: int,
     frames: Any | None = None,
     fps: float | None = None,
+    start: int = 0,
 ) -> dict[str, Any] | None:
     """The quality report of a finished clip, or None for a clip over the caps. A clip with sound
     is also checked for audio-visual sync (``fps``: its frame rate).
 
     ``frames``: the clip already decoded (for its posters); otherwise it is decoded here, once.
+    ``start``: where ``frames`` begin in ``video`` (an extension's new segment, after its source):
+    the sound is taken from there, and the flags' frame spans count from the video's start.
     ``prompt_check``: the model's prompt-adherence checker (``ModelSpec.prompt_check``), if it has one.
     """
     if frames is None:
@@ -62,20 +65,27 @@ def quality_of(
             log.warning("no quality checks for %s: %s (%s)", job_id, exc.message, exc.code)
             return None
     sound = None
+    rate = max(1.0, fps or 1.0)
     try:
-        sound = read_audio_bounded(video, max_seconds=max_frames / max(1.0, fps or 1.0))
+        sound = read_audio_bounded(video, max_seconds=(start + max_frames) / rate)
     except VideoRejected as exc:
         log.warning("no sound checked for %s: %s", job_id, exc.message)
+    samples = None
+    if sound is not None:
+        samples = sound.samples[round(start / rate * sound.sample_rate) :]
     report = check_frames(
         frames,
         prompt=prompt,
         wants_motion=wants_motion(prompt),
         prompt_check=prompt_check,
-        audio=sound.samples if sound is not None else None,
+        audio=samples,
         sample_rate=sound.sample_rate if sound is not None else None,
         fps=fps,
-    )
-    return report.as_dict()
+    ).as_dict()
+    for flag in report["flags"]:
+        if "frames" in flag:
+            flag["frames"] = [flag["frames"][0] + start, flag["frames"][1] + start]
+    return report
 
 
 def package_clip(

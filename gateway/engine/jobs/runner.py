@@ -140,12 +140,12 @@ class JobRunner:
             if ready is not None and cancel.is_set():
                 raise Cancelled("the job was cancelled")
             artifact, job, run_seconds, seen = await self._render(job, cancel, ready)
-            finished, decoded = await self._on_pool(self._finish, job, artifact, run_seconds, seen)
+            finished, judged = await self._on_pool(self._finish, job, artifact, run_seconds, seen)
             if finished:
                 outcome = "completed"
                 # Quality checks run optical flow: seconds on a CPU, and nothing the video waits
                 # for. They land on the job a moment after it completes.
-                check = asyncio.create_task(self._quality_check(job, decoded))
+                check = asyncio.create_task(self._quality_check(job, *judged))
                 self._checks.add(check)
                 check.add_done_callback(self._checks.discard)
         except Cancelled:
@@ -282,7 +282,7 @@ class JobRunner:
         fleet = self.fleet
         return (lambda: fleet.allow(backend)) if fleet is not None else (lambda: True)
 
-    async def _quality_check(self, job: Any, decoded: Any | None = None) -> None:
+    async def _quality_check(self, job: Any, decoded: Any | None = None, start: int = 0) -> None:
         def check() -> None:
             path = self.artifacts.local_path(job.id, "video")
             if path is None:  # deleted meanwhile
@@ -296,6 +296,7 @@ class JobRunner:
                 max_pixels=self.config.qc_max_pixels,
                 frames=decoded,
                 fps=float(job.params.get("fps") or 0) or None,
+                start=start,
             )
             if qc is not None:
                 self.store.set_qc(job.id, qc)
@@ -307,14 +308,23 @@ class JobRunner:
 
     def _finish(
         self, job: Any, artifact: Artifact, run_seconds: float, seen: Inspection | None
-    ) -> tuple[bool, Any | None]:
+    ) -> tuple[bool, tuple[Any | None, int]]:
         """Store the clip and settle the job (refunded when ``seen`` still has hard defects); (whether
-        it completed, the frames decoded on the way)."""
+        it completed, what the full checks judge: frames decoded on the way and where they start).
+
+        An extension is settled on its new segment, what was generated and billed, so its stored
+        checks judge that segment too (they used to judge the joined clip, and could pass a
+        segment that was refunded); their flags' frames count from the joined clip's start."""
         joined = joined_extension(self.artifacts, job, artifact)
+        judged: tuple[Any | None, int] = (None, 0)
+        if joined is not None and seen is not None and seen.frames is not None:
+            judged = (seen.frames, max(0, joined.frames - artifact.frames))
         artifact = joined or artifact
         decoded = seen.frames if seen is not None and joined is None else None
         limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
         files, result, decoded = package_clip(job, artifact, run_seconds, decoded, **limits)
+        if joined is None:
+            judged = (decoded, 0)
         self.artifacts.put(job.id, files)
         defects = seen.defects if seen is not None else None
         if not self.store.complete(job.id, self.owner, result=result, defects=defects):
@@ -322,8 +332,8 @@ class JobRunner:
             if row is not None and row.status == FAILED:  # cancelled as it finished: nothing to keep
                 self.artifacts.delete(job.id)
             log.warning("%s finished after it was cancelled or lost its lease; result discarded", job.id)
-            return False, None
+            return False, (None, 0)
         row = self.store.get_any(job.id)
         if row is not None and row.deleted_at is not None:
             self.artifacts.delete(job.id)
-        return True, decoded
+        return True, judged
