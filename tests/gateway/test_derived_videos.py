@@ -110,6 +110,8 @@ def test_extend_joins_the_new_segment_after_the_source(server: tuple[str, str, A
     # An uploaded clip works the same, through the SDK's own method.
     upload = client.videos.extend(video=out.open("rb"), prompt="and further", seconds="4")
     assert upload.derived_from == {"video_id": None, "kind": "extension"}  # type: ignore[attr-defined]
+    # An uploaded clip is no video here: nothing to name as the previous one.
+    assert getattr(upload, "prompt_change", None) is None
     assert client.videos.poll(upload.id).status == "completed"
 
     # An edit of an uploaded clip keeps its length.

@@ -332,11 +332,12 @@ class JobService:
             count_up_to=self._counted_runs,
         )
         # How the prompt differs from the previous video's on this model (a remix's, extension's or
-        # edit's: from its source's): the layers it changed (empty: only order, case or punctuation
-        # did, and the guard counted it as unchanged).
+        # edit's: from its source's; of an uploaded clip, from none): the layers it changed (empty:
+        # only order, case or punctuation did, and the guard counted it as unchanged).
         previous = (history.last_id, history.last_prompt)
         if request.source is not None:
-            previous = (request.source[0], source_prompt(conn, request.source[0]))
+            source_id = request.source[0] or None  # "": an uploaded clip
+            previous = (source_id, source_prompt(conn, source_id) if source_id else None)
         video = self.render(row)
         if warnings:
             video["warnings"] = warnings
