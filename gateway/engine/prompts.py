@@ -88,6 +88,11 @@ ARC_MARKERS = re.compile(
     r"shifts? (?:to|from)|turns into|becomes|as the|before|after|reveals?|building to|ends? (?:with|on))\b"
 )
 STILL_WORDS = re.compile(r"\b(still|static|motionless|stationary|frozen|not moving|locked-off|unmoving)\b")
+# How fast something moves: part of the motion layer when a rewrite compares prompts.
+SPEED_WORDS = re.compile(
+    r"\b(slow(?:ly|er)?|quick(?:ly|er)?|fast(?:er)?|rapid(?:ly)?|gentl[ey]|sudden(?:ly)?|steady|steadily|"
+    r"brisk(?:ly)?|leisurely|sluggish(?:ly)?|swift(?:ly)?)\b"
+)
 _WORD = re.compile(r"[a-z][a-z'-]*")
 
 
@@ -143,15 +148,10 @@ def changed_layers(before: str, after: str) -> list[str]:
         if (old[name]["found"], old[name].get("camera")) != (new[name]["found"], new[name].get("camera"))
     ]
     # How fast it moves is part of the motion layer ("moving down slowly" -> "quickly").
-    if "motion" not in layers and set(_SPEED.findall(before.lower())) != set(_SPEED.findall(after.lower())):
+    sped = set(SPEED_WORDS.findall(before.lower())) != set(SPEED_WORDS.findall(after.lower()))
+    if sped and "motion" not in layers:
         layers.insert(1 if "scene" in layers else 0, "motion")
     return layers or ["other"]
-
-
-_SPEED = re.compile(
-    r"\b(slow(?:ly|er)?|quick(?:ly|er)?|fast(?:er)?|rapid(?:ly)?|gentl[ey]|sudden(?:ly)?|steady|steadily|"
-    r"brisk(?:ly)?|leisurely|sluggish(?:ly)?|swift(?:ly)?)\b"
-)
 
 
 def wants_motion(prompt: str) -> bool | None:

@@ -315,16 +315,18 @@ class JobRunner:
         An extension is settled on its new segment, what was generated and billed, so its stored
         checks judge that segment too (they used to judge the joined clip, and could pass a
         segment that was refunded); their flags' frames count from the joined clip's start."""
+        screened = seen.frames if seen is not None else None
         joined = joined_extension(self.artifacts, job, artifact)
-        judged: tuple[Any | None, int] = (None, 0)
-        if joined is not None and seen is not None and seen.frames is not None:
-            judged = (seen.frames, max(0, joined.frames - artifact.frames))
-        artifact = joined or artifact
-        decoded = seen.frames if seen is not None and joined is None else None
         limits = {"max_frames": self.config.qc_max_frames, "max_pixels": self.config.qc_max_pixels}
-        files, result, decoded = package_clip(job, artifact, run_seconds, decoded, **limits)
         if joined is None:
-            judged = (decoded, 0)
+            files, result, decoded = package_clip(job, artifact, run_seconds, screened, **limits)
+            judged: tuple[Any | None, int] = (decoded, 0)
+        else:
+            files, result, _ = package_clip(job, joined, run_seconds, None, **limits)
+            # Without the segment's frames (over the caps), the checks decode the joined clip.
+            judged = (
+                (screened, max(0, joined.frames - artifact.frames)) if screened is not None else (None, 0)
+            )
         self.artifacts.put(job.id, files)
         defects = seen.defects if seen is not None else None
         if not self.store.complete(job.id, self.owner, result=result, defects=defects):
